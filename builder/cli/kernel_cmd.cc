@@ -1,0 +1,71 @@
+// `romimg kernel`: build (or find in the cache) the appliance kernel and print its path.
+#include <cstdlib>
+#include <optional>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "cli/cli.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "kernel/kernel.h"
+
+namespace romimg::cli {
+
+extern const char* const kernel_usage;
+const char* const kernel_usage =
+    "usage: romimg kernel [--jobs N] [--cache-dir DIR] [--config-dir DIR] [-o PATH]\n"
+    "\n"
+    "Builds the appliance kernel (linux-source-6.12 + kernel-config/: config fragment, the\n"
+    "romlock LSM, patches) and prints the path of its bzImage. The result is cached under\n"
+    "DIR/kernel/<hash of all inputs>/, so a rerun with nothing changed returns at once.\n"
+    "\n"
+    "options:\n"
+    "  --jobs N          parallel make jobs (default: number of CPUs)\n"
+    "  --cache-dir DIR   cache root (default: $ROMIMG_CACHE, else ~/.cache/romimg)\n"
+    "  --config-dir DIR  kernel-config directory (default: the one in the romimg source)\n"
+    "  -o, --output PATH also copy the bzImage to PATH\n";
+
+int kernel_main(const GlobalOptions&, const std::vector<std::string>& args) {
+    int jobs = 0;
+    std::string cache_dir, config_dir, output;
+    ArgParser p("kernel", kernel_usage, args);
+    p.option("--jobs", jobs);
+    p.option("-j", jobs);
+    p.option("--cache-dir", cache_dir);
+    p.option("--config-dir", config_dir);
+    p.option("-o", output);
+    p.option("--output", output);
+    auto positional = p.parse();
+    if (!positional.empty())
+        throw UsageError(fmt::format("romimg kernel takes no arguments, got '{}'\n"
+                                     "  (see `romimg kernel --help`)",
+                                     positional[0]));
+    bool jobs_given = false;
+    for (const auto& a : args)
+        jobs_given |= a == "--jobs" || a == "-j" || a.rfind("--jobs=", 0) == 0;
+    if (jobs_given && jobs < 1)
+        throw UsageError(fmt::format("--jobs must be a positive number, got {}\n"
+                                     "  (see `romimg kernel --help`)",
+                                     jobs));
+
+    kernel::KernelOptions opt;
+    opt.jobs = jobs_given ? jobs : std::max(1u, std::thread::hardware_concurrency());
+    opt.cache_dir = kernel::resolve_cache_dir(
+        cache_dir.empty() ? std::nullopt : std::optional<std::string>(cache_dir),
+        std::getenv("ROMIMG_CACHE"), std::getenv("HOME"));
+    opt.config_dir = config_dir.empty()
+                         ? std::filesystem::path(ROMIMG_SOURCE_DIR) / "kernel-config"
+                         : std::filesystem::path(config_dir);
+
+    auto result = kernel::build_kernel(opt);
+    if (!output.empty()) {
+        std::filesystem::copy_file(result.bzimage, output,
+                                   std::filesystem::copy_options::overwrite_existing);
+        log::info("==> kernel: copied to {}", output);
+    }
+    fmt::print("{}\n", result.bzimage.string());
+    return 0;
+}
+
+}  // namespace romimg::cli

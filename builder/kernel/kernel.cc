@@ -1,0 +1,359 @@
+// The kernel stage: unpack, add romlock, patch, configure (allnoconfig + fragments), verify the
+// configuration, make bzImage, and publish <cache>/kernel/<key>/ with one rename.
+//
+// The unpacked tree is deleted after the build: the key already covers every input, so a
+// changed input means a different tree anyway, and an incremental build in a reused tree
+// would make the cached bzImage depend on what happened to be in that tree before. A cold
+// build is a few minutes; a cache hit is instant.
+#include "kernel/kernel.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "common/error.h"
+#include "common/fs.h"
+#include "common/log.h"
+
+namespace romimg::kernel {
+
+namespace sfs = std::filesystem;
+
+const char* const kRecipe =
+    "romimg-kernel-1: x86_64 merge_config.sh -n (allnoconfig) + kernel-config/*.config; "
+    "romlock/ -> security/romlock/; patches/*.patch -p1 in name order; make bzImage";
+
+std::string cache_key(const KernelInputs& in) {
+    // Length-prefixed fields: no two different inputs serialize to the same bytes.
+    std::string s;
+    auto field = [&s](const std::string& v) {
+        s += std::to_string(v.size());
+        s += ':';
+        s += v;
+        s += ';';
+    };
+    field(in.recipe);
+    field(in.source_version);
+    field(in.compiler);
+    field(std::to_string(in.files.size()));
+    for (const auto& [name, data] : in.files) {  // std::map: sorted by name
+        field(name);
+        field(data);
+    }
+    return fs::sha256_hex(s);
+}
+
+bool is_build_input(const std::string& rel) {
+    auto ends_with = [&rel](const std::string& suffix) {
+        return rel.size() >= suffix.size() &&
+               rel.compare(rel.size() - suffix.size(), suffix.size(), suffix) == 0;
+    };
+    if (rel.find('/') == std::string::npos) return ends_with(".config");
+    if (rel.rfind("romlock/", 0) == 0) return rel.find('/', 8) == std::string::npos;
+    if (rel.rfind("patches/", 0) == 0)
+        return rel.find('/', 8) == std::string::npos && ends_with(".patch");
+    return false;
+}
+
+static std::string trim(const std::string& s) {
+    size_t b = s.find_first_not_of(" \t\r");
+    if (b == std::string::npos) return "";
+    size_t e = s.find_last_not_of(" \t\r");
+    return s.substr(b, e - b + 1);
+}
+
+static bool is_option_name(const std::string& s) {
+    if (s.rfind("CONFIG_", 0) != 0 || s.size() == 7) return false;
+    for (char c : s)
+        if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_')) return false;
+    return true;
+}
+
+// Parses one line of a fragment or .config: {name, value} or nullopt for anything else.
+static std::optional<std::pair<std::string, std::string>> parse_config_line(const std::string& raw) {
+    std::string line = trim(raw);
+    if (line.empty()) return std::nullopt;
+    if (line[0] == '#') {
+        // "# CONFIG_FOO is not set"
+        const std::string tail = " is not set";
+        std::string body = trim(line.substr(1));
+        if (body.size() > tail.size() &&
+            body.compare(body.size() - tail.size(), tail.size(), tail) == 0) {
+            std::string name = body.substr(0, body.size() - tail.size());
+            if (is_option_name(name)) return std::make_pair(name, std::string("n"));
+        }
+        return std::nullopt;
+    }
+    size_t eq = line.find('=');
+    if (eq == std::string::npos) return std::make_pair(line, std::string());  // caller rejects
+    return std::make_pair(line.substr(0, eq), line.substr(eq + 1));
+}
+
+std::vector<FragmentOption> parse_fragment(const std::string& text, const std::string& file) {
+    std::vector<FragmentOption> out;
+    std::map<std::string, std::string> seen;  // name → where
+    std::istringstream in(text);
+    std::string raw;
+    long lineno = 0;
+    while (std::getline(in, raw)) {
+        ++lineno;
+        auto kv = parse_config_line(raw);
+        if (!kv) continue;
+        auto& [name, value] = *kv;
+        if (!is_option_name(name) || value.empty())
+            throw ConfigError(file, lineno,
+                              "expected CONFIG_NAME=value or '# CONFIG_NAME is not set', got '" +
+                                  trim(raw) + "'");
+        if (value == "n")
+            throw ConfigError(file, lineno,
+                              "write '# " + name + " is not set' instead of " + name +
+                                  "=n (Kconfig does not read =n)");
+        std::string where = fmt::format("{}:{}", file, lineno);
+        if (auto it = seen.find(name); it != seen.end())
+            throw ConfigError(file, lineno, name + " is already set at " + it->second);
+        seen[name] = where;
+        out.push_back({name, value, where});
+    }
+    return out;
+}
+
+std::map<std::string, std::string> parse_dotconfig(const std::string& text) {
+    std::map<std::string, std::string> out;
+    std::istringstream in(text);
+    std::string raw;
+    while (std::getline(in, raw)) {
+        auto kv = parse_config_line(raw);
+        if (kv && is_option_name(kv->first) && !kv->second.empty()) out[kv->first] = kv->second;
+    }
+    return out;
+}
+
+std::vector<std::string> config_mismatches(const std::vector<FragmentOption>& wanted,
+                                           const std::map<std::string, std::string>& dotconfig) {
+    std::vector<std::string> out;
+    for (const auto& w : wanted) {
+        auto it = dotconfig.find(w.name);
+        std::string got = it == dotconfig.end() ? "n" : it->second;
+        if (got == w.value) continue;
+        std::string shown = it == dotconfig.end() ? "absent (dependencies not met)"
+                            : got == "n"           ? "not set"
+                                                   : got;
+        out.push_back(fmt::format("{}: asked for {}={}, final .config has {}", w.where, w.name,
+                                  w.value, shown));
+    }
+    return out;
+}
+
+sfs::path resolve_cache_dir(const std::optional<std::string>& cli, const char* env_cache,
+                            const char* env_home) {
+    if (cli && !cli->empty()) return sfs::path(*cli);
+    if (env_cache && *env_cache) return sfs::path(env_cache);
+    if (env_home && *env_home) return sfs::path(env_home) / ".cache" / "romimg";
+    throw Error("cannot find a cache directory: HOME is not set; pass --cache-dir DIR or set "
+                "ROMIMG_CACHE");
+}
+
+Command unpack_command(const sfs::path& tarball, const sfs::path& dest, const sfs::path& log) {
+    return Command{{"tar", "-xJf", tarball.string(), "-C", dest.string()}, {}, {}, log};
+}
+
+Command patch_command(const sfs::path& tree, const sfs::path& patch, const sfs::path& log) {
+    return Command{{"patch", "-p1", "--forward", "--batch", "--no-backup-if-mismatch", "-i",
+                    patch.string()},
+                   {},
+                   tree,
+                   log};
+}
+
+Command merge_config_command(const sfs::path& tree, const std::vector<sfs::path>& fragments,
+                             const sfs::path& log) {
+    // -n: start from allnoconfig, so only what the fragments ask for (and its dependencies)
+    // is in the kernel.
+    Command c{{"scripts/kconfig/merge_config.sh", "-n"}, {{"ARCH", "x86_64"}}, tree, log};
+    for (const auto& f : fragments) c.argv.push_back(f.string());
+    return c;
+}
+
+Command make_bzimage_command(const sfs::path& tree, int jobs, const sfs::path& log) {
+    // KBUILD_BUILD_* keep the host's name and the build time out of the image.
+    return Command{{"make", "ARCH=x86_64", fmt::format("-j{}", jobs), "bzImage"},
+                   {{"KBUILD_BUILD_USER", "romimg"},
+                    {"KBUILD_BUILD_HOST", "romimg"},
+                    {"KBUILD_BUILD_TIMESTAMP", "1970-01-01"}},
+                   tree,
+                   log};
+}
+
+static std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
+
+static std::string source_version(const KernelOptions& opt) {
+    Command query{{"dpkg-query", "-W", "-f=${Version}", opt.source_package}, {}, {}, "/dev/null"};
+    if (!find_program("dpkg-query").empty() && run_status(query) == 0) {
+        std::string v = trim(run_capture(query));
+        if (!v.empty()) return opt.source_package + " " + v;
+    }
+    // Not from a package (or no dpkg): the tarball itself identifies the source.
+    return "sha256:" + fs::sha256_file(opt.source_tarball);
+}
+
+KernelInputs read_inputs(const KernelOptions& opt) {
+    if (!sfs::is_regular_file(opt.source_tarball))
+        throw Error(fmt::format("kernel source {} not found; install it with `make deps` "
+                                "(apt-get install {})",
+                                opt.source_tarball.string(), opt.source_package));
+    if (!sfs::is_directory(opt.config_dir))
+        throw Error(fmt::format("kernel config directory {} not found",
+                                opt.config_dir.string()));
+    if (find_program("gcc").empty())
+        throw Error("gcc not found; install the build tools with `make deps`");
+    KernelInputs in;
+    in.recipe = kRecipe;
+    in.source_version = source_version(opt);
+    in.compiler = first_line(run_capture(Command{{"gcc", "--version"}, {}, {}, {}}));
+    for (const auto& e : sfs::recursive_directory_iterator(opt.config_dir)) {
+        if (!e.is_regular_file()) continue;
+        std::string rel = sfs::relative(e.path(), opt.config_dir).generic_string();
+        if (is_build_input(rel)) in.files[rel] = fs::read_file(e.path());
+    }
+    bool has_fragment = false;
+    for (const auto& [rel, data] : in.files) has_fragment |= rel.find('/') == std::string::npos;
+    if (!has_fragment)
+        throw Error(fmt::format("no *.config fragment in {}", opt.config_dir.string()));
+    return in;
+}
+
+// Writes the kernel-config/ files into the unpacked tree: romlock/ → security/romlock/.
+static void add_romlock(const KernelInputs& in, const sfs::path& tree) {
+    sfs::create_directories(tree / "security" / "romlock");
+    for (const auto& [rel, data] : in.files)
+        if (rel.rfind("romlock/", 0) == 0)
+            fs::write_file_atomic(tree / "security" / rel, data);
+}
+
+static sfs::path single_subdir(const sfs::path& dir) {
+    std::vector<sfs::path> found;
+    for (const auto& e : sfs::directory_iterator(dir))
+        if (e.is_directory()) found.push_back(e.path());
+    if (found.size() != 1)
+        throw Error(fmt::format("expected one top-level directory in the kernel tarball, "
+                                "found {} in {}",
+                                found.size(), dir.string()));
+    return found[0];
+}
+
+static void verify_config(const KernelInputs& in, const sfs::path& tree,
+                          const sfs::path& config_dir) {
+    std::vector<FragmentOption> wanted;
+    for (const auto& [rel, data] : in.files) {
+        if (rel.find('/') != std::string::npos) continue;
+        auto opts = parse_fragment(data, (config_dir / rel).string());
+        wanted.insert(wanted.end(), opts.begin(), opts.end());
+    }
+    auto bad = config_mismatches(wanted, parse_dotconfig(fs::read_file(tree / ".config")));
+    if (bad.empty()) return;
+    std::string msg = "the kernel configuration lost options the fragment asks for:\n";
+    for (const auto& b : bad) msg += "  " + b + "\n";
+    msg += "  (fix the fragment: enable the options these depend on, see `make menuconfig` "
+           "help for each)";
+    throw Error(msg);
+}
+
+KernelResult build_kernel(const KernelOptions& opt) {
+    if (opt.jobs < 1) throw UsageError(fmt::format("--jobs must be at least 1, got {}", opt.jobs));
+    const sfs::path root = opt.cache_dir / "kernel";
+
+    KernelInputs in;
+    std::string key;
+    {
+        auto st = log::stage("kernel: hash inputs");
+        in = read_inputs(opt);
+        key = cache_key(in);
+        st.detail(fmt::format("{} files from {}, {}, key {}", in.files.size(),
+                              opt.config_dir.string(), in.source_version, key.substr(0, 16)));
+    }
+    const sfs::path entry = root / key;
+    if (sfs::is_regular_file(entry / "bzImage")) {
+        log::info("==> kernel: cached {}", (entry / "bzImage").string());
+        return {entry / "bzImage", key, true};
+    }
+
+    sfs::create_directories(root / "logs");
+    const sfs::path failed_log = root / "logs" / (key + ".failed.log");
+    fs::TempDir tmp(root, ".build-" + key.substr(0, 16) + "-");
+    const sfs::path log = tmp.path() / "build.log";
+    log::info("kernel: building in {} (log: {})", tmp.path().string(), log.string());
+
+    // On any failure, keep the log where the error message points, and nothing else.
+    struct KeepLogOnFailure {
+        sfs::path log, dest;
+        int uncaught = std::uncaught_exceptions();
+        ~KeepLogOnFailure() {
+            if (std::uncaught_exceptions() == uncaught) return;
+            std::error_code ec;
+            sfs::copy_file(log, dest, sfs::copy_options::overwrite_existing, ec);
+            if (!ec) log::write_err("romimg: kernel build log kept at " + dest.string());
+        }
+    } keep_log{log, failed_log};
+
+    sfs::path tree;
+    {
+        auto st = log::stage("kernel: unpack");
+        run(unpack_command(opt.source_tarball, tmp.path(), log));
+        tree = single_subdir(tmp.path());
+        st.detail(tree.filename().string());
+    }
+    {
+        auto st = log::stage("kernel: add romlock and patches");
+        add_romlock(in, tree);
+        int n = 0;
+        for (const auto& [rel, data] : in.files) {
+            if (rel.rfind("patches/", 0) != 0) continue;
+            run(patch_command(tree, opt.config_dir / rel, log));
+            ++n;
+        }
+        st.detail(fmt::format("{} patches", n));
+    }
+    {
+        auto st = log::stage("kernel: configure");
+        std::vector<sfs::path> fragments;
+        for (const auto& [rel, data] : in.files)
+            if (rel.find('/') == std::string::npos) fragments.push_back(opt.config_dir / rel);
+        run(merge_config_command(tree, fragments, log));
+        verify_config(in, tree, opt.config_dir);
+        st.detail(fmt::format("{} fragment(s), every requested option verified",
+                              fragments.size()));
+    }
+    {
+        auto st = log::stage(fmt::format("kernel: make bzImage -j{}", opt.jobs));
+        run(make_bzimage_command(tree, opt.jobs, log));
+        st.detail(fmt::format("{} bytes", sfs::file_size(tree / "arch/x86/boot/bzImage")));
+    }
+
+    // Assemble the entry next to its final place, then publish it with one rename.
+    const sfs::path staged = tmp.path() / "entry";
+    sfs::create_directories(staged);
+    sfs::copy_file(tree / "arch/x86/boot/bzImage", staged / "bzImage");
+    sfs::copy_file(tree / ".config", staged / "config");
+    std::string manifest = fmt::format("key {}\nrecipe {}\nsource {}\ncompiler {}\n", key,
+                                       in.recipe, in.source_version, in.compiler);
+    for (const auto& [rel, data] : in.files)
+        manifest += fmt::format("file {} {}\n", rel, fs::sha256_hex(data));
+    fs::write_file_atomic(staged / "inputs.txt", manifest);
+    sfs::copy_file(log, staged / "build.log");
+    if (::rename(staged.c_str(), entry.c_str()) != 0) {
+        // Another build of the same key won the race: its entry is just as good.
+        if (!(errno == EEXIST || errno == ENOTEMPTY) || !sfs::is_regular_file(entry / "bzImage"))
+            throw SysError("rename", std::vector<std::string>{staged.string(), entry.string()},
+                           errno);
+    }
+    std::error_code ec;
+    sfs::remove(failed_log, ec);
+    log::info("==> kernel: built {}", (entry / "bzImage").string());
+    return {entry / "bzImage", key, false};
+}
+
+}  // namespace romimg::kernel

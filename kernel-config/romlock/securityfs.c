@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * romlock: /sys/kernel/security/romlock/
+ *   policy     (0600, write, CAP_SYS_ADMIN) policy lines, then "seal"
+ *   exec_lock  (0666, write) "self", or a pid (CAP_SYS_ADMIN)
+ *   status     (0444, read) mode, sealed, the policy, counters
+ */
+#include <linux/capability.h>
+#include <linux/fs.h>
+#include <linux/init.h>
+#include <linux/kernel.h>
+#include <linux/security.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/uaccess.h>
+
+#include "romlock.h"
+
+/* The whole policy of an appliance is a few dozen lines. */
+#define ROMLOCK_MAX_WRITE (64 * 1024)
+
+static ssize_t romlock_policy_file_write(struct file *file,
+					 const char __user *ubuf, size_t count,
+					 loff_t *ppos)
+{
+	char *text;
+	int err;
+
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
+	if (count > ROMLOCK_MAX_WRITE)
+		return -E2BIG;
+	text = memdup_user_nul(ubuf, count);
+	if (IS_ERR(text))
+		return PTR_ERR(text);
+	err = romlock_policy_write(text);
+	kfree(text);
+	return err ? err : count;
+}
+
+static const struct file_operations romlock_policy_fops = {
+	.write = romlock_policy_file_write,
+	.llseek = generic_file_llseek,
+};
+
+static ssize_t romlock_exec_lock_file_write(struct file *file,
+					    const char __user *ubuf,
+					    size_t count, loff_t *ppos)
+{
+	char buf[24];
+	char *word;
+	int nr, err;
+
+	if (count >= sizeof(buf))
+		return -EINVAL;
+	if (copy_from_user(buf, ubuf, count))
+		return -EFAULT;
+	buf[count] = '\0';
+	word = strim(buf);
+	if (!strcmp(word, "self"))
+		nr = 0;
+	else if (kstrtoint(word, 10, &nr) || nr <= 0)
+		return -EINVAL;
+	err = romlock_exec_lock_pid(nr);
+	return err ? err : count;
+}
+
+static const struct file_operations romlock_exec_lock_fops = {
+	.write = romlock_exec_lock_file_write,
+	.llseek = generic_file_llseek,
+};
+
+static int romlock_status_show(struct seq_file *m, void *v)
+{
+	seq_printf(m, "mode: %s\n",
+		   romlock_enforcing() ? "enforce" : "permissive");
+	romlock_show_policy(m);
+	romlock_show_counters(m);
+	return 0;
+}
+
+static int romlock_status_open(struct inode *inode, struct file *file)
+{
+	return single_open(file, romlock_status_show, NULL);
+}
+
+static const struct file_operations romlock_status_fops = {
+	.open = romlock_status_open,
+	.read = seq_read,
+	.llseek = seq_lseek,
+	.release = single_release,
+};
+
+static int __init romlock_securityfs_init(void)
+{
+	struct dentry *dir, *f;
+
+	dir = securityfs_create_dir("romlock", NULL);
+	if (IS_ERR(dir))
+		return PTR_ERR(dir);
+	f = securityfs_create_file("policy", 0600, dir, NULL,
+				   &romlock_policy_fops);
+	if (IS_ERR(f))
+		return PTR_ERR(f);
+	f = securityfs_create_file("exec_lock", 0666, dir, NULL,
+				   &romlock_exec_lock_fops);
+	if (IS_ERR(f))
+		return PTR_ERR(f);
+	f = securityfs_create_file("status", 0444, dir, NULL,
+				   &romlock_status_fops);
+	return PTR_ERR_OR_ZERO(f);
+}
+fs_initcall(romlock_securityfs_init);
