@@ -28,6 +28,7 @@
 #include <linux/fs.h>
 #include <linux/fs_struct.h>
 #include <linux/mount.h>
+#include <uapi/linux/mount.h>
 #include <linux/slab.h>
 
 #include "romlock.h"

@@ -20,6 +20,8 @@
 
 #include <linux/ctype.h>
 #include <linux/fs.h>
+#include <linux/mount.h>
+#include <uapi/linux/mount.h>
 #include <linux/mutex.h>
 #include <linux/namei.h>
 #include <linux/slab.h>
