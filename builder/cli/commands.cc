@@ -1,0 +1,18 @@
+// The subcommand table: `romimg --help` lists these in this order. Each command's file defines
+// its factory (name, summary, usage, entry point).
+#include "cli/cli.h"
+
+namespace romimg::cli {
+
+Subcommand trace_command();
+Subcommand templates_command();
+
+const std::vector<Subcommand>& subcommands() {
+    static const std::vector<Subcommand> table = {
+        trace_command(),
+        templates_command(),
+    };
+    return table;
+}
+
+}  // namespace romimg::cli

@@ -1,0 +1,32 @@
+// External tools (mksquashfs, xorriso, make, qemu) go through one Command value and one runner.
+// Argv builders elsewhere are pure functions returning a Command; only run()/run_status() spawn.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace romimg {
+
+struct Command {
+    std::vector<std::string> argv;
+    std::vector<std::pair<std::string, std::string>> env;  // added to (or overriding) environ
+    std::filesystem::path cwd;                             // empty = inherit
+    std::filesystem::path log;  // stdout+stderr appended here; empty = inherit the terminal
+};
+
+// Runs to completion. Exit status (>= 0) or -signal. Throws SysError if it cannot be started
+// (the message names the missing program).
+int run_status(const Command& cmd);
+
+// Same, but throws ToolError (argv, status, last log lines) on a non-zero status.
+void run(const Command& cmd);
+
+// Runs and returns stdout (stderr goes to cmd.log or the terminal). Throws ToolError on failure.
+std::string run_capture(const Command& cmd);
+
+// Absolute path of `prog` found on PATH, or "" if none.
+std::string find_program(const std::string& prog);
+
+}  // namespace romimg

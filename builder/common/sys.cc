@@ -1,0 +1,152 @@
+#include "common/sys.h"
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include "common/error.h"
+
+namespace romimg::sys {
+
+Fd open(const std::string& path, int flags, mode_t mode) {
+    int fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
+    if (fd < 0) throw SysError("open", path, errno);
+    return Fd(fd);
+}
+
+Fd openat(int dirfd, const std::string& path, int flags, mode_t mode) {
+    int fd = ::openat(dirfd, path.c_str(), flags | O_CLOEXEC, mode);
+    if (fd < 0) throw SysError("openat", path, errno);
+    return Fd(fd);
+}
+
+std::pair<Fd, Fd> pipe() {
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) < 0) throw SysError("pipe2", "", errno);
+    return {Fd(p[0]), Fd(p[1])};
+}
+
+void write_all(int fd, const std::string& data) {
+    size_t off = 0;
+    while (off < data.size()) {
+        ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            throw SysError("write", std::to_string(fd), errno);
+        }
+        off += n;
+    }
+}
+
+std::string read_all(int fd) {
+    std::string out;
+    char buf[65536];
+    for (;;) {
+        ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            throw SysError("read", std::to_string(fd), errno);
+        }
+        if (n == 0) return out;
+        out.append(buf, n);
+    }
+}
+
+bool read_exact(int fd, void* buf, size_t n) {
+    size_t off = 0;
+    while (off < n) {
+        ssize_t r = ::read(fd, (char*)buf + off, n - off);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return false;
+        off += r;
+    }
+    return true;
+}
+
+std::string readlinkat_or_empty(int dirfd, const std::string& path) {
+    char buf[4096];
+    ssize_t n = ::readlinkat(dirfd, path.c_str(), buf, sizeof buf);
+    if (n < 0) return "";
+    return std::string(buf, n);
+}
+
+void mount(const std::string& source, const std::string& target, const std::string& type,
+           unsigned long flags, const std::string& data) {
+    if (::mount(source.c_str(), target.c_str(), type.empty() ? nullptr : type.c_str(), flags,
+                data.empty() ? nullptr : data.c_str()) < 0)
+        throw SysError("mount", {source, target, type, data}, errno);
+}
+
+void umount2(const std::string& target, int flags) {
+    if (::umount2(target.c_str(), flags) < 0) throw SysError("umount2", target, errno);
+}
+
+void pivot_root(const std::string& new_root, const std::string& put_old) {
+    if (::syscall(SYS_pivot_root, new_root.c_str(), put_old.c_str()) < 0)
+        throw SysError("pivot_root", {new_root, put_old}, errno);
+}
+
+void unshare(int flags) {
+    if (::unshare(flags) < 0) throw SysError("unshare", std::to_string(flags), errno);
+}
+
+void setns(int fd, int nstype) {
+    if (::setns(fd, nstype) < 0) throw SysError("setns", std::to_string(fd), errno);
+}
+
+void set_loopback_up() {
+    Fd s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    if (!s) throw SysError("socket", "AF_INET", errno);
+    struct ifreq ifr {};
+    strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+    if (ioctl(s.get(), SIOCGIFFLAGS, &ifr) < 0) throw SysError("ioctl", "SIOCGIFFLAGS lo", errno);
+    ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+    if (ioctl(s.get(), SIOCSIFFLAGS, &ifr) < 0) throw SysError("ioctl", "SIOCSIFFLAGS lo", errno);
+}
+
+void mkdir_p(const std::string& path, mode_t mode) {
+    std::string cur;
+    size_t i = 0;
+    while (i <= path.size()) {
+        size_t j = path.find('/', i);
+        if (j == std::string::npos) j = path.size();
+        cur = path.substr(0, j);
+        if (!cur.empty() && ::mkdir(cur.c_str(), mode) < 0 && errno != EEXIST)
+            throw SysError("mkdir", cur, errno);
+        i = j + 1;
+    }
+}
+
+std::string errno_name(int err) {
+    const char* n = strerrorname_np(err);
+    return n ? n : std::to_string(err);
+}
+
+std::string signal_name(int sig) {
+    const char* n = sigabbrev_np(sig);
+    return n ? n : std::to_string(sig);
+}
+
+int signal_number(const std::string& name) {
+    std::string n = name;
+    if (n.rfind("SIG", 0) == 0) n = n.substr(3);
+    for (int s = 1; s < NSIG; ++s) {
+        const char* a = sigabbrev_np(s);
+        if (a && n == a) return s;
+    }
+    char* end = nullptr;
+    long v = strtol(name.c_str(), &end, 10);
+    if (end && *end == 0 && v > 0 && v < NSIG) return (int)v;
+    return -1;
+}
+
+}  // namespace romimg::sys

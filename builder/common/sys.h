@@ -1,0 +1,38 @@
+// Raw system calls and thin throwing wrappers: the one place the builder talks to the kernel
+// directly. Wrappers throw SysError with the call and its arguments; every fd is O_CLOEXEC.
+#pragma once
+
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+#include "common/fd.h"
+
+namespace romimg::sys {
+
+Fd open(const std::string& path, int flags, mode_t mode = 0);
+Fd openat(int dirfd, const std::string& path, int flags, mode_t mode = 0);
+std::pair<Fd, Fd> pipe();                      // {read end, write end}
+void write_all(int fd, const std::string& data);
+std::string read_all(int fd);                  // until EOF
+bool read_exact(int fd, void* buf, size_t n);  // false on EOF before n bytes
+
+// readlinkat without throwing: "" and errno set on failure.
+std::string readlinkat_or_empty(int dirfd, const std::string& path);
+
+void mount(const std::string& source, const std::string& target, const std::string& type,
+           unsigned long flags, const std::string& data = "");
+void umount2(const std::string& target, int flags);
+void pivot_root(const std::string& new_root, const std::string& put_old);
+void unshare(int flags);
+void setns(int fd, int nstype);
+void set_loopback_up();                        // in the current network namespace
+void mkdir_p(const std::string& path, mode_t mode = 0755);
+
+// Translates an errno value to its symbolic name ("ENOENT").
+std::string errno_name(int err);
+// Signal name ("TERM") and back; -1 if unknown.
+std::string signal_name(int sig);
+int signal_number(const std::string& name);
+
+}  // namespace romimg::sys

@@ -1,0 +1,247 @@
+#include "recipe/template.h"
+
+#include <set>
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include "common/error.h"
+#include "common/fs.h"
+
+namespace romimg::recipe {
+
+std::vector<std::filesystem::path> template_dirs() {
+    std::vector<std::filesystem::path> dirs;
+    if (const char* env = getenv("ROMIMG_TEMPLATES")) {
+        std::string s = env;
+        size_t i = 0;
+        while (i <= s.size()) {
+            size_t j = s.find(':', i);
+            if (j == std::string::npos) j = s.size();
+            if (j > i) dirs.emplace_back(s.substr(i, j - i));
+            i = j + 1;
+        }
+    }
+    dirs.emplace_back(std::filesystem::path(ROMIMG_SOURCE_DIR) / "jail-templates");
+    return dirs;
+}
+
+namespace {
+
+class Reader {
+public:
+    Reader(const toml::table& t, const std::filesystem::path& file, std::string prefix)
+        : t_(t), file_(file), prefix_(std::move(prefix)) {}
+
+    ConfigError error(const toml::node* n, const std::string& msg) const {
+        long line = n ? (long)n->source().begin.line : 0;
+        return ConfigError(file_, line, msg);
+    }
+    std::string key(const std::string& k) const { return prefix_.empty() ? k : prefix_ + "." + k; }
+
+    void str(const std::string& k, std::string& out) {
+        seen_.insert(k);
+        const toml::node* n = t_.get(k);
+        if (!n) return;
+        if (!n->is_string()) throw error(n, fmt::format("{} must be a string", key(k)));
+        out = n->as_string()->get();
+    }
+    void integer(const std::string& k, int& out) {
+        seen_.insert(k);
+        const toml::node* n = t_.get(k);
+        if (!n) return;
+        if (!n->is_integer()) throw error(n, fmt::format("{} must be an integer", key(k)));
+        out = (int)n->as_integer()->get();
+    }
+    void boolean(const std::string& k, bool& out) {
+        seen_.insert(k);
+        const toml::node* n = t_.get(k);
+        if (!n) return;
+        if (!n->is_boolean()) throw error(n, fmt::format("{} must be true or false", key(k)));
+        out = n->as_boolean()->get();
+    }
+    void strings(const std::string& k, std::vector<std::string>& out) {
+        seen_.insert(k);
+        const toml::node* n = t_.get(k);
+        if (!n) return;
+        const toml::array* a = n->as_array();
+        if (!a) throw error(n, fmt::format("{} must be an array of strings", key(k)));
+        for (const auto& e : *a) {
+            if (!e.is_string()) throw error(&e, fmt::format("{} must contain only strings", key(k)));
+            out.push_back(e.as_string()->get());
+        }
+    }
+    void ints(const std::string& k, std::vector<int>& out) {
+        seen_.insert(k);
+        const toml::node* n = t_.get(k);
+        if (!n) return;
+        const toml::array* a = n->as_array();
+        if (!a) throw error(n, fmt::format("{} must be an array of integers", key(k)));
+        for (const auto& e : *a) {
+            if (!e.is_integer()) throw error(&e, fmt::format("{} must contain only integers", key(k)));
+            out.push_back((int)e.as_integer()->get());
+        }
+    }
+    const toml::table* table(const std::string& k) {
+        seen_.insert(k);
+        const toml::node* n = t_.get(k);
+        if (!n) return nullptr;
+        if (!n->is_table()) throw error(n, fmt::format("{} must be a table", key(k)));
+        return n->as_table();
+    }
+    const toml::array* array(const std::string& k) {
+        seen_.insert(k);
+        const toml::node* n = t_.get(k);
+        if (!n) return nullptr;
+        if (!n->is_array()) throw error(n, fmt::format("{} must be an array", key(k)));
+        return n->as_array();
+    }
+    // Unknown keys are errors: a typo must not silently drop a setting.
+    void reject_unknown() const {
+        for (const auto& [k, v] : t_)
+            if (!seen_.count(std::string(k.str())))
+                throw error(&v, fmt::format("unknown key '{}'", key(std::string(k.str()))));
+    }
+
+private:
+    const toml::table& t_;
+    std::filesystem::path file_;
+    std::string prefix_;
+    std::set<std::string> seen_;
+};
+
+}  // namespace
+
+ServiceTemplate parse_template(const std::string& text, const std::filesystem::path& file) {
+    toml::table root;
+    try {
+        root = toml::parse(text, file.string());
+    } catch (const toml::parse_error& e) {
+        throw ConfigError(file, (long)e.source().begin.line, std::string(e.description()));
+    }
+    ServiceTemplate t;
+    t.file = file;
+    t.name = file.stem().string();
+    Reader top(root, file, "");
+    top.str("description", t.description);
+    top.strings("packages", t.packages);
+
+    const toml::table* svc = top.table("service");
+    if (!svc) throw ConfigError(file, 0, "missing [service] table (it says what to run)");
+    Reader s(*svc, file, "service");
+    s.strings("command", t.command);
+    if (t.command.empty()) throw s.error(svc, "service.command must name the program to run");
+    if (t.command[0].empty() || t.command[0][0] != '/')
+        throw s.error(svc->get("command"), "service.command[0] must be an absolute path");
+    if (const toml::table* env = s.table("environment")) {
+        for (const auto& [k, v] : *env) {
+            if (!v.is_string()) throw s.error(&v, fmt::format("service.environment.{} must be a string", k.str()));
+            t.environment[std::string(k.str())] = v.as_string()->get();
+        }
+    }
+    s.str("cwd", t.cwd);
+    s.str("user", t.user);
+    s.str("group", t.group);
+    s.strings("capabilities", t.capabilities);
+    s.ints("ports", t.ports);
+    s.str("stop_signal", t.stop_signal);
+    s.integer("stop_timeout", t.stop_timeout);
+    s.reject_unknown();
+
+    if (const toml::table* rd = top.table("ready")) {
+        Reader r(*rd, file, "ready");
+        r.str("check", t.ready);
+        r.integer("timeout", t.ready_timeout);
+        r.reject_unknown();
+    }
+    if (const toml::table* tr = top.table("trace")) {
+        Reader r(*tr, file, "trace");
+        r.strings("probes", t.trace_probes);
+        r.reject_unknown();
+    }
+    if (const toml::table* vf = top.table("verify")) {
+        Reader r(*vf, file, "verify");
+        r.strings("probes", t.verify_probes);
+        r.reject_unknown();
+    }
+    if (const toml::table* jl = top.table("jail")) {
+        Reader r(*jl, file, "jail");
+        r.strings("include", t.include);
+        r.strings("exclude", t.exclude);
+        r.strings("logs", t.logs);
+        r.boolean("proc", t.proc);
+        r.boolean("exec_lock", t.exec_lock);
+        if (const toml::array* w = r.array("writable")) {
+            for (const auto& e : *w) {
+                WritableArea area;
+                if (e.is_string()) {
+                    area.path = e.as_string()->get();
+                } else if (const toml::table* wt = e.as_table()) {
+                    Reader wr(*wt, file, "jail.writable");
+                    wr.str("path", area.path);
+                    wr.str("size", area.size);
+                    wr.reject_unknown();
+                } else {
+                    throw r.error(&e, "jail.writable entries must be paths or { path = ..., size = ... }");
+                }
+                if (area.path.empty() || area.path[0] != '/')
+                    throw r.error(&e, "jail.writable paths must be absolute");
+                t.writable.push_back(area);
+            }
+        }
+        r.reject_unknown();
+    }
+    if (const toml::table* rl = top.table("rlimits")) {
+        static const std::set<std::string> known = {"nofile", "nproc", "as", "core", "fsize", "memlock", "stack"};
+        for (const auto& [k, v] : *rl) {
+            std::string key(k.str());
+            if (!known.count(key)) throw top.error(&v, fmt::format("unknown rlimit '{}'", key));
+            if (!v.is_integer()) throw top.error(&v, fmt::format("rlimits.{} must be an integer", key));
+            t.rlimits[key] = (long)v.as_integer()->get();
+        }
+    }
+    top.reject_unknown();
+    return t;
+}
+
+ServiceTemplate load_template(const std::string& name_or_path) {
+    std::filesystem::path file;
+    if (name_or_path.find('/') != std::string::npos || name_or_path.ends_with(".toml")) {
+        file = name_or_path;
+        if (!std::filesystem::exists(file)) throw Error(fmt::format("no template file {}", file.string()));
+    } else {
+        for (const auto& d : template_dirs())
+            if (std::filesystem::exists(d / (name_or_path + ".toml"))) {
+                file = d / (name_or_path + ".toml");
+                break;
+            }
+        if (file.empty()) {
+            std::string known;
+            for (const auto& [n, desc] : list_templates()) known += (known.empty() ? "" : ", ") + n;
+            throw Error(fmt::format("unknown service '{}' (templates available: {}); `romimg "
+                                    "templates` lists them, or give a path to a .toml file",
+                                    name_or_path, known.empty() ? "none" : known));
+        }
+    }
+    return parse_template(fs::read_file(file), file);
+}
+
+std::map<std::string, std::string> list_templates() {
+    std::map<std::string, std::string> out;
+    for (const auto& d : template_dirs()) {
+        std::error_code ec;
+        for (const auto& e : std::filesystem::directory_iterator(d, ec)) {
+            if (e.path().extension() != ".toml" || out.count(e.path().stem().string())) continue;
+            std::string desc;
+            try {
+                desc = parse_template(fs::read_file(e.path()), e.path()).description;
+            } catch (const std::exception& ex) {
+                desc = std::string("(invalid: ") + ex.what() + ")";
+            }
+            out[e.path().stem().string()] = desc;
+        }
+    }
+    return out;
+}
+
+}  // namespace romimg::recipe

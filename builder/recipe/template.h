@@ -1,0 +1,60 @@
+// Jail templates (jail-templates/NAME.toml, format in jail-templates/README.md) → plain structs.
+// Input: a template name or path. Output: ServiceTemplate. No side effects.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace romimg::recipe {
+
+struct WritableArea {
+    std::string path;
+    std::string size = "16m";
+};
+
+struct ServiceTemplate {
+    std::filesystem::path file;  // where it was read from
+    std::string name;            // file name without .toml
+    std::string description;
+    std::vector<std::string> packages;  // Debian packages the service comes from
+
+    std::vector<std::string> command;  // argv; argv[0] absolute
+    std::map<std::string, std::string> environment;
+    std::string cwd = "/";
+    std::string user;   // "" = root
+    std::string group;  // "" = the user's primary group
+    std::vector<std::string> capabilities;  // "CAP_NET_BIND_SERVICE"
+    std::vector<int> ports;
+    std::string stop_signal = "TERM";
+    int stop_timeout = 10;
+
+    std::string ready;  // "tcp:80" or a URL ("" = none)
+    int ready_timeout = 60;
+    std::vector<std::string> trace_probes;
+    std::vector<std::string> verify_probes;
+
+    std::vector<std::string> include, exclude;  // globs
+    std::vector<WritableArea> writable;
+    std::vector<std::string> logs;
+    bool proc = false;
+    bool exec_lock = true;
+    std::map<std::string, long> rlimits;  // "nofile" → 1024
+};
+
+// Directories searched for NAME.toml: $ROMIMG_TEMPLATES (colon-separated), then the source
+// tree's jail-templates/.
+std::vector<std::filesystem::path> template_dirs();
+
+// NAME (searched in template_dirs()) or a path to a .toml file. Throws ConfigError with
+// file:line for syntax errors, unknown keys and wrong types; Error if not found.
+ServiceTemplate load_template(const std::string& name_or_path);
+
+// Parses template text (pure; `file` is only used in messages).
+ServiceTemplate parse_template(const std::string& text, const std::filesystem::path& file);
+
+// NAME → description for every template found.
+std::map<std::string, std::string> list_templates();
+
+}  // namespace romimg::recipe

@@ -1,0 +1,314 @@
+#include "trace/sandbox.h"
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <fcntl.h>
+#include <grp.h>
+#include <libmount/libmount.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <sys/capability.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "common/error.h"
+#include "common/sys.h"
+#include "trace/syscalls.h"
+#include "trace/tracer.h"
+
+namespace romimg::trace {
+
+std::vector<HostMount> read_host_mounts() {
+    std::vector<HostMount> out;
+    struct libmnt_table* tb = mnt_new_table_from_file("/proc/self/mountinfo");
+    if (!tb) throw Error("cannot read /proc/self/mountinfo (libmount)");
+    struct libmnt_iter* it = mnt_new_iter(MNT_ITER_FORWARD);
+    struct libmnt_fs* fs;
+    while (mnt_table_next_fs(tb, it, &fs) == 0) {
+        HostMount m;
+        m.target = mnt_fs_get_target(fs) ? mnt_fs_get_target(fs) : "";
+        m.fstype = mnt_fs_get_fstype(fs) ? mnt_fs_get_fstype(fs) : "";
+        const char* vfs = mnt_fs_get_vfs_options(fs);
+        m.read_only = vfs && mnt_optstr_get_option(vfs, "ro", nullptr, nullptr) == 0;
+        if (!m.target.empty()) out.push_back(std::move(m));
+    }
+    mnt_free_iter(it);
+    mnt_unref_table(tb);
+    return out;
+}
+
+namespace {
+
+bool under(const std::string& path, const std::string& dir) {
+    if (dir == "/") return true;
+    return path == dir || (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 &&
+                           path[dir.size()] == '/');
+}
+
+bool is_pseudo_fs(const std::string& t) {
+    static const char* const pseudo[] = {"proc", "sysfs", "devtmpfs", "devpts", "mqueue", "cgroup",
+                                         "cgroup2", "debugfs", "tracefs", "securityfs", "pstore",
+                                         "bpf", "binfmt_misc", "autofs", "fusectl", "configfs",
+                                         "hugetlbfs", "rpc_pipefs", "nsfs", "efivarfs"};
+    for (const char* p : pseudo)
+        if (t == p) return true;
+    return t.rfind("fuse", 0) == 0;
+}
+
+}  // namespace
+
+std::vector<MountOp> plan_sandbox_mounts(const std::vector<HostMount>& host,
+                                         const std::vector<WritableDir>& writable, uid_t uid,
+                                         gid_t gid) {
+    std::vector<MountOp> ops;
+    // The last mount on a target is the visible one; earlier ones are hidden beneath it.
+    std::vector<HostMount> visible;
+    for (const auto& m : host) {
+        auto same = std::find_if(visible.begin(), visible.end(),
+                                 [&](const HostMount& v) { return v.target == m.target; });
+        if (same != visible.end()) visible.erase(same);
+        visible.push_back(m);
+    }
+    std::vector<std::string> skipped;
+    for (const auto& m : visible) {
+        if (m.target == "/") {
+            ops.insert(ops.begin(), {MountOp::overlay, "/", "/", ""});
+            continue;
+        }
+        bool skip = under(m.target, "/proc") || under(m.target, "/sys") || under(m.target, "/dev") ||
+                    is_pseudo_fs(m.fstype);
+        for (const auto& s : skipped) skip |= under(m.target, s);
+        if (skip) {
+            skipped.push_back(m.target);
+            continue;
+        }
+        ops.push_back({m.read_only ? MountOp::bind_ro : MountOp::overlay, m.target, m.target, ""});
+    }
+    ops.push_back({MountOp::rbind, "/dev", "/dev", ""});
+    ops.push_back({MountOp::tmpfs, "", "/dev/shm", "mode=1777,size=64m"});
+    ops.push_back({MountOp::sysfs, "", "/sys", ""});
+    for (const auto& w : writable)
+        ops.push_back({MountOp::tmpfs, "", w.path,
+                       fmt::format("mode=0755,uid={},gid={},size={}", uid, gid, w.size)});
+    return ops;
+}
+
+void send_msg(int fd, Msg type, const std::string& payload) {
+    std::string m(1, char(type));
+    uint32_t n = payload.size();
+    m.append(reinterpret_cast<const char*>(&n), sizeof n);
+    m += payload;
+    sys::write_all(fd, m);
+}
+
+bool read_msg(int fd, Msg& type, std::string& payload) {
+    char t;
+    uint32_t n;
+    if (!sys::read_exact(fd, &t, 1) || !sys::read_exact(fd, &n, sizeof n)) return false;
+    payload.resize(n);
+    if (n && !sys::read_exact(fd, payload.data(), n)) return false;
+    type = Msg(t);
+    return true;
+}
+
+namespace {
+
+volatile sig_atomic_t g_stop_requested = 0;
+volatile sig_atomic_t g_alarm = 0;
+
+void on_usr1(int) { g_stop_requested = 1; }
+void on_alarm(int) { g_alarm = 1; }
+
+void apply_mounts(const std::vector<MountOp>& ops, const std::string& scratch) {
+    std::string root = scratch + "/root";
+    sys::mkdir_p(root);
+    int n = 0;
+    for (const auto& op : ops) {
+        std::string target = op.target == "/" ? root : root + op.target;
+        sys::mkdir_p(target);  // a mount point missing in the overlay lands in the scratch layer
+        switch (op.kind) {
+        case MountOp::overlay: {
+            std::string up = fmt::format("{}/upper/{}", scratch, n), wk = fmt::format("{}/work/{}", scratch, n);
+            ++n;
+            sys::mkdir_p(up);
+            sys::mkdir_p(wk);
+            sys::mount("romimg-trace", target, "overlay", 0,
+                       fmt::format("lowerdir={},upperdir={},workdir={}", op.source, up, wk));
+            break;
+        }
+        case MountOp::bind_ro:
+            sys::mount(op.source, target, "", MS_BIND | MS_REC);
+            sys::mount("", target, "", MS_BIND | MS_REMOUNT | MS_RDONLY);
+            break;
+        case MountOp::rbind:
+            sys::mount(op.source, target, "", MS_BIND | MS_REC);
+            break;
+        case MountOp::tmpfs:
+            sys::mkdir_p(target);
+            sys::mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, op.options);
+            break;
+        case MountOp::sysfs:
+            sys::mount("sysfs", target, "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
+            break;
+        }
+    }
+    std::string old = root + "/.romimg-oldroot";
+    sys::mkdir_p(old);
+    sys::pivot_root(root, old);
+    if (chdir("/") < 0) throw SysError("chdir", "/", errno);
+    sys::umount2("/.romimg-oldroot", MNT_DETACH);
+    rmdir("/.romimg-oldroot");
+}
+
+// The traced service: drop to its user and capabilities, load the trace filter, exec.
+[[noreturn]] void exec_service(const ServiceSpec& spec, const std::vector<sock_filter>& filter,
+                               int channel) {
+    auto fail = [&](const std::string& what, int err) {
+        send_msg(channel, Msg::error, fmt::format("{}: {}", what, strerror(err)));
+        _exit(127);
+    };
+    setsid();
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    for (int s = 1; s < NSIG; ++s) signal(s, SIG_DFL);
+    if (chdir(spec.cwd.c_str()) < 0) fail("cannot change to the service's directory " + spec.cwd, errno);
+    if (spec.creds) {
+        const Credentials& c = *spec.creds;
+        if (prctl(PR_SET_KEEPCAPS, 1) < 0) fail("prctl(PR_SET_KEEPCAPS)", errno);
+        for (int cap = 0; cap <= CAP_LAST_CAP; ++cap)
+            if (std::find(spec.keep_caps.begin(), spec.keep_caps.end(), cap) == spec.keep_caps.end())
+                prctl(PR_CAPBSET_DROP, cap);
+        if (setgroups(c.groups.size(), c.groups.data()) < 0) fail("setgroups", errno);
+        if (setresgid(c.gid, c.gid, c.gid) < 0) fail("setresgid", errno);
+        if (setresuid(c.uid, c.uid, c.uid) < 0) fail("setresuid", errno);
+        cap_t caps = cap_init();
+        for (int cap : spec.keep_caps) {
+            cap_value_t v = cap;
+            cap_set_flag(caps, CAP_PERMITTED, 1, &v, CAP_SET);
+            cap_set_flag(caps, CAP_EFFECTIVE, 1, &v, CAP_SET);
+            cap_set_flag(caps, CAP_INHERITABLE, 1, &v, CAP_SET);
+        }
+        if (cap_set_proc(caps) < 0) fail("cap_set_proc", errno);
+        cap_free(caps);
+        for (int cap : spec.keep_caps)
+            if (cap_set_ambient(cap, CAP_SET) < 0) fail("cap_set_ambient", errno);
+        // Without CAP_SYS_ADMIN a seccomp filter needs no_new_privs; the appliance sets it too.
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) fail("prctl(PR_SET_NO_NEW_PRIVS)", errno);
+    }
+    struct sock_fprog prog = {(unsigned short)filter.size(), const_cast<sock_filter*>(filter.data())};
+    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0)
+        fail("cannot load the seccomp trace filter (is CONFIG_SECCOMP_FILTER enabled?)", errno);
+    std::vector<char*> argv, envp;
+    for (const auto& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    for (const auto& e : spec.env) envp.push_back(const_cast<char*>(e.c_str()));
+    envp.push_back(nullptr);
+    execve(argv[0], argv.data(), envp.data());
+    fail("cannot execute " + spec.argv[0], errno);
+    _exit(127);
+}
+
+// PID 1 of the sandbox: mounts /proc, waits for the tracer, starts the service and adopts
+// whatever it leaves behind (daemons that double-fork). Exits when it has no children left.
+[[noreturn]] void reaper_main(const ServiceSpec& spec, const std::vector<sock_filter>& filter,
+                              int channel, int ready_w, int go_r) {
+    try {
+        sys::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC);
+        // Host kernel tunables stay out of reach, even for a service that runs as root.
+        sys::mount("/proc/sys", "/proc/sys", "", MS_BIND);
+        sys::mount("", "/proc/sys", "", MS_BIND | MS_REMOUNT | MS_RDONLY);
+    } catch (const std::exception& e) {
+        send_msg(channel, Msg::error, e.what());
+        _exit(1);
+    }
+    char b = 1;
+    if (write(ready_w, &b, 1) != 1 || read(go_r, &b, 1) != 1) _exit(1);
+    close(ready_w);
+    close(go_r);
+    pid_t svc = fork();
+    if (svc < 0) _exit(1);
+    if (svc == 0) exec_service(spec, filter, channel);
+    for (;;) {
+        if (waitpid(-1, nullptr, 0) < 0 && errno == ECHILD) _exit(0);
+    }
+}
+
+}  // namespace
+
+[[noreturn]] void supervisor_main(const ServiceSpec& spec, const std::filesystem::path& scratch,
+                                  int channel) {
+    try {
+        Fd hostproc = sys::open("/proc", O_PATH | O_DIRECTORY);
+        std::vector<sock_filter> filter = build_trace_filter();
+        uid_t uid = spec.creds ? spec.creds->uid : 0;
+        gid_t gid = spec.creds ? spec.creds->gid : 0;
+        auto ops = plan_sandbox_mounts(read_host_mounts(), spec.writable, uid, gid);
+
+        sys::unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID);
+        sys::mount("", "/", "", MS_REC | MS_PRIVATE);
+        apply_mounts(ops, scratch);
+        sys::set_loopback_up();
+
+        struct sigaction sa {};
+        sa.sa_handler = on_usr1;  // no SA_RESTART: waitpid returns EINTR
+        sigaction(SIGUSR1, &sa, nullptr);
+        sa.sa_handler = on_alarm;
+        sigaction(SIGALRM, &sa, nullptr);
+
+        auto [ready_r, ready_w] = sys::pipe();
+        auto [go_r, go_w] = sys::pipe();
+        pid_t reaper = fork();
+        if (reaper < 0) throw SysError("fork", "", errno);
+        if (reaper == 0) reaper_main(spec, filter, channel, ready_w.get(), go_r.get());
+        ready_w.reset();
+        go_r.reset();
+        char b;
+        if (read(ready_r.get(), &b, 1) != 1) throw Error("the sandbox's init failed to start");
+
+        Tracer tracer(hostproc.get());
+        try {
+            tracer.seize(reaper);
+        } catch (const SysError& e) {
+            kill(reaper, SIGKILL);
+            throw Error(std::string("ptrace is not available: ") + e.what() +
+                        "\n  (is kernel.yama.ptrace_scope 3, or is romimg itself being traced?)");
+        }
+        if (write(go_w.get(), &b, 1) != 1) throw SysError("write", "go", errno);
+        send_msg(channel, Msg::started, "");
+
+        bool stopping = false;
+        tracer.run([&] {
+            if (g_stop_requested && !stopping) {
+                stopping = true;
+                // The service's "leaders" are what PID 1 started or adopted: signal those, the
+                // way an init would, and let them stop their own children.
+                int sent = 0;
+                for (auto [pid, ppid] : tracer.live_processes())
+                    if (ppid == reaper && kill(pid, spec.stop_signal) == 0) ++sent;
+                if (sent == 0) kill(reaper, SIGKILL);
+                alarm(spec.stop_timeout_s);
+            }
+            if (g_alarm) kill(reaper, SIGKILL);  // the pidns dies with its init
+        });
+        TraceResult result = tracer.take_result();
+        nlohmann::json j = to_json(result);
+        j["main_status"] = tracer.main_status();
+        j["stopped"] = stopping;
+        j["killed"] = g_alarm != 0;
+        send_msg(channel, Msg::result, j.dump());
+        _exit(0);
+    } catch (const std::exception& e) {
+        send_msg(channel, Msg::error, e.what());
+        _exit(1);
+    }
+}
+
+}  // namespace romimg::trace

@@ -1,0 +1,76 @@
+// The trace sandbox: the traced service sees the host's files through a copy-on-write overlay,
+// in its own mount, PID, network (loopback only), UTS and IPC namespaces. Planning the mounts
+// is pure (plan_sandbox_mounts); supervisor_main() applies them in a forked child, becomes the
+// tracer, and sends the TraceResult back over a pipe.
+#pragma once
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace romimg::trace {
+
+struct HostMount {
+    std::string target;  // mount point
+    std::string fstype;
+    bool read_only = false;
+};
+
+// The host's mount table, from /proc/self/mountinfo (libmount).
+std::vector<HostMount> read_host_mounts();
+
+struct WritableDir {
+    std::string path;
+    std::string size = "64m";  // tmpfs size= option
+};
+
+struct MountOp {
+    enum Kind { overlay, bind_ro, rbind, tmpfs, sysfs } kind;
+    std::string source;  // overlay: lower dir; binds: host path
+    std::string target;  // absolute path inside the sandbox
+    std::string options; // tmpfs options
+};
+
+// Pure: which mounts recreate the host's view inside the sandbox. Writable host filesystems
+// become overlays (writes land in the scratch dir), read-only ones are bound read-only, /dev is
+// the host's /dev with a private /dev/shm, /sys is a fresh read-only sysfs, /proc is mounted
+// later by the sandbox's PID 1. `writable` dirs become empty tmpfs owned by uid:gid, as in the
+// jail at run time.
+std::vector<MountOp> plan_sandbox_mounts(const std::vector<HostMount>& host,
+                                         const std::vector<WritableDir>& writable, uid_t uid,
+                                         gid_t gid);
+
+struct Credentials {
+    uid_t uid = 0;
+    gid_t gid = 0;
+    std::vector<gid_t> groups;
+};
+
+struct ServiceSpec {
+    std::vector<std::string> argv;  // argv[0] is an absolute path
+    std::vector<std::string> env;   // the whole environment, "K=V"
+    std::string cwd = "/";
+    std::optional<Credentials> creds;  // none: run as root with all capabilities
+    std::vector<int> keep_caps;        // with creds: the only capabilities kept (ambient)
+    std::vector<WritableDir> writable;
+    int stop_signal = 15;
+    int stop_timeout_s = 10;
+};
+
+// Messages from the supervisor to romimg, on the channel pipe.
+enum class Msg : char { started = 'S', error = 'E', result = 'R' };
+void send_msg(int fd, Msg type, const std::string& payload);
+// Reads one message; false on EOF.
+bool read_msg(int fd, Msg& type, std::string& payload);
+
+// In a forked child of romimg: builds the sandbox under `scratch`, starts and traces the
+// service, sends Msg::started, then Msg::result (TraceResult JSON, plus "main_status" and
+// "stopped") when every traced process is gone. SIGUSR1 asks it to stop the service (stop
+// signal, then SIGKILL after the timeout). Errors go out as Msg::error. Never returns.
+[[noreturn]] void supervisor_main(const ServiceSpec& spec, const std::filesystem::path& scratch,
+                                  int channel_fd);
+
+}  // namespace romimg::trace

@@ -1,0 +1,32 @@
+// One traced run of a service, from the host's side: fork the sandbox supervisor, wait for the
+// ready check, run the probes from inside the sandbox's network, stop the service, collect the
+// TraceResult, and make sure nothing is left running or mounted whatever happens.
+// Input: TraceRequest. Output: TraceResult. Side effects: a scratch dir under `work` (removed)
+// and the service's output log (kept).
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "trace/probe.h"
+#include "trace/sandbox.h"
+#include "trace/trace_result.h"
+
+namespace romimg::trace {
+
+struct TraceRequest {
+    std::string name;  // for messages and file names ("apache", or the command's basename)
+    ServiceSpec service;
+    ReadyCheck ready;
+    std::vector<Probe> probes;
+    int ready_timeout_s = 60;
+    std::filesystem::path work;      // scratch lives under here
+    std::filesystem::path log;       // the service's stdout and stderr
+};
+
+// Throws Error for every way the run can fail (not root, service exits before ready, ready
+// timeout, failed probe, sandbox errors), after cleaning up.
+TraceResult run_trace(const TraceRequest& req);
+
+}  // namespace romimg::trace
