@@ -12,7 +12,8 @@
 
 namespace romimg::cli {
 
-extern const char* const kernel_usage;
+namespace {
+
 const char* const kernel_usage =
     "usage: romimg kernel [--jobs N] [--cache-dir DIR] [--config-dir DIR] [-o PATH]\n"
     "\n"
@@ -66,6 +67,13 @@ int kernel_main(const GlobalOptions&, const std::vector<std::string>& args) {
     }
     fmt::print("{}\n", result.bzimage.string());
     return 0;
+}
+
+}  // namespace
+
+Subcommand kernel_command() {
+    return {"kernel", "build (or find in the cache) the appliance kernel with romlock", kernel_usage,
+            kernel_main};
 }
 
 }  // namespace romimg::cli
