@@ -46,7 +46,7 @@ Entry directory(std::string path, unsigned mode) {
     return e;
 }
 
-Entry symlink(std::string path, std::string target) {
+Entry symlink_to(std::string path, std::string target) {
     Entry e;
     e.type = Entry::Type::Symlink;
     e.path = std::move(path);
@@ -232,6 +232,7 @@ void write_archive(const std::vector<Entry>& planned, const sfs::path& out, time
         archive_entry_set_nlink(ae.get(), e.type == Entry::Type::Dir ? 2 : 1);
         archive_entry_set_perm(ae.get(), e.mode);
         int64_t size = 0;
+        archive_entry_set_size(ae.get(), 0);  // newc wants a size on every entry
         switch (e.type) {
         case Entry::Type::File:
             archive_entry_set_filetype(ae.get(), AE_IFREG);

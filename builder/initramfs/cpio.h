@@ -30,7 +30,7 @@ struct Entry {
 Entry file_from_host(std::string path, std::filesystem::path source, unsigned mode = 0644);
 Entry file_from_bytes(std::string path, std::string data, unsigned mode = 0644);
 Entry directory(std::string path, unsigned mode = 0755);
-Entry symlink(std::string path, std::string target);
+Entry symlink_to(std::string path, std::string target);
 Entry char_device(std::string path, unsigned major, unsigned minor, unsigned mode = 0600);
 
 // "/a//b/./c/" → "a/b/c". Throws Error on "", "/", or any ".." component.

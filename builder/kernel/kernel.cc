@@ -108,7 +108,7 @@ std::vector<FragmentOption> parse_fragment(const std::string& text, const std::s
             throw ConfigError(file, lineno,
                               "expected CONFIG_NAME=value or '# CONFIG_NAME is not set', got '" +
                                   trim(raw) + "'");
-        if (value == "n")
+        if (value == "n" && trim(raw)[0] != '#')
             throw ConfigError(file, lineno,
                               "write '# " + name + " is not set' instead of " + name +
                                   "=n (Kconfig does not read =n)");
