@@ -173,7 +173,10 @@ Command merge_config_command(const sfs::path& tree, const std::vector<sfs::path>
                              const sfs::path& log) {
     // -n: start from allnoconfig, so only what the fragments ask for (and its dependencies)
     // is in the kernel.
-    Command c{{"scripts/kconfig/merge_config.sh", "-n"}, {{"ARCH", "x86_64"}}, tree, log};
+    Command c{{(tree / "scripts/kconfig/merge_config.sh").string(), "-n"},
+              {{"ARCH", "x86_64"}},
+              tree,
+              log};
     for (const auto& f : fragments) c.argv.push_back(f.string());
     return c;
 }
