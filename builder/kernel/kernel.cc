@@ -139,11 +139,12 @@ std::vector<std::string> config_mismatches(const std::vector<FragmentOption>& wa
         auto it = dotconfig.find(w.name);
         std::string got = it == dotconfig.end() ? "n" : it->second;
         if (got == w.value) continue;
-        std::string shown = it == dotconfig.end() ? "absent (dependencies not met)"
-                            : got == "n"           ? "not set"
-                                                   : got;
-        out.push_back(fmt::format("{}: asked for {}={}, final .config has {}", w.where, w.name,
-                                  w.value, shown));
+        std::string shown = it == dotconfig.end()
+                                ? "does not have it (unknown option or unmet dependency)"
+                            : got == "n" ? "has it not set"
+                                         : "has " + w.name + "=" + got;
+        out.push_back(fmt::format("{}: asked for {}={}, but the final .config {}", w.where,
+                                  w.name, w.value, shown));
     }
     return out;
 }
