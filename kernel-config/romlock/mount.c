@@ -9,7 +9,7 @@
  * Which entry point reaches which hook (Linux 6.12):
  *   mount(2) new/bind/move/propagation/remount  -> sb_mount (flags by value)
  *   mount(2) MS_REMOUNT without MS_BIND         -> sb_mount, then sb_remount
- *   fsopen+fsconfig+fsmount                     -> nothing until attached
+ *   fsopen+fsconfig+fsmount                     -> fsmount (added by our patch)
  *   move_mount(2) (attaching or moving)         -> move_mount
  *   open_tree(OPEN_TREE_CLONE) + move_mount     -> move_mount (a bind mount)
  *   fspick + FSCONFIG_CMD_RECONFIGURE           -> sb_remount only
@@ -26,6 +26,7 @@
  * mount lacking a required flag is refused rather than fixed up.
  */
 #include <linux/fs.h>
+#include <linux/fs_context.h>
 #include <linux/fs_struct.h>
 #include <linux/mount.h>
 #include <uapi/linux/mount.h>
@@ -242,6 +243,20 @@ static int romlock_move_mount(const struct path *from_path,
 	return ret;
 }
 
+/*
+ * A detached mount is outside every mount table but usable through its fd
+ * (openat, fchdir, execveat): a fresh writable, exec-able tmpfs would undo
+ * "writable means noexec".  The policy has no detached mounts, so refuse.
+ */
+static int romlock_fsmount(const struct fs_context *fc, unsigned int mnt_flags)
+{
+	if (!romlock_sealed())
+		return 0;
+	return romlock_deny(ROMLOCK_OP_MOUNT,
+			    "fsmount %s (detached mounts are refused once sealed)",
+			    fc->fs_type ? fc->fs_type->name : "?");
+}
+
 static int romlock_mount_setattr(const struct path *path,
 				 unsigned int attr_set, unsigned int attr_clr,
 				 unsigned int propagation, bool recursive)
@@ -326,6 +341,7 @@ static struct security_hook_list romlock_mount_hooks[] __ro_after_init = {
 	LSM_HOOK_INIT(sb_mount, romlock_sb_mount),
 	LSM_HOOK_INIT(sb_remount, romlock_sb_remount),
 	LSM_HOOK_INIT(move_mount, romlock_move_mount),
+	LSM_HOOK_INIT(fsmount, romlock_fsmount),
 	LSM_HOOK_INIT(mount_setattr, romlock_mount_setattr),
 	LSM_HOOK_INIT(sb_umount, romlock_sb_umount),
 	LSM_HOOK_INIT(sb_pivotroot, romlock_sb_pivotroot),

@@ -220,13 +220,16 @@ static void run_mount_rules(void) {
     } else if (syscall(SYS_fsconfig, fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) != 0) {
         result("new-mount-api", false, "fsconfig CMD_CREATE failed: %s", strerror(errno));
     } else {
+        /* Refused at fsmount (no detached mount); were it not, move_mount must refuse. */
         int mfd = syscall(SYS_fsmount, fsfd, FSMOUNT_CLOEXEC,
                           MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
         if (mfd < 0) {
-            result("new-mount-api", false, "fsmount failed: %s", strerror(errno));
+            expect_eperm("new-mount-api", -1, errno, "fsopen+fsconfig+fsmount of a tmpfs");
         } else {
             r = syscall(SYS_move_mount, mfd, "", AT_FDCWD, "/w2", MOVE_MOUNT_F_EMPTY_PATH);
-            expect_eperm("new-mount-api", r, errno, "fsopen+fsmount+move_mount onto /w2");
+            int merr = errno;
+            result("new-mount-api", false, "fsmount created a detached mount; move_mount onto /w2 %s",
+                   r == -1 && merr == EPERM ? "refused" : "NOT refused");
             close(mfd);
         }
     }
@@ -589,6 +592,8 @@ static void run_enforce(void) {
         "romlock: DENY remount / (",
         "romlock: DENY umount /scratch",
         "romlock: DENY pivot_root",
+        "romlock: DENY fsmount tmpfs (detached mounts are refused once sealed)",
+        "romlock: DENY move_mount",
         "romlock: DENY chroot /x (not in policy)",
         "romlock: ALLOW chroot /jail/a",
         "romlock: DENY exec /init (exec-locked)",
