@@ -18,6 +18,7 @@
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/signals.h"
 
 namespace romimg::kernel {
 
@@ -285,6 +286,8 @@ KernelResult build_kernel(const KernelOptions& opt) {
         return {entry / "bzImage", key, true};
     }
 
+    // Ctrl-C / SIGTERM: finish the current step, then unwind so the temporary tree goes away.
+    signals::install_interrupt_handlers();
     sfs::create_directories(root / "logs");
     const sfs::path failed_log = root / "logs" / (key + ".failed.log");
     fs::TempDir tmp(root, ".build-" + key.substr(0, 16) + "-");
@@ -307,6 +310,7 @@ KernelResult build_kernel(const KernelOptions& opt) {
     {
         auto st = log::stage("kernel: unpack");
         run(unpack_command(opt.source_tarball, tmp.path(), log));
+        signals::throw_if_interrupted();
         tree = single_subdir(tmp.path());
         st.detail(tree.filename().string());
     }
@@ -317,6 +321,7 @@ KernelResult build_kernel(const KernelOptions& opt) {
         for (const auto& [rel, data] : in.files) {
             if (rel.rfind("patches/", 0) != 0) continue;
             run(patch_command(tree, opt.config_dir / rel, log));
+            signals::throw_if_interrupted();
             ++n;
         }
         st.detail(fmt::format("{} patches", n));
@@ -327,6 +332,7 @@ KernelResult build_kernel(const KernelOptions& opt) {
         for (const auto& [rel, data] : in.files)
             if (rel.find('/') == std::string::npos) fragments.push_back(opt.config_dir / rel);
         run(merge_config_command(tree, fragments, log));
+        signals::throw_if_interrupted();
         verify_config(in, tree, opt.config_dir);
         st.detail(fmt::format("{} fragment(s), every requested option verified",
                               fragments.size()));
@@ -334,6 +340,7 @@ KernelResult build_kernel(const KernelOptions& opt) {
     {
         auto st = log::stage(fmt::format("kernel: make bzImage -j{}", opt.jobs));
         run(make_bzimage_command(tree, opt.jobs, log));
+        signals::throw_if_interrupted();
         st.detail(fmt::format("{} bytes", sfs::file_size(tree / "arch/x86/boot/bzImage")));
     }
 
