@@ -122,9 +122,19 @@ namespace {
 
 volatile sig_atomic_t g_stop_requested = 0;
 volatile sig_atomic_t g_alarm = 0;
+volatile pid_t g_reaper = 0;
 
-void on_usr1(int) { g_stop_requested = 1; }
-void on_alarm(int) { g_alarm = 1; }
+// The tracer checks these flags after every stop it handles. A request that arrives while it
+// is busy would not interrupt its next waitpid, so the handler also sends the traced reaper a
+// harmless SIGCONT: that is a stop the tracer will see, which wakes it.
+void on_usr1(int) {
+    g_stop_requested = 1;
+    if (g_reaper > 0) kill(g_reaper, SIGCONT);
+}
+void on_alarm(int) {
+    g_alarm = 1;
+    if (g_reaper > 0) kill(g_reaper, SIGKILL);  // the PID namespace dies with its init
+}
 
 void apply_mounts(const std::vector<MountOp>& ops, const std::string& scratch) {
     std::string root = scratch + "/root";
@@ -268,6 +278,7 @@ void apply_mounts(const std::vector<MountOp>& ops, const std::string& scratch) {
         pid_t reaper = fork();
         if (reaper < 0) throw SysError("fork", "", errno);
         if (reaper == 0) reaper_main(spec, filter, channel, ready_w.get(), go_r.get());
+        g_reaper = reaper;
         ready_w.reset();
         go_r.reset();
         char b;
@@ -296,7 +307,6 @@ void apply_mounts(const std::vector<MountOp>& ops, const std::string& scratch) {
                 if (sent == 0) kill(reaper, SIGKILL);
                 alarm(spec.stop_timeout_s);
             }
-            if (g_alarm) kill(reaper, SIGKILL);  // the pidns dies with its init
         });
         TraceResult result = tracer.take_result();
         nlohmann::json j = to_json(result);

@@ -125,19 +125,17 @@ Tracer::Task& Tracer::task(pid_t tid) {
     return ref;
 }
 
-void Tracer::run(const std::function<void()>& on_signal) {
+void Tracer::run(const std::function<void()>& on_wake) {
     while (!tasks_.empty()) {
         int status;
         pid_t tid = waitpid(-1, &status, __WALL);
         if (tid < 0) {
-            if (errno == EINTR) {
-                on_signal();
-                continue;
-            }
             if (errno == ECHILD) break;
-            throw SysError("waitpid", "-1", errno);
+            if (errno != EINTR) throw SysError("waitpid", "-1", errno);
+        } else {
+            dispatch(tid, status);
         }
-        dispatch(tid, status);
+        on_wake();
     }
 }
 

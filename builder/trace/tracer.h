@@ -25,9 +25,9 @@ public:
     // this task forks is taken as the service's main process.
     void seize(pid_t pid);
 
-    // Dispatches stops until no traced task is left. `on_signal` runs whenever waiting was
-    // interrupted by a signal to this process (stop requests and timeouts are acted on there).
-    void run(const std::function<void()>& on_signal);
+    // Dispatches stops until no traced task is left. `on_wake` runs after every stop and
+    // whenever waiting was interrupted by a signal (the caller acts on its flags there).
+    void run(const std::function<void()>& on_wake);
 
     // Processes (not threads) still alive, with their parent pid as the host sees it.
     std::vector<std::pair<pid_t, pid_t>> live_processes() const;

@@ -1,0 +1,70 @@
+#include <catch2/catch.hpp>
+
+#include "common/error.h"
+#include "recipe/template.h"
+
+using namespace romimg;
+using namespace romimg::recipe;
+
+TEST_CASE("parse_template reads every section") {
+    auto t = parse_template(R"(
+description = "test service"
+packages = ["apache2"]
+[service]
+command = ["/usr/sbin/apache2", "-DFOREGROUND"]
+environment = { APACHE_RUN_DIR = "/run/apache2" }
+user = "www-data"
+capabilities = ["CAP_NET_BIND_SERVICE"]
+ports = [80]
+stop_signal = "WINCH"
+[ready]
+check = "tcp:80"
+timeout = 30
+[trace]
+probes = ["GET / 200"]
+[verify]
+probes = ["GET /nope 404"]
+[jail]
+writable = ["/run/apache2", { path = "/var/cache/apache2", size = "8m" }]
+logs = ["/var/log/apache2/access.log"]
+proc = false
+exec_lock = true
+[rlimits]
+nofile = 1024
+)", "/x/apache.toml");
+    CHECK(t.name == "apache");
+    CHECK(t.command.size() == 2);
+    CHECK(t.environment.at("APACHE_RUN_DIR") == "/run/apache2");
+    CHECK(t.user == "www-data");
+    CHECK(t.ports == std::vector<int>{80});
+    CHECK(t.ready == "tcp:80");
+    CHECK(t.ready_timeout == 30);
+    CHECK(t.verify_probes.size() == 1);
+    REQUIRE(t.writable.size() == 2);
+    CHECK(t.writable[1].size == "8m");
+    CHECK(t.rlimits.at("nofile") == 1024);
+}
+
+TEST_CASE("template errors name file and line") {
+    CHECK_THROWS_WITH(parse_template("[service]\ncommand = [\"/bin/x\"\n", "/t/bad.toml"),
+                      Catch::StartsWith("/t/bad.toml:"));
+    CHECK_THROWS_WITH(parse_template("[service]\ncommand = [\"/bin/x\"]\nusr = \"x\"\n", "/t/typo.toml"),
+                      Catch::Contains("/t/typo.toml:3: unknown key 'service.usr'"));
+    CHECK_THROWS_WITH(parse_template("[service]\ncommand = [\"x\"]\n", "/t/rel.toml"),
+                      Catch::Contains("must be an absolute path"));
+    CHECK_THROWS_WITH(parse_template("description = 1\n[service]\ncommand = [\"/x\"]\n", "/t/ty.toml"),
+                      Catch::Contains("/t/ty.toml:1: description must be a string"));
+    CHECK_THROWS_WITH(parse_template("description = \"x\"\n", "/t/none.toml"),
+                      Catch::Contains("missing [service]"));
+    CHECK_THROWS_WITH(parse_template("[service]\ncommand=[\"/x\"]\n[jail]\nwritable=[\"rel\"]\n", "/t/w.toml"),
+                      Catch::Contains("/t/w.toml:4: jail.writable paths must be absolute"));
+}
+
+TEST_CASE("the shipped templates parse") {
+    for (const auto& [name, desc] : list_templates()) {
+        INFO(name);
+        CHECK(desc.find("(invalid") == std::string::npos);
+        CHECK_NOTHROW(load_template(name));
+    }
+    CHECK_THROWS_WITH(load_template("no-such-service"), Catch::Contains("unknown service 'no-such-service'"));
+}
