@@ -130,8 +130,12 @@ const char *romlock_path(const struct path *path, char *buf, int buflen)
 	return IS_ERR(p) ? "?" : p;
 }
 
+/* False when romlock is built in but left out of CONFIG_LSM / lsm=. */
+bool romlock_initialized __ro_after_init;
+
 static int __init romlock_init(void)
 {
+	romlock_initialized = true;
 	romlock_add_mount_hooks();
 	romlock_add_exec_hooks();
 	pr_info("initialized, mode %s\n",

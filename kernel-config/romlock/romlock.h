@@ -38,6 +38,7 @@ extern const char *const romlock_op_names[ROMLOCK_OP_COUNT];
 /* lsm.c */
 extern struct lsm_blob_sizes romlock_blob_sizes;
 extern const struct lsm_id romlock_lsmid;
+extern bool romlock_initialized;
 bool romlock_enforcing(void);
 __printf(2, 3) int romlock_deny(enum romlock_op op, const char *fmt, ...);
 __printf(2, 3) void romlock_allow(enum romlock_op op, const char *fmt, ...);

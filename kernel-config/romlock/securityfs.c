@@ -96,6 +96,14 @@ static int __init romlock_securityfs_init(void)
 {
 	struct dentry *dir, *f;
 
+	/*
+	 * Without its hooks a policy would be accepted and sealed but never
+	 * enforced; no interface at all makes init's policy write fail loudly.
+	 */
+	if (!romlock_initialized) {
+		pr_warn("romlock: not enabled (not in CONFIG_LSM or lsm=), no securityfs interface\n");
+		return 0;
+	}
 	dir = securityfs_create_dir("romlock", NULL);
 	if (IS_ERR(dir))
 		return PTR_ERR(dir);

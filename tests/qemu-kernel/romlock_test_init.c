@@ -634,14 +634,28 @@ static void run_permissive(void) {
     check_log_lines("permissive-logged", want);
 }
 
+/* romlock built in but left out of lsm=: no interface, so nobody can believe a policy is
+ * enforced when it is not. */
+static void run_disabled(void) {
+    struct stat st;
+    bool absent = stat(SECFS, &st) != 0 && errno == ENOENT;
+    result("disabled-no-interface", absent, "%s",
+           absent ? SECFS " does not exist when romlock is not in lsm="
+                  : SECFS " exists although romlock is not enabled");
+}
+
 int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "--probe") == 0) return PROBE_EXIT;
     say("ROMLOCK-TEST-INIT-START");
     setup_tree();
     char *cmdline = read_file("/proc/cmdline");
     bool permissive = cmdline && strstr(cmdline, "romlock.mode=permissive");
-    say("ROMLOCK-TEST-MODE %s", permissive ? "permissive" : "enforce");
-    if (permissive)
+    bool disabled = cmdline && strstr(cmdline, "lsm=") && !strstr(cmdline, "romlock,") &&
+                    !strstr(cmdline, ",romlock");
+    say("ROMLOCK-TEST-MODE %s", disabled ? "disabled" : permissive ? "permissive" : "enforce");
+    if (disabled)
+        run_disabled();
+    else if (permissive)
         run_permissive();
     else
         run_enforce();

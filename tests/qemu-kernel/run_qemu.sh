@@ -1,6 +1,6 @@
 #!/bin/sh
 # run_qemu.sh BZIMAGE INITRD MODE SERIAL_LOG: boots the romlock test initramfs once under TCG
-# with romlock.mode=MODE and saves the serial console. Succeeds when the test init reached its
+# with romlock.mode=MODE (MODE "disabled": lsm= without romlock) and saves the serial console. Succeeds when the test init reached its
 # end (ROMLOCK-TEST-DONE); the per-rule verdicts are checked by check_rule.sh.
 set -u
 bzimage=$1 initrd=$2 mode=$3 log=$4
@@ -9,13 +9,17 @@ if ! command -v qemu-system-x86_64 >/dev/null 2>&1; then
     echo "qemu-system-x86_64 not found: install it with 'make deps'" >&2
     exit 1
 fi
+case "$mode" in
+disabled) lsm_arg="lsm=lockdown,yama" ;;
+*) lsm_arg="romlock.mode=$mode" ;;
+esac
 rm -f "$log"
 # TCG only (KVM does not work on these machines). panic=-1 + -no-reboot: a kernel panic ends
 # QEMU at once instead of hanging until the timeout.
 timeout 300 qemu-system-x86_64 -accel tcg -m 256 -smp 2 -nodefaults -display none \
     -no-reboot -serial "file:$log" \
     -kernel "$bzimage" -initrd "$initrd" \
-    -append "console=ttyS0 quiet panic=-1 romlock.mode=$mode"
+    -append "console=ttyS0 quiet panic=-1 $lsm_arg"
 status=$?
 if [ $status -eq 124 ]; then
     echo "QEMU did not finish within 300 s (mode $mode); serial log: $log" >&2
