@@ -138,3 +138,24 @@ TEST_CASE("argv builders") {
     for (const auto& [name, value] : k.env) has_user |= name == "KBUILD_BUILD_USER";
     CHECK(has_user);
 }
+
+TEST_CASE("a missing source tarball is an error that says how to fix it") {
+    KernelOptions opt;
+    opt.source_tarball = "/nonexistent/linux-source-6.12.tar.xz";
+    opt.config_dir = ROMIMG_SOURCE_DIR "/kernel-config";
+    try {
+        read_inputs(opt);
+        FAIL("no exception");
+    } catch (const romimg::Error& e) {
+        std::string msg = e.what();
+        CHECK(msg.find("/nonexistent/linux-source-6.12.tar.xz") != std::string::npos);
+        CHECK(msg.find("make deps") != std::string::npos);
+    }
+}
+
+TEST_CASE("--jobs below 1 is a usage error before anything is read") {
+    KernelOptions opt;
+    opt.jobs = 0;
+    opt.cache_dir = "/nonexistent-cache";
+    CHECK_THROWS_AS(build_kernel(opt), romimg::UsageError);
+}
