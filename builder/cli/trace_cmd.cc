@@ -43,6 +43,7 @@ const char* const usage =
     "  --cap CAP             with --user: keep this capability, e.g. CAP_NET_BIND_SERVICE\n"
     "  --writable DIR        an empty tmpfs owned by the user at DIR, as in the jail (repeatable)\n"
     "  --env NAME=VALUE      add to the command's environment (repeatable)\n"
+    "  --timeout SECS        without --ready: stop the command after SECS (default: when it exits)\n"
     "  --stop-signal SIG     how to stop the service (default TERM)\n"
     "  --stop-timeout SECS   then SIGKILL after this long (default 10)\n"
     "  --work DIR            scratch space and logs (default ./work)\n"
@@ -96,7 +97,7 @@ std::string resolve_program(const std::string& prog, const std::vector<std::stri
 
 int trace_main(const GlobalOptions&, const std::vector<std::string>& args) {
     std::string out, ready, user, stop_signal, work = "work";
-    int ready_timeout = -1, stop_timeout = -1;
+    int ready_timeout = -1, stop_timeout = -1, timeout = 0;
     std::vector<std::string> probes, caps, writable, env, command;
     ArgParser p("trace", usage, args);
     p.option("--out", out);
@@ -107,6 +108,7 @@ int trace_main(const GlobalOptions&, const std::vector<std::string>& args) {
     p.repeated("--cap", caps);
     p.repeated("--writable", writable);
     p.repeated("--env", env);
+    p.option("--timeout", timeout);
     p.option("--stop-signal", stop_signal);
     p.option("--stop-timeout", stop_timeout);
     p.option("--work", work);
@@ -152,15 +154,19 @@ int trace_main(const GlobalOptions&, const std::vector<std::string>& args) {
     }
     for (const auto& [k, v] : environment) req.service.env.push_back(k + "=" + v);
 
+    if (!probes.empty() && ready.empty())
+        throw UsageError("--probe needs --ready: romimg must know when the service is up");
     if (!ready.empty()) req.ready = trace::parse_ready(ready);
     std::string base = trace::base_url(req.ready);
     for (const auto& s : probes) {
         req.probes.push_back(trace::parse_probe(s));
         trace::probe_url(req.probes.back(), base);  // fails early if it has no host
     }
-    if (!req.probes.empty() && req.ready.kind == trace::ReadyCheck::none)
-        throw UsageError("--probe needs --ready: romimg must know when the service is up");
     req.ready_timeout_s = ready_timeout < 0 ? 60 : ready_timeout;
+    if (timeout < 0) throw UsageError("--timeout must be positive");
+    if (timeout > 0 && req.ready.kind != trace::ReadyCheck::none)
+        throw UsageError("--timeout is for commands without --ready (with --ready the probes end the trace)");
+    req.timeout_s = timeout;
     req.service.stop_timeout_s = stop_timeout < 0 ? 10 : stop_timeout;
     if (!stop_signal.empty()) {
         req.service.stop_signal = sys::signal_number(stop_signal);

@@ -204,12 +204,22 @@ TraceResult run_trace(const TraceRequest& req) {
     if (early) {
         j = *early;
     } else {
-        // Interactive: wait as long as the command runs. Otherwise: the stop timeout plus slack.
-        auto deadline = interactive ? Clock::time_point::max()
-                                    : Clock::now() + std::chrono::seconds(req.service.stop_timeout_s + 60);
+        // Without a ready check the trace lasts as long as the command (daemons included), or
+        // until --timeout; then the service is stopped like one with a ready check.
+        bool stop_sent = !interactive;
+        auto stop_deadline = [&] { return Clock::now() + std::chrono::seconds(req.service.stop_timeout_s + 60); };
+        auto deadline = !interactive          ? stop_deadline()
+                        : req.timeout_s > 0   ? Clock::now() + std::chrono::seconds(req.timeout_s)
+                                              : Clock::time_point::max();
         for (;;) {
-            if (!chan.next(type, payload, deadline))
-                throw Error(fmt::format("{} did not stop; it was killed", req.name));
+            if (!chan.next(type, payload, deadline)) {
+                if (stop_sent) throw Error(fmt::format("{} did not stop; it was killed", req.name));
+                log::info("{} still running after {} s: stopping it", req.name, req.timeout_s);
+                kill(sup, SIGUSR1);
+                stop_sent = true;
+                deadline = stop_deadline();
+                continue;
+            }
             if (type == Msg::error) child_error = payload;
             if (type == Msg::result) break;
         }

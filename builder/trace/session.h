@@ -21,6 +21,8 @@ struct TraceRequest {
     ReadyCheck ready;
     std::vector<Probe> probes;
     int ready_timeout_s = 60;
+    int timeout_s = 0;               // without a ready check: stop the service after this long
+
     std::filesystem::path work;      // scratch lives under here
     std::filesystem::path log;       // the service's stdout and stderr
 };

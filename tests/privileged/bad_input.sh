@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Every kind of bad input gets a clear "romimg: error: ..." and leaves nothing behind: no output
+# file, no process, no mount, no scratch dir.
+set -uo pipefail
+romimg=$1
+[ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root"; exit 77; }
+tmp=$(mktemp -d /tmp/romimg-bad-XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+mounts_before=$(awk '{print $5}' /proc/self/mountinfo | sort | sha256sum)
+
+# expect NAME STATUS PATTERN -- ARGS...
+expect() {
+  local name=$1 want=$2 pattern=$3; shift 4
+  local out status
+  out=$("$@" 2>&1); status=$?
+  if [ "$status" -ne "$want" ] || ! grep -qzE -- "$pattern" <<<"$out"; then
+    echo "FAIL $name: status $status (want $want), output:"; sed 's/^/  | /' <<<"$out"; fail=1; return
+  fi
+  if [ -e "$tmp/out.json" ]; then echo "FAIL $name: wrote $tmp/out.json"; fail=1; rm -f "$tmp/out.json"; fi
+  if ls -d "$tmp"/work/trace-* >/dev/null 2>&1; then echo "FAIL $name: scratch left"; fail=1; fi
+  echo "ok   $name: $(grep -m1 'romimg: error' <<<"$out")"
+}
+T=(--work "$tmp/work" --out "$tmp/out.json")
+
+expect unknown-service 1 "romimg: error: unknown service 'nosuch'.*templates available" -- "$romimg" trace "${T[@]}" nosuch
+expect command-not-found 1 "romimg: error: command not found: no-such-program" -- "$romimg" trace "${T[@]}" -- no-such-program
+expect exits-before-ready 1 "romimg: error: sh exited with status 3 before it was ready.*tail-of-stderr" -- \
+  "$romimg" trace "${T[@]}" --ready tcp:9 -- /bin/sh -c 'echo tail-of-stderr >&2; exit 3'
+expect ready-timeout 1 "romimg: error: sleep was not ready within 2 s \(port 9 never answered\)" -- \
+  "$romimg" trace "${T[@]}" --ready tcp:9 --ready-timeout 2 -- /bin/sleep 60
+cat > "$tmp/bad.toml" <<'TOML'
+[service]
+command = ["/usr/sbin/apache2", "-DFOREGROUND"]
+environment = { APACHE_RUN_DIR = "/run/apache2", APACHE_LOCK_DIR = "/run/lock/apache2", APACHE_LOG_DIR = "/var/log/apache2", APACHE_PID_FILE = "/run/apache2/apache2.pid", APACHE_RUN_USER = "www-data", APACHE_RUN_GROUP = "www-data" }
+user = "www-data"
+capabilities = ["CAP_NET_BIND_SERVICE"]
+[ready]
+check = "tcp:80"
+[trace]
+probes = ["GET /definitely-missing 200"]
+[jail]
+writable = ["/run/apache2", "/run/lock/apache2", "/var/log/apache2"]
+TOML
+expect probe-failure 1 "romimg: error: probe failed: GET http://127.0.0.1:80/definitely-missing 200.*got 404 instead of 200" -- \
+  "$romimg" trace "${T[@]}" "$tmp/bad.toml"
+printf '[service]\ncommand = ["/usr/sbin/apache2"\n' > "$tmp/syntax.toml"
+expect template-syntax 1 "romimg: error: $tmp/syntax.toml:[0-9]+:" -- "$romimg" trace "${T[@]}" "$tmp/syntax.toml"
+printf '[service]\ncommand = ["/usr/sbin/no-such-daemon"]\n' > "$tmp/missing.toml"
+printf 'packages = ["no-such-package"]\n' | cat - "$tmp/missing.toml" > "$tmp/pkg.toml"
+expect not-installed 1 "romimg: error: /usr/sbin/no-such-daemon is not installed: install no-such-package" -- \
+  "$romimg" trace "${T[@]}" "$tmp/pkg.toml"
+expect unknown-user 1 "romimg: error: user 'no-such-user' does not exist" -- \
+  "$romimg" trace "${T[@]}" --user no-such-user -- /bin/true
+expect not-root 1 "romimg: error: romimg trace needs root: .*namespaces.*ptrace" -- \
+  setpriv --reuid=65534 --regid=65534 --clear-groups "$romimg" trace --work /tmp/romimg-bad-nonroot -- /bin/true
+expect usage-no-command 2 "romimg: error: romimg trace needs a SERVICE or -- COMMAND" -- "$romimg" trace
+expect usage-bad-probe 2 "romimg: error: bad probe 'GET / abc'" -- "$romimg" trace --ready tcp:80 --probe 'GET / abc' -- /bin/true
+expect usage-probe-no-ready 2 "romimg: error: --probe needs --ready" -- "$romimg" trace --probe 'GET / 200' -- /bin/true
+expect ptrace-unavailable 1 "romimg: error: could not start the trace sandbox: ptrace is not available" -- \
+  strace -f -qq -e trace=none -o /dev/null "$romimg" trace "${T[@]}" -- /bin/true
+
+if pgrep -f "$tmp" >/dev/null || pgrep -x apache2 >/dev/null; then echo "FAIL: processes left"; fail=1; fi
+[ "$mounts_before" = "$(awk '{print $5}' /proc/self/mountinfo | sort | sha256sum)" ] || { echo "FAIL: mounts changed"; fail=1; }
+exit $fail
