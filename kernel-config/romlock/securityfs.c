@@ -9,6 +9,8 @@
 #include <linux/fs.h>
 #include <linux/init.h>
 #include <linux/kernel.h>
+#include <linux/sched.h>
+#include <linux/user_namespace.h>
 #include <linux/security.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
@@ -27,7 +29,9 @@ static ssize_t romlock_policy_file_write(struct file *file,
 	char *text;
 	int err;
 
-	if (!capable(CAP_SYS_ADMIN))
+	/* Both the opener and the writer: no confused deputy through a passed fd. */
+	if (!file_ns_capable(file, &init_user_ns, CAP_SYS_ADMIN) ||
+	    !capable(CAP_SYS_ADMIN))
 		return -EPERM;
 	if (count > ROMLOCK_MAX_WRITE)
 		return -E2BIG;
@@ -62,6 +66,14 @@ static ssize_t romlock_exec_lock_file_write(struct file *file,
 		nr = 0;
 	else if (kstrtoint(word, 10, &nr) || nr <= 0)
 		return -EINVAL;
+	/*
+	 * The file is world-writable for "self"; naming another process
+	 * needs CAP_SYS_ADMIN in whoever opened it as well as in the writer
+	 * (checked in romlock_exec_lock_pid).
+	 */
+	if (nr && nr != task_tgid_vnr(current) &&
+	    !file_ns_capable(file, &init_user_ns, CAP_SYS_ADMIN))
+		return -EPERM;
 	err = romlock_exec_lock_pid(nr);
 	return err ? err : count;
 }

@@ -392,6 +392,17 @@ static int child_threads(void *arg) {
     return a.code;
 }
 
+/* As nobody: locking another process (PID 1) is refused, locking itself works. */
+static int child_unprivileged(void *arg) {
+    (void)arg;
+    if (setgid(65534) != 0 || setuid(65534) != 0) return 20;
+    if (write_file(SECFS "/exec_lock", "1") == 0) return 21;
+    if (errno != EPERM) return 22;
+    if (prctl(PR_ROMLOCK_EXEC_LOCK, 1, 0, 0, 0) == 0) return 23;
+    if (lock_self_securityfs() != 0) return 24;
+    return try_execve();
+}
+
 static void run_exec_rules(void) {
     int code;
 
@@ -507,6 +518,15 @@ static void run_exec_rules(void) {
     result("exec-unlocked-sibling", code == PROBE_EXIT,
            "an unlocked sibling of the locked children: %s",
            code == PROBE_EXIT ? "execve ran" : exec_code_text(code));
+
+    code = in_child(child_unprivileged, NULL);
+    result("exec-lock-unprivileged", code == 0,
+           code == 0    ? "as uid 65534: locking pid 1 refused (securityfs and prctl), self-lock works"
+           : code == 21 ? "as uid 65534: locking pid 1 was ACCEPTED"
+           : code == 23 ? "as uid 65534: prctl lock of pid 1 was ACCEPTED"
+           : code == PROBE_EXIT ? "as uid 65534: self-locked but execve ran"
+                                : "as uid 65534: unexpected failure (status %d)",
+           code);
 }
 
 /* ---- the kernel log ---- */
