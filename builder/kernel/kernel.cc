@@ -8,10 +8,15 @@
 #include "kernel/kernel.h"
 
 #include <cerrno>
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <mutex>
 #include <sstream>
+#include <thread>
+#include <unistd.h>
 
 #include <fmt/format.h>
 
@@ -267,6 +272,58 @@ static void verify_config(const KernelInputs& in, const sfs::path& tree,
     throw Error(msg);
 }
 
+namespace {
+
+// On a terminal, a live count of the files make has compiled (one "  CC" line each in the
+// log), redrawn every second on stderr; nothing at all when stderr is not a terminal.
+class MakeProgress {
+public:
+    explicit MakeProgress(sfs::path log) : log_(std::move(log)) {
+        if (::isatty(STDERR_FILENO) && log::level() >= log::Level::normal)
+            thread_ = std::thread([this] { loop(); });
+    }
+    ~MakeProgress() {
+        if (!thread_.joinable()) return;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            stop_ = true;
+        }
+        wake_.notify_all();
+        thread_.join();
+        std::fputs("\r\033[K", stderr);
+    }
+    MakeProgress(const MakeProgress&) = delete;
+    MakeProgress& operator=(const MakeProgress&) = delete;
+
+private:
+    void loop() {
+        const auto start = std::chrono::steady_clock::now();
+        std::ifstream in;
+        long compiled = 0;
+        std::string line;
+        std::unique_lock<std::mutex> lock(mutex_);
+        while (!wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; })) {
+            if (!in.is_open()) in.open(log_);
+            in.clear();  // continue after the previous end of file
+            while (std::getline(in, line))
+                if (line.rfind("  CC ", 0) == 0) ++compiled;
+            auto secs = std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::steady_clock::now() - start)
+                            .count();
+            std::fprintf(stderr, "\r\033[K  make: %ld files compiled, %lld s", compiled,
+                         static_cast<long long>(secs));
+        }
+    }
+
+    sfs::path log_;
+    std::thread thread_;
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    bool stop_ = false;
+};
+
+}  // namespace
+
 KernelResult build_kernel(const KernelOptions& opt) {
     if (opt.jobs < 1) throw UsageError(fmt::format("--jobs must be at least 1, got {}", opt.jobs));
     const sfs::path root = opt.cache_dir / "kernel";
@@ -339,7 +396,10 @@ KernelResult build_kernel(const KernelOptions& opt) {
     }
     {
         auto st = log::stage(fmt::format("kernel: make bzImage -j{}", opt.jobs));
-        run(make_bzimage_command(tree, opt.jobs, log));
+        {
+            MakeProgress progress(log);
+            run(make_bzimage_command(tree, opt.jobs, log));
+        }
         signals::throw_if_interrupted();
         st.detail(fmt::format("{} bytes", sfs::file_size(tree / "arch/x86/boot/bzImage")));
     }
