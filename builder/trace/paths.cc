@@ -51,7 +51,21 @@ std::string join_normalize(const std::string& base, const std::string& path) {
     return cur.empty() ? "/" : cur;
 }
 
-ResolvedPath resolve_path(const std::string& abs_path, bool follow_last, const ProcSelfLink& proc) {
+const ComponentCache::Entry& ComponentCache::lookup(const std::string& path) {
+    auto [it, inserted] = map_.try_emplace(path);
+    if (!inserted) return it->second;
+    Entry& e = it->second;
+    struct stat st;
+    if (lstat(path.c_str(), &st) != 0) return e;
+    e.exists = true;
+    e.is_dir = S_ISDIR(st.st_mode);
+    e.is_link = S_ISLNK(st.st_mode);
+    if (e.is_link) e.target = sys::readlinkat_or_empty(AT_FDCWD, path);
+    return e;
+}
+
+ResolvedPath resolve_path(const std::string& abs_path, bool follow_last, const ProcSelfLink& proc,
+                          ComponentCache* cache) {
     ResolvedPath r;
     std::deque<std::string> todo;
     split_into(todo, abs_path, false);
@@ -92,15 +106,27 @@ ResolvedPath resolve_path(const std::string& abs_path, bool follow_last, const P
             if (cur == "/proc/self") lexical = true;
             continue;
         }
-        struct stat st;
-        if (lstat(next.c_str(), &st) != 0) {
+        ComponentCache::Entry own;
+        const ComponentCache::Entry* e = &own;
+        if (cache && !last) {
+            e = &cache->lookup(next);
+        } else {
+            struct stat st;
+            if (lstat(next.c_str(), &st) == 0) {
+                own.exists = true;
+                own.is_dir = S_ISDIR(st.st_mode);
+                own.is_link = S_ISLNK(st.st_mode);
+                if (own.is_link && (!last || follow_last)) own.target = sys::readlinkat_or_empty(AT_FDCWD, next);
+            }
+        }
+        if (!e->exists) {
             r.exists = false;
             lexical = true;
             cur = next;
             continue;
         }
-        if (S_ISLNK(st.st_mode) && (!last || follow_last)) {
-            std::string target = sys::readlinkat_or_empty(AT_FDCWD, next);
+        if (e->is_link && (!last || follow_last)) {
+            const std::string target = e->target;  // copy: `e` may point into the cache
             if (++links > 40 || target.empty()) {  // ELOOP, or unreadable
                 r.exists = false;
                 lexical = true;
@@ -112,7 +138,7 @@ ResolvedPath resolve_path(const std::string& abs_path, bool follow_last, const P
             split_into(todo, target, true);
             continue;
         }
-        if (!last && !S_ISDIR(st.st_mode)) {  // ENOTDIR
+        if (!last && !e->is_dir) {  // ENOTDIR
             r.exists = false;
             lexical = true;
         }

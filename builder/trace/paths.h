@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -24,9 +25,27 @@ struct ResolvedPath {
 // absolute target, or "" if it is not a path (a socket, a pipe, a deleted file).
 using ProcSelfLink = std::function<std::string(const std::string& what)>;
 
+// What lstat/readlink said about a directory-path component. A tracer resolves thousands of
+// paths that share prefixes (/usr/lib/x86_64-linux-gnu/...); the cache answers for components
+// that are not the last one. The caller clears it whenever the traced tree may have changed.
+class ComponentCache {
+public:
+    struct Entry {
+        bool exists = false, is_dir = false, is_link = false;
+        std::string target;
+    };
+    const Entry& lookup(const std::string& path);
+    void clear() { map_.clear(); }
+
+private:
+    std::unordered_map<std::string, Entry> map_;
+};
+
 // Walks `abs_path` component by component with lstat/readlink, following symlinks (the last
 // one only if `follow_last`). /proc/<pid>, /proc/self and /proc/thread-self are reported as
-// /proc/self; its fd/N, cwd, root and exe links are followed through `proc`.
-ResolvedPath resolve_path(const std::string& abs_path, bool follow_last, const ProcSelfLink& proc);
+// /proc/self; its fd/N, cwd, root and exe links are followed through `proc`. With a cache,
+// components other than the last are looked up there.
+ResolvedPath resolve_path(const std::string& abs_path, bool follow_last, const ProcSelfLink& proc,
+                          ComponentCache* cache = nullptr);
 
 }  // namespace romimg::trace

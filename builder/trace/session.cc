@@ -6,6 +6,7 @@
 #include <exception>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -39,18 +40,26 @@ public:
     void finish() {
         if (pid_ > 0) kill(pid_, SIGKILL);
         pid_ = 0;
+        // Reap until no child is left: wait for SIGCHLD (blocked, so none is missed) rather
+        // than sleeping in a poll loop.
+        sigset_t chld, old;
+        sigemptyset(&chld);
+        sigaddset(&chld, SIGCHLD);
+        pthread_sigmask(SIG_BLOCK, &chld, &old);
         auto deadline = Clock::now() + std::chrono::seconds(30);
         for (;;) {
             pid_t p = waitpid(-1, nullptr, WNOHANG | __WALL);
-            if (p < 0 && errno == ECHILD) return;
-            if (p <= 0) {
-                if (Clock::now() > deadline) {
-                    log::warn("processes from the traced sandbox are still exiting");
-                    return;
-                }
-                usleep(10000);
+            if (p > 0) continue;
+            if (p < 0 && errno == ECHILD) break;
+            auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - Clock::now());
+            if (left.count() <= 0) {
+                log::warn("processes from the traced sandbox are still exiting");
+                break;
             }
+            struct timespec ts = {left.count() / 1000000000, left.count() % 1000000000};
+            sigtimedwait(&chld, nullptr, &ts);
         }
+        pthread_sigmask(SIG_SETMASK, &old, nullptr);
     }
 
 private:
@@ -185,7 +194,7 @@ TraceResult run_trace(const TraceRequest& req) {
                                                 tail.empty() ? "" : "  last lines of its output:\n" + tail,
                                                 req.log.string()));
                     }
-                    usleep(100000);
+                    usleep(20000);
                 }
                 log::verbose("{} is ready", req.name);
             }

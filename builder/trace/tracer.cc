@@ -36,6 +36,9 @@ void resume(int req, pid_t tid, int sig = 0) { xptrace(req, tid, 0, (unsigned lo
 
 unsigned bit(Access a) { return 1u << unsigned(a); }
 
+// Uses after which cached lookups of directory components may be stale.
+const unsigned kChangesTree = bit(Access::create) | bit(Access::remove) | bit(Access::link);
+
 struct LStat {
     bool exists = false;
     FileType type = FileType::missing;
@@ -74,6 +77,7 @@ struct Tracer::Operand {
 
 struct Tracer::Pending {
     long nr = -1;
+    bool changes_tree = false;  // counted in Tracer::changing_ while in flight
     TraceClass klass = kCensus;
     std::vector<Operand> ops;
     bool is_exec = false;
@@ -141,6 +145,8 @@ void Tracer::run(const std::function<void()>& on_wake) {
 
 bool Tracer::dispatch(pid_t tid, int status) {
     if (WIFEXITED(status) || WIFSIGNALED(status)) {
+        auto it = tasks_.find(tid);
+        if (it != tasks_.end() && it->second->pending && it->second->pending->changes_tree) --changing_;
         if (tid == main_pid_) main_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
         tasks_.erase(tid);
         return true;
@@ -220,6 +226,11 @@ void Tracer::on_seccomp_stop(Task& t) {
     if (klass == kPath) {
         unsigned long long a[6] = {regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9};
         decode(t, nr, a, *p);
+        for (const Operand& op : p->ops) p->changes_tree |= (op.access & kChangesTree) != 0;
+        if (p->changes_tree) {
+            ++changing_;
+            cache_.clear();
+        }
     }
     t.pending = std::move(p);
     resume(PTRACE_SYSCALL, t.tid);  // stop again at syscall exit for the result
@@ -228,6 +239,10 @@ void Tracer::on_seccomp_stop(Task& t) {
 void Tracer::on_syscall_exit(Task& t) {
     std::unique_ptr<Pending> p = std::move(t.pending);
     if (!p) return;
+    if (p->changes_tree) {
+        --changing_;
+        cache_.clear();
+    }
     struct user_regs_struct regs;
     if (xptrace(PTRACE_GETREGS, t.tid, 0, (unsigned long)&regs) < 0) return;
     long ret = (long)regs.rax;
@@ -242,7 +257,9 @@ void Tracer::on_syscall_exit(Task& t) {
         return;
     }
     for (const Operand& op : p->ops) {
-        LStat now = lstat_path(op.path);
+        // Only a call that may have created or removed the object needs a second look at it.
+        bool look_again = (op.access & kChangesTree) || (!op.before.exists && ok);
+        LStat now = look_again ? lstat_path(op.path) : op.before;
         const LStat& s = now.exists ? now : op.before;
         for (unsigned i = 0; i < unsigned(Access::count_); ++i)
             if ((op.access >> i) & 1u) result_.record(op.path, s.type, Access(i), ok, err, s.size, s.target);
@@ -396,7 +413,8 @@ void Tracer::add_operand(Task& t, Pending& p, long dirfd, unsigned long long pat
         if (base.empty()) return;  // a dirfd we cannot name (deleted dir, not a dir)
         abs = base + "/" + path;
     }
-    ResolvedPath r = resolve_path(abs, follow, [&](const std::string& what) { return proc_link(t.tid, what); });
+    ResolvedPath r = resolve_path(abs, follow, [&](const std::string& what) { return proc_link(t.tid, what); },
+                                  changing_ == 0 ? &cache_ : nullptr);
     for (const auto& [link, target] : r.hops)
         result_.record(link, FileType::symlink, Access::follow, true, 0, 0, target);
     Operand op{r.path, access, lstat_path(r.path)};

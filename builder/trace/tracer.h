@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "trace/paths.h"
 #include "trace/trace_result.h"
 
 namespace romimg::trace {
@@ -69,6 +70,8 @@ private:
     int main_status_ = 1000;
     std::map<pid_t, std::unique_ptr<Task>> tasks_;
     TraceResult result_;
+    ComponentCache cache_;
+    int changing_ = 0;  // tree-changing syscalls between entry and exit: bypass the cache
 };
 
 }  // namespace romimg::trace
