@@ -25,12 +25,13 @@ std::string examples(const std::vector<std::string>& v, size_t n = 4) {
 std::string summarize(const std::string& name, const TraceResult& r) {
     std::map<FileType, int> by_type;
     uint64_t bytes = 0;
-    std::vector<std::string> failed, written;
+    std::vector<std::string> failed, refused, written;
     for (const auto& [path, f] : r.files) {
-        if (!f.ok()) {
+        if (f.type == FileType::missing) {
             failed.push_back(path);
             continue;
         }
+        if (!f.ok()) refused.push_back(path);  // exists, but every use failed (EACCES, EINVAL, ...)
         by_type[f.type]++;
         if (f.type == FileType::file) bytes += f.size;
         if (f.has(Access::write) || f.has(Access::create) || f.has(Access::remove)) written.push_back(path);
@@ -56,6 +57,7 @@ std::string summarize(const std::string& name, const TraceResult& r) {
     out += fmt::format("  processes:       {} (uids {})\n", r.processes.size(),
                        fmt::join(uids.begin(), uids.end(), ", "));
     out += fmt::format("  failed lookups:  {}{}\n", failed.size(), failed.empty() ? "" : " — " + examples(failed));
+    out += fmt::format("  refused uses:    {}{}\n", refused.size(), refused.empty() ? "" : " — " + examples(refused));
     out += fmt::format("  written:         {}{}\n", written.size(), written.empty() ? "" : " — " + examples(written));
     out += fmt::format("  syscalls:        {} seen, {} baseline (not stopped on)\n", r.syscalls.size(),
                        r.syscalls_baseline.size());

@@ -69,6 +69,18 @@ LStat lstat_path(const std::string& path) {
 
 }  // namespace
 
+// lstat as the tracee sees it: /proc/self/... is the tracee's, reached through the host's /proc.
+static LStat lstat_as(int hostproc, pid_t tid, const std::string& path) {
+    if (path.rfind("/proc/self/", 0) != 0) return lstat_path(path);
+    LStat s;
+    struct stat st;
+    std::string rel = std::to_string(tid) + path.substr(10);
+    if (fstatat(hostproc, rel.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return s;
+    s.exists = true;
+    s.type = S_ISDIR(st.st_mode) ? FileType::dir : S_ISLNK(st.st_mode) ? FileType::symlink : FileType::file;
+    return s;
+}
+
 struct Tracer::Operand {
     std::string path;
     unsigned access = 0;  // Access bits
@@ -259,7 +271,7 @@ void Tracer::on_syscall_exit(Task& t) {
     for (const Operand& op : p->ops) {
         // Only a call that may have created or removed the object needs a second look at it.
         bool look_again = (op.access & kChangesTree) || (!op.before.exists && ok);
-        LStat now = look_again ? lstat_path(op.path) : op.before;
+        LStat now = look_again ? lstat_as(hostproc_, t.tid, op.path) : op.before;
         const LStat& s = now.exists ? now : op.before;
         for (unsigned i = 0; i < unsigned(Access::count_); ++i)
             if ((op.access >> i) & 1u) result_.record(op.path, s.type, Access(i), ok, err, s.size, s.target);
@@ -401,10 +413,10 @@ void Tracer::add_operand(Task& t, Pending& p, long dirfd, unsigned long long pat
     std::string abs;
     if (path.empty()) {
         if (!empty_path) return;  // the kernel answers ENOENT/EFAULT without a lookup
-        abs = base_dir(t.tid, dirfd);  // AT_EMPTY_PATH: the fd itself
-        if (abs.empty()) return;
-        Operand op{abs, access, lstat_path(abs)};
-        p.ops.push_back(std::move(op));
+        abs = base_dir(t.tid, dirfd);  // AT_EMPTY_PATH: the fd itself (already canonical,
+        if (abs.empty()) return;       // but /proc/<pid> still needs its /proc/self form)
+        std::string path = resolve_path(abs, false, nullptr).path;
+        p.ops.push_back({path, access, lstat_as(hostproc_, t.tid, path)});
         return;
     }
     if (path[0] == '/') abs = path;
@@ -417,7 +429,7 @@ void Tracer::add_operand(Task& t, Pending& p, long dirfd, unsigned long long pat
                                   changing_ == 0 ? &cache_ : nullptr);
     for (const auto& [link, target] : r.hops)
         result_.record(link, FileType::symlink, Access::follow, true, 0, 0, target);
-    Operand op{r.path, access, lstat_path(r.path)};
+    Operand op{r.path, access, lstat_as(hostproc_, t.tid, r.path)};
     p.ops.push_back(std::move(op));
 }
 
