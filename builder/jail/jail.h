@@ -1,0 +1,60 @@
+// The jail stage. plan_jail: FileSet + template + accounts → JailPlan (pure, unit-tested).
+// apply_jail: JailPlan → a directory tree (files copied from the host, owners and modes set on
+// the copies), written beside and renamed into place so a failure leaves nothing half-written.
+// Device nodes are never created on disk: they stay in the plan (the image stage makes them
+// through mksquashfs pseudo-definitions; --verify binds the host's).
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "closure/closure.h"
+#include "jail/accounts.h"
+#include "recipe/template.h"
+
+namespace romimg::jail {
+
+struct JailNode {
+    enum Kind { dir, file, symlink, hardlink, device, fifo, generated } kind = dir;
+    std::string path;     // absolute, inside the jail
+    std::string source;   // file: host path to copy; hardlink: the jail path it links to
+    std::string target;   // symlink text
+    std::string content;  // generated files (passwd, group)
+    unsigned mode = 0755; // permission bits
+    unsigned uid = 0, gid = 0;
+    unsigned major = 0, minor = 0;  // character devices
+    uint64_t size = 0;
+    closure::Reason reason = closure::Reason::traced;
+    std::string why;
+};
+
+// A mount init makes inside the jail at run time (and --verify makes on the build host).
+struct JailMount {
+    std::string type;     // "tmpfs" or "proc"
+    std::string target;   // inside the jail
+    std::string options;  // tmpfs: "size=8m,mode=0755,uid=33,gid=33"; proc: "ro"
+};
+
+struct JailPlan {
+    std::string service;
+    std::vector<JailNode> nodes;    // sorted by path: every parent comes before its children
+    std::vector<JailMount> mounts;  // writable tmpfs areas, /proc
+    std::vector<closure::Finding> findings;
+    JailAccounts accounts;
+    std::vector<std::string> capabilities;
+};
+
+// Devices every jail has, whatever was traced (DESIGN.md §3).
+const std::vector<std::string>& standard_devices();
+
+// Pure. Throws ConfigError for a template that contradicts itself (a log file under a writable
+// dir would be hidden by the tmpfs).
+JailPlan plan_jail(const closure::FileSet& files, const recipe::ServiceTemplate& t,
+                   const JailAccounts& accounts);
+
+// Writes the plan's tree at `dir` (created; an existing `dir` is replaced only if it is a jail
+// romimg made). Returns the bytes copied.
+uint64_t apply_jail(const JailPlan& plan, const std::filesystem::path& dir);
+
+}  // namespace romimg::jail
