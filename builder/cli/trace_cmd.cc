@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "common/sys.h"
 #include "recipe/template.h"
+#include "trace/request.h"
 #include "trace/session.h"
 #include "trace/summary.h"
 #include "trace/syscalls.h"
@@ -51,50 +52,6 @@ const char* const usage =
     "\n"
     "Needs root (namespaces, overlay mount, ptrace).\n";
 
-trace::Credentials lookup_user(const std::string& user, const std::string& group) {
-    struct passwd pw, *pwp = nullptr;
-    char buf[16384];
-    if (getpwnam_r(user.c_str(), &pw, buf, sizeof buf, &pwp) != 0 || !pwp)
-        throw Error(fmt::format("user '{}' does not exist on this host (the service runs as it: "
-                                "install the package that creates it, or create it)", user));
-    trace::Credentials c;
-    c.uid = pw.pw_uid;
-    c.gid = pw.pw_gid;
-    if (!group.empty()) {
-        struct group gr, *grp = nullptr;
-        if (getgrnam_r(group.c_str(), &gr, buf, sizeof buf, &grp) != 0 || !grp)
-            throw Error(fmt::format("group '{}' does not exist on this host", group));
-        c.gid = gr.gr_gid;
-    }
-    int n = 64;
-    std::vector<gid_t> groups(n);
-    if (getgrouplist(user.c_str(), c.gid, groups.data(), &n) < 0) {
-        groups.resize(n);
-        getgrouplist(user.c_str(), c.gid, groups.data(), &n);
-    }
-    groups.resize(n);
-    c.groups = groups;
-    return c;
-}
-
-int cap_number(const std::string& name) {
-    cap_value_t v;
-    std::string lower;
-    for (char ch : name) lower += (char)tolower(ch);
-    if (cap_from_name(lower.c_str(), &v) != 0)
-        throw UsageError(fmt::format("unknown capability '{}' (e.g. CAP_NET_BIND_SERVICE)", name));
-    return v;
-}
-
-std::string resolve_program(const std::string& prog, const std::vector<std::string>& packages) {
-    std::string exe = find_program(prog);
-    if (!exe.empty()) return exe[0] == '/' ? exe : std::filesystem::absolute(exe).string();
-    if (!packages.empty())
-        throw Error(fmt::format("{} is not installed: install {} (apt-get install {}, or `make deps`)", prog,
-                                fmt::join(packages, ", "), fmt::join(packages, " ")));
-    throw Error(fmt::format("command not found: {}", prog));
-}
-
 int trace_main(const GlobalOptions&, const std::vector<std::string>& args) {
     std::string out, ready, user, stop_signal, work = "work";
     int ready_timeout = -1, stop_timeout = -1, timeout = 0;
@@ -119,72 +76,17 @@ int trace_main(const GlobalOptions&, const std::vector<std::string>& args) {
     if (positional.empty() == command.empty())
         throw UsageError("romimg trace needs a SERVICE or -- COMMAND (not both)");
 
-    trace::TraceRequest req;
-    std::string group;
-    std::vector<std::string> packages;
-    std::map<std::string, std::string> environment = {
-        {"PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}, {"HOME", "/"}};
-    if (!positional.empty()) {
-        recipe::ServiceTemplate t = recipe::load_template(positional[0]);
-        req.name = t.name;
-        command = t.command;
-        packages = t.packages;
-        if (user.empty()) user = t.user;
-        group = t.group;
-        if (caps.empty()) caps = t.capabilities;
-        for (const auto& [k, v] : t.environment) environment[k] = v;
-        if (ready.empty()) ready = t.ready;
-        if (ready_timeout < 0) ready_timeout = t.ready_timeout;
-        if (probes.empty()) probes = t.trace_probes;
-        for (const auto& w : t.writable) req.service.writable.push_back({w.path, w.size});
-        if (stop_signal.empty()) stop_signal = t.stop_signal;
-        if (stop_timeout < 0) stop_timeout = t.stop_timeout;
-        req.service.cwd = t.cwd;
-    } else {
-        req.name = std::filesystem::path(command[0]).filename().string();
-    }
-    for (const auto& w : writable) {
-        if (w.empty() || w[0] != '/') throw UsageError("--writable needs an absolute path: " + w);
-        req.service.writable.push_back({w, "64m"});
-    }
-    for (const auto& e : env) {
-        auto eq = e.find('=');
-        if (eq == std::string::npos || eq == 0) throw UsageError("--env needs NAME=VALUE, got " + e);
-        environment[e.substr(0, eq)] = e.substr(eq + 1);
-    }
-    for (const auto& [k, v] : environment) req.service.env.push_back(k + "=" + v);
-
-    if (!probes.empty() && ready.empty())
-        throw UsageError("--probe needs --ready: romimg must know when the service is up");
-    if (!ready.empty()) req.ready = trace::parse_ready(ready);
-    std::string base = trace::base_url(req.ready);
-    for (const auto& s : probes) {
-        req.probes.push_back(trace::parse_probe(s));
-        trace::probe_url(req.probes.back(), base);  // fails early if it has no host
-    }
-    req.ready_timeout_s = ready_timeout < 0 ? 60 : ready_timeout;
-    if (timeout < 0) throw UsageError("--timeout must be positive");
-    if (timeout > 0 && req.ready.kind != trace::ReadyCheck::none)
-        throw UsageError("--timeout is for commands without --ready (with --ready the probes end the trace)");
-    req.timeout_s = timeout;
-    req.service.stop_timeout_s = stop_timeout < 0 ? 10 : stop_timeout;
-    if (!stop_signal.empty()) {
-        req.service.stop_signal = sys::signal_number(stop_signal);
-        if (req.service.stop_signal < 0) throw UsageError("unknown signal " + stop_signal);
-    }
-    if (!caps.empty() && user.empty()) throw UsageError("--cap only makes sense with --user");
-    for (const auto& c : caps) req.service.keep_caps.push_back(cap_number(c));
-
-    command[0] = resolve_program(command[0], packages);
-    req.service.argv = command;
-    if (!user.empty()) req.service.creds = lookup_user(user, group);
-    req.work = std::filesystem::absolute(work);
-    req.log = req.work / "logs" / fmt::format("trace-{}.log", req.name);
+    trace::RequestSettings s{command, ready, user, stop_signal, ready_timeout, stop_timeout, timeout,
+                             probes, caps, writable, env};
+    std::unique_ptr<recipe::ServiceTemplate> t;
+    if (!positional.empty()) t = std::make_unique<recipe::ServiceTemplate>(recipe::load_template(positional[0]));
+    trace::TraceRequest req = trace::build_request(t.get(), s, work);
 
     trace::TraceResult result;
     {
         auto stage = log::stage("trace " + req.name);
         result = trace::run_trace(req);
+        if (std::string failed = trace::probe_failures(result, req.log); !failed.empty()) throw Error(failed);
         stage.detail(fmt::format("{} paths, {} execs", result.files.size(), result.execs.size()));
     }
     for (const auto& n : trace::baseline_syscalls()) result.syscalls_baseline.insert(n);

@@ -100,6 +100,18 @@ std::vector<MountOp> plan_sandbox_mounts(const std::vector<HostMount>& host,
     return ops;
 }
 
+std::vector<MountOp> plan_jail_sandbox_mounts(const std::string& jail_root,
+                                              const std::vector<std::string>& devices,
+                                              const std::vector<JailMountSpec>& mounts) {
+    std::vector<MountOp> ops;
+    ops.push_back({MountOp::bind_ro, jail_root, "/", ""});
+    ops.push_back({MountOp::tmpfs, "", "/dev", "mode=0755,size=1m"});
+    for (const auto& d : devices) ops.push_back({MountOp::bind_dev, d, d, ""});
+    for (const auto& m : mounts)
+        if (m.type == "tmpfs") ops.push_back({MountOp::tmpfs, "", m.target, m.options});
+    return ops;
+}
+
 void send_msg(int fd, Msg type, const std::string& payload) {
     std::string m(1, char(type));
     uint32_t n = payload.size();
@@ -142,8 +154,15 @@ void apply_mounts(const std::vector<MountOp>& ops, const std::string& scratch) {
     int n = 0;
     for (const auto& op : ops) {
         std::string target = op.target == "/" ? root : root + op.target;
-        sys::mkdir_p(target);  // a mount point missing in the overlay lands in the scratch layer
+        // A mount point missing in the overlay lands in the scratch layer. (In a jail they all
+        // exist: the jail plan made them, and its root is read-only.)
+        if (op.kind != MountOp::bind_dev) sys::mkdir_p(target);
         switch (op.kind) {
+        case MountOp::bind_dev: {
+            Fd placeholder = sys::open(target, O_WRONLY | O_CREAT, 0600);
+            sys::mount(op.source, target, "", MS_BIND);
+            break;
+        }
         case MountOp::overlay: {
             std::string up = fmt::format("{}/upper/{}", scratch, n), wk = fmt::format("{}/work/{}", scratch, n);
             ++n;
@@ -231,10 +250,12 @@ void apply_mounts(const std::vector<MountOp>& ops, const std::string& scratch) {
 [[noreturn]] void reaper_main(const ServiceSpec& spec, const std::vector<sock_filter>& filter,
                               int channel, int ready_w, int go_r) {
     try {
-        sys::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC);
-        // Host kernel tunables stay out of reach, even for a service that runs as root.
-        sys::mount("/proc/sys", "/proc/sys", "", MS_BIND);
-        sys::mount("", "/proc/sys", "", MS_BIND | MS_REMOUNT | MS_RDONLY);
+        if (spec.proc) {
+            sys::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC);
+            // Host kernel tunables stay out of reach, even for a service that runs as root.
+            sys::mount("/proc/sys", "/proc/sys", "", MS_BIND);
+            sys::mount("", "/proc/sys", "", MS_BIND | MS_REMOUNT | MS_RDONLY);
+        }
     } catch (const std::exception& e) {
         send_msg(channel, Msg::error, e.what());
         _exit(1);
@@ -260,7 +281,9 @@ void apply_mounts(const std::vector<MountOp>& ops, const std::string& scratch) {
         std::vector<sock_filter> filter = build_trace_filter();
         uid_t uid = spec.creds ? spec.creds->uid : 0;
         gid_t gid = spec.creds ? spec.creds->gid : 0;
-        auto ops = plan_sandbox_mounts(read_host_mounts(), spec.writable, uid, gid);
+        auto ops = spec.jail_root.empty()
+                       ? plan_sandbox_mounts(read_host_mounts(), spec.writable, uid, gid)
+                       : plan_jail_sandbox_mounts(spec.jail_root, spec.jail_devices, spec.jail_mounts);
 
         sys::unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID);
         sys::mount("", "/", "", MS_REC | MS_PRIVATE);

@@ -28,7 +28,7 @@ struct WritableDir {
 };
 
 struct MountOp {
-    enum Kind { overlay, bind_ro, rbind, tmpfs, sysfs } kind;
+    enum Kind { overlay, bind_ro, rbind, tmpfs, sysfs, bind_dev } kind;
     std::string source;  // overlay: lower dir; binds: host path
     std::string target;  // absolute path inside the sandbox
     std::string options; // tmpfs options
@@ -43,6 +43,21 @@ std::vector<MountOp> plan_sandbox_mounts(const std::vector<HostMount>& host,
                                          const std::vector<WritableDir>& writable, uid_t uid,
                                          gid_t gid);
 
+// A mount inside a jail (`romimg jail --verify`): tmpfs areas, and proc.
+struct JailMountSpec {
+    std::string type;     // "tmpfs" or "proc"
+    std::string target;
+    std::string options;  // tmpfs options
+};
+
+// Pure: the sandbox for running a service from its jail directory instead of the host's files:
+// the jail read-only as /, a small tmpfs /dev holding the host's own device nodes for
+// `devices`, and the jail's tmpfs areas. (/proc, if asked for, is mounted by the sandbox's
+// PID 1.)
+std::vector<MountOp> plan_jail_sandbox_mounts(const std::string& jail_root,
+                                              const std::vector<std::string>& devices,
+                                              const std::vector<JailMountSpec>& mounts);
+
 struct Credentials {
     uid_t uid = 0;
     gid_t gid = 0;
@@ -56,6 +71,12 @@ struct ServiceSpec {
     std::optional<Credentials> creds;  // none: run as root with all capabilities
     std::vector<int> keep_caps;        // with creds: the only capabilities kept (ambient)
     std::vector<WritableDir> writable;
+    // Run from a jail instead of the host overlay ("" = host). With a jail: its mounts, the
+    // devices to provide, and whether it gets /proc.
+    std::string jail_root;
+    std::vector<JailMountSpec> jail_mounts;
+    std::vector<std::string> jail_devices;
+    bool proc = true;
     int stop_signal = 15;
     int stop_timeout_s = 10;
 };

@@ -121,6 +121,16 @@ Error exited_early(const TraceRequest& req, const nlohmann::json& j) {
 
 }  // namespace
 
+std::string probe_failures(const TraceResult& r, const std::filesystem::path& log) {
+    std::string out;
+    for (const auto& p : r.probes)
+        if (!p.ok)
+            out += fmt::format("probe failed: {}\n  {}\n", p.request,
+                               p.detail.empty() ? fmt::format("got {}", p.status) : p.detail);
+    if (!out.empty()) out += fmt::format("  the service's output: {}", log.string());
+    return out;
+}
+
 TraceResult run_trace(const TraceRequest& req) {
     if (geteuid() != 0)
         throw Error("romimg trace needs root: it creates mount, PID and network namespaces, mounts a "
@@ -245,11 +255,6 @@ TraceResult run_trace(const TraceRequest& req) {
         return kv.first == work || kv.first.rfind(work + "/", 0) == 0;
     });
     result.probes = probes;
-    for (const auto& p : probes)
-        if (!p.ok)
-            throw Error(fmt::format("probe failed: {}\n  {}\n  the service's output: {}", p.request,
-                                    p.detail.empty() ? fmt::format("got {}", p.status) : p.detail,
-                                    req.log.string()));
     if (j.value("killed", false))
         log::warn("{} did not stop within {} s of its stop signal and was killed", req.name,
                   req.service.stop_timeout_s);

@@ -28,7 +28,11 @@ struct TraceRequest {
 };
 
 // Throws Error for every way the run can fail (not root, service exits before ready, ready
-// timeout, failed probe, sandbox errors), after cleaning up.
+// timeout, sandbox errors), after cleaning up. Probe results are in the TraceResult: a failed
+// probe is the caller's to judge (probe_failures).
 TraceResult run_trace(const TraceRequest& req);
+
+// "" if every probe passed; otherwise which requests failed and what came back.
+std::string probe_failures(const TraceResult& r, const std::filesystem::path& log);
 
 }  // namespace romimg::trace
