@@ -6,11 +6,13 @@ namespace romimg::cli {
 
 Subcommand trace_command();
 Subcommand templates_command();
+Subcommand jail_command();
 Subcommand kernel_command();
 
 const std::vector<Subcommand>& subcommands() {
     static const std::vector<Subcommand> table = {
         trace_command(),
+        jail_command(),
         templates_command(),
         kernel_command(),
     };

@@ -177,6 +177,11 @@ JailPlan plan_jail(const closure::FileSet& files, const recipe::ServiceTemplate&
         n.why = "log FIFO, drained by init";
         nodes[log] = n;
         ensure_parents(log);
+        // The service must reach its FIFO: its directory is root's, searchable by its group.
+        JailNode& dir = nodes[parent_of(log)];
+        dir.uid = 0;
+        dir.gid = accounts.gid;
+        dir.mode = 0750;
     }
     for (const auto& w : t.writable) {
         if (!nodes.count(w.path)) {

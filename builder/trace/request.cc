@@ -79,6 +79,7 @@ TraceRequest build_request(const recipe::ServiceTemplate* t, const RequestSettin
         if (ready_timeout < 0) ready_timeout = t->ready_timeout;
         if (probes.empty()) probes = t->trace_probes;
         for (const auto& w : t->writable) req.service.writable.push_back({w.path, w.size});
+        req.service.logs = t->logs;
         if (stop_signal.empty()) stop_signal = t->stop_signal;
         if (stop_timeout < 0) stop_timeout = t->stop_timeout;
         req.service.cwd = t->cwd;

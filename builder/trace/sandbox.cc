@@ -188,12 +188,38 @@ void apply_mounts(const std::vector<MountOp>& ops, const std::string& scratch) {
             break;
         }
     }
-    std::string old = root + "/.romimg-oldroot";
-    sys::mkdir_p(old);
-    sys::pivot_root(root, old);
+}
+
+void bind_logs(const ServiceSpec& spec, const std::string& scratch, bool in_overlay) {
+    std::string root = scratch + "/root";
+    uid_t uid = spec.creds ? spec.creds->uid : 0;
+    gid_t gid = spec.creds ? spec.creds->gid : 0;
+    sys::mkdir_p(scratch + "/logs", 0700);
+    int n = 0;
+    for (const auto& log : spec.logs) {
+        std::string parent = log.substr(0, log.rfind('/'));
+        std::string target = root + log;
+        if (in_overlay) {  // copy-up in the scratch layer: the host's directory is untouched
+            sys::mkdir_p(root + parent);
+            if (chown((root + parent).c_str(), 0, gid) < 0 || chmod((root + parent).c_str(), 0750) < 0)
+                throw SysError("chown", root + parent, errno);
+            Fd t = sys::open(target, O_WRONLY | O_CREAT, 0640);
+        }
+        std::string file = fmt::format("{}/logs/{}-{}", scratch, n++, log.substr(log.rfind('/') + 1));
+        Fd f = sys::open(file, O_WRONLY | O_CREAT | O_TRUNC, 0640);
+        if (fchown(f.get(), uid, gid) < 0) throw SysError("fchown", file, errno);
+        sys::mount(file, target, "", MS_BIND);
+    }
+}
+
+void enter_root(const std::string& scratch) {
+    // pivot_root(".", ".") stacks the old root on top of the new one, so no put_old directory
+    // is needed (the jail's root is read-only); detaching it leaves only the new root.
+    std::string root = scratch + "/root";
+    if (chdir(root.c_str()) < 0) throw SysError("chdir", root, errno);
+    sys::pivot_root(".", ".");
+    sys::umount2(".", MNT_DETACH);
     if (chdir("/") < 0) throw SysError("chdir", "/", errno);
-    sys::umount2("/.romimg-oldroot", MNT_DETACH);
-    rmdir("/.romimg-oldroot");
 }
 
 // The traced service: drop to its user and capabilities, load the trace filter, exec.
@@ -288,6 +314,8 @@ void apply_mounts(const std::vector<MountOp>& ops, const std::string& scratch) {
         sys::unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID);
         sys::mount("", "/", "", MS_REC | MS_PRIVATE);
         apply_mounts(ops, scratch);
+        bind_logs(spec, scratch, spec.jail_root.empty());
+        enter_root(scratch);
         sys::set_loopback_up();
 
         struct sigaction sa {};

@@ -71,6 +71,10 @@ struct ServiceSpec {
     std::optional<Credentials> creds;  // none: run as root with all capabilities
     std::vector<int> keep_caps;        // with creds: the only capabilities kept (ambient)
     std::vector<WritableDir> writable;
+    // Log files: in the appliance FIFOs drained by init. In the sandbox each is a file in the
+    // scratch dir, owned by the service, bound over the path (its directory made traversable
+    // for the service's group, as in the jail).
+    std::vector<std::string> logs;
     // Run from a jail instead of the host overlay ("" = host). With a jail: its mounts, the
     // devices to provide, and whether it gets /proc.
     std::string jail_root;
