@@ -301,6 +301,11 @@ private:
             if (!x.ok) continue;
             std::string final = add_object(x.path, Reason::traced, "exec", true);
             if (!final.empty()) queue(final, final, true);
+            // What the kernel loaded for it (shebang interpreters, PT_INTERP), already resolved.
+            for (const auto& i : x.interpreters) {
+                std::string f = add_object(i, Reason::traced, "interpreter of " + x.path, true);
+                if (!f.empty()) queue(f, f, true);
+            }
         }
     }
 

@@ -482,3 +482,87 @@ TEST_CASE("ld.so.cache parser agrees with ldconfig -p", "[closure]") {
     CHECK(c.candidates("libdoes-not-exist.so.9").empty());
     CHECK(elf::LdCache::load("/nonexistent").size() == 0);
 }
+
+TEST_CASE("a library of another machine is skipped like ld.so does; ${ORIGIN} and $LIB expand", "[closure]") {
+    Fixture f;
+    f.mkdir("bin");
+    f.mkdir("wrong");
+    f.mkdir("right");
+    f.lib("right", "m", "int m(void){return 0;}\n");
+    // Same soname, but e_machine patched to AArch64: ld.so rejects it and keeps searching.
+    f.cc("-shared -fPIC -Wl,-soname,libm.so.1 -o wrong/libm.so.1 m.c");
+    {
+        FILE* w = fopen(f.p("wrong/libm.so.1").c_str(), "r+b");
+        REQUIRE(w);
+        REQUIRE(fseek(w, 18, SEEK_SET) == 0);  // e_machine, little-endian
+        const unsigned char aarch64[2] = {183, 0};
+        REQUIRE(fwrite(aarch64, 1, 2, w) == 2);
+        fclose(w);
+    }
+    CHECK(elf::read_info(f.p("wrong/libm.so.1")).machine == 183);
+    f.write("prog.c", "int m(void); int main(void){return m();}\n");
+    f.cc("-o bin/prog prog.c -Wl,--enable-new-dtags,-rpath,'${ORIGIN}/../wrong:$ORIGIN/../right' right/libm.so.1");
+    trace::TraceResult t;
+    t.record(f.p("bin/prog"), FileType::file, Access::exec, true);
+    FileSet s = compute_closure(t, no_basics());
+    INFO(dump(s));
+    CHECK(entry(s, f.p("right/libm.so.1")));
+    CHECK_FALSE(entry(s, f.p("wrong/libm.so.1")));
+
+    elf::Info self = elf::read_info(f.p("bin/prog"));
+    if (self.machine == 62 /* EM_X86_64 */) {
+        // $LIB is Debian's multiarch directory.
+        f.mkdir("lib");
+        f.mkdir("lib/x86_64-linux-gnu");
+        f.lib("lib/x86_64-linux-gnu", "l", "int l(void){return 0;}\n");
+        f.write("prog2.c", "int l(void); int main(void){return l();}\n");
+        f.cc("-o bin/prog2 prog2.c -Wl,--enable-new-dtags,-rpath,'$ORIGIN/../$LIB' lib/x86_64-linux-gnu/libl.so.1");
+        trace::TraceResult t2;
+        t2.record(f.p("bin/prog2"), FileType::file, Access::exec, true);
+        FileSet s2 = compute_closure(t2, no_basics());
+        INFO(dump(s2));
+        CHECK(entry(s2, f.p("lib/x86_64-linux-gnu/libl.so.1")));
+    }
+}
+
+TEST_CASE("exec records: the kernel-loaded interpreters are in the set", "[closure]") {
+    Fixture f;
+    f.mkdir("bin");
+    f.write("bin/interp", "#!/bin/sh\n", 0755);
+    f.write("bin/script", "#!" + f.p("bin/interp") + "\n", 0755);
+    trace::TraceResult t;
+    trace::ExecRecord x;
+    x.pid = 1;
+    x.path = f.p("bin/script");
+    x.ok = true;
+    x.interpreters = {f.p("bin/interp")};
+    t.execs.push_back(x);
+    FileSet s = compute_closure(t, no_basics());
+    INFO(dump(s));
+    REQUIRE(entry(s, f.p("bin/script")));
+    REQUIRE(entry(s, f.p("bin/interp")));
+    CHECK(entry(s, f.p("bin/interp"))->why == "interpreter of " + f.p("bin/script"));
+    CHECK(entry(s, trace::resolve_path("/bin/sh", true, nullptr).path));
+}
+
+TEST_CASE("basics: a TLS library brings the CA bundle, every link to it a link", "[closure]") {
+    const std::string ssl = "/usr/lib/x86_64-linux-gnu/libssl.so.3";
+    struct stat st;
+    if (stat(ssl.c_str(), &st) != 0 || stat("/etc/ssl/certs/ca-certificates.crt", &st) != 0) {
+        WARN("no libssl.so.3 or CA bundle on this host; nothing to check");
+        return;
+    }
+    trace::TraceResult t;
+    t.record(ssl, FileType::file, Access::read, true);
+    FileSet s = compute_closure(t, ClosureOptions{});
+    INFO(dump(s));
+    const FileEntry* ca = entry(s, "/etc/ssl/certs/ca-certificates.crt");
+    REQUIRE(ca);
+    CHECK(ca->reason == Reason::basics);
+    if (lstat("/usr/lib/ssl/cert.pem", &st) == 0 && S_ISLNK(st.st_mode)) {
+        REQUIRE(entry(s, "/usr/lib/ssl/cert.pem"));
+        CHECK(entry(s, "/usr/lib/ssl/cert.pem")->type == FileType::symlink);
+    }
+    // libssl needs libcrypto, which needs libc: NSS basics come too.
+    CHECK(entry(s, "/etc/nsswitch.conf"));
+}
