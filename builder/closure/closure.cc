@@ -172,6 +172,7 @@ private:
     std::unordered_map<std::string, elf::Info> elf_;
     std::deque<Work> work_;
     std::set<std::string> analysed_, refused_reported_, dirs_walked_;
+    std::map<std::string, std::vector<std::string>> hwcaps_;  // DIR/glibc-hwcaps → levels present
 
     void finding(const std::string& sev, const std::string& path, const std::string& msg) {
         out_.findings.push_back({sev, path, msg});
@@ -458,11 +459,8 @@ private:
                 if (usable(c, by)) return c;
             std::string t = triplet(by.machine, by.elf_class);
             std::vector<std::string> defaults;
+            // Debian's ld.so system search path (`ld.so --help`).
             if (!t.empty()) defaults = {"/lib/" + t, "/usr/lib/" + t};
-            if (by.elf_class == ELFCLASS64) {
-                defaults.push_back("/lib64");
-                defaults.push_back("/usr/lib64");
-            }
             defaults.push_back("/lib");
             defaults.push_back("/usr/lib");
             return in_dirs(defaults);
@@ -527,6 +525,31 @@ private:
             }
             std::string f = add_object(found, Reason::closure, "DT_NEEDED of " + w.path, true);
             if (!f.empty()) queue(f, found, false, chain);
+            add_hwcaps_variants(found, chain);
+        }
+    }
+
+    // ld.so prefers DIR/glibc-hwcaps/<level>/NAME when the CPU supports the level. The appliance's
+    // CPU is not the build host's, so every variant present goes into the jail.
+    void add_hwcaps_variants(const std::string& found, const std::vector<std::string>& chain) {
+        std::string hw = dirname_of(found) + "/glibc-hwcaps";
+        auto it = hwcaps_.find(hw);
+        if (it == hwcaps_.end()) {
+            std::vector<std::string> levels;
+            if (DIR* d = opendir(hw.c_str())) {
+                while (dirent* de = readdir(d))
+                    if (de->d_name[0] != '.') levels.push_back(de->d_name);
+                closedir(d);
+            }
+            std::sort(levels.begin(), levels.end());
+            it = hwcaps_.emplace(hw, std::move(levels)).first;
+        }
+        for (const auto& level : it->second) {
+            std::string c = hw + "/" + level + "/" + basename_of(found);
+            struct stat st;
+            if (stat(c.c_str(), &st) != 0) continue;
+            std::string f = add_object(c, Reason::closure, "glibc-hwcaps variant of " + found, true);
+            if (!f.empty()) queue(f, c, false, chain);
         }
     }
 

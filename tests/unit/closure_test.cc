@@ -566,3 +566,23 @@ TEST_CASE("basics: a TLS library brings the CA bundle, every link to it a link",
     // libssl needs libcrypto, which needs libc: NSS basics come too.
     CHECK(entry(s, "/etc/nsswitch.conf"));
 }
+
+TEST_CASE("glibc-hwcaps variants of a library come along (the appliance's CPU may prefer one)", "[closure]") {
+    Fixture f;
+    f.mkdir("bin");
+    f.mkdir("lib");
+    f.mkdir("lib/glibc-hwcaps");
+    f.mkdir("lib/glibc-hwcaps/x86-64-v3");
+    f.lib("lib", "h", "int h(void){return 0;}\n");
+    f.lib("lib/glibc-hwcaps/x86-64-v3", "h", "int h(void){return 0;}\n");
+    f.write("prog.c", "int h(void); int main(void){return h();}\n");
+    f.cc("-o bin/prog prog.c -Wl,--enable-new-dtags,-rpath,'$ORIGIN/../lib' lib/libh.so.1");
+    trace::TraceResult t;
+    t.record(f.p("bin/prog"), FileType::file, Access::exec, true);
+    FileSet s = compute_closure(t, no_basics());
+    INFO(dump(s));
+    REQUIRE(entry(s, f.p("lib/libh.so.1")));
+    const FileEntry* v3 = entry(s, f.p("lib/glibc-hwcaps/x86-64-v3/libh.so.1"));
+    REQUIRE(v3);
+    CHECK(v3->why == "glibc-hwcaps variant of " + f.p("lib/libh.so.1"));
+}
