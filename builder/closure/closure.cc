@@ -195,10 +195,14 @@ private:
     }
 
     // Paths that are never an entry. Reports each refused path once when it matters.
+    // Runtime objects and files the jail stage writes itself: silently never entries.
+    static bool not_copied(const std::string& path) {
+        return under(path, "/proc") || under(path, "/sys")  // mounted, not copied
+               || path.compare(0, 11, "/run/romimg") == 0   // romimg's own runtime
+               || kJailWritten.count(path);
+    }
+
     bool refused(const std::string& path, Reason reason, bool is_device) {
-        if (under(path, "/proc") || under(path, "/sys")) return true;  // mounted, not copied
-        if (path.compare(0, 11, "/run/romimg") == 0) return true;       // romimg's own runtime
-        if (kJailWritten.count(path)) return true;
         if (under(path, "/dev") && !is_device) return true;  // the jail stage makes its own /dev
         bool first = refused_reported_.insert(path).second;
         if (!matching_glob(kSecrets, path).empty()) {
@@ -223,6 +227,7 @@ private:
     bool add_single(const std::string& path, Reason reason, const std::string& why) {
         if (out_.entries.count(path)) return true;
         if (path == "/") return false;  // the jail directory itself; the jail stage owns it
+        if (not_copied(path)) return false;
         struct stat st;
         if (lstat(path.c_str(), &st) != 0) return false;
         bool dev = S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode);
