@@ -153,7 +153,7 @@ TEST_CASE("a missing source tarball is an error that says how to fix it") {
     }
 }
 
-TEST_CASE("--jobs below 1 is a usage error before anything is read") {
+TEST_CASE("a --jobs value below 1 is a usage error before anything is read") {
     KernelOptions opt;
     opt.jobs = 0;
     opt.cache_dir = "/nonexistent-cache";
