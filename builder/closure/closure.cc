@@ -611,6 +611,18 @@ private:
             // gconv modules and the locale archive are only what the trace saw: which charsets
             // and locales a service uses depends on its configuration, not on libc.
         }
+        // The JVM is its own TLS library: its trust store and security policies are read at the
+        // first handshake or permission check, usually inside a request. cacerts is a link into
+        // /etc/ssl/certs/java (DESIGN.md §6.7).
+        std::set<std::string> java_homes;
+        for (const auto& [p, e] : out_.entries)
+            if (e.type == trace::FileType::file && basename_of(p) == "libjvm.so")
+                java_homes.insert(dirname_of(dirname_of(dirname_of(p))));  // HOME/lib/server/libjvm.so
+        for (const auto& home : java_homes)
+            for (const char* rel : {"lib/security/cacerts", "lib/security/blocked.certs",
+                                    "lib/security/public_suffix_list.dat", "lib/security/default.policy",
+                                    "conf/security/java.security", "conf/security/java.policy"})
+                add_basic(home + "/" + rel, "basics: Java security (trust store, policies)");
         if (have_lib({"libssl.so", "libcrypto.so", "libgnutls.so"})) {
             add_basic("/etc/ssl/certs/ca-certificates.crt", "basics: CA certificates");
             if (have_lib({"libssl.so", "libcrypto.so"})) {

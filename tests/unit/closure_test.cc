@@ -586,3 +586,26 @@ TEST_CASE("glibc-hwcaps variants of a library come along (the appliance's CPU ma
     REQUIRE(v3);
     CHECK(v3->why == "glibc-hwcaps variant of " + f.p("lib/libh.so.1"));
 }
+
+TEST_CASE("basics: a JVM brings its trust store and policies, links kept", "[closure]") {
+    Fixture f;
+    f.mkdir("jdk");
+    f.mkdir("jdk/lib");
+    f.mkdir("jdk/lib/server");
+    f.mkdir("jdk/lib/security");
+    f.mkdir("certs");
+    f.write("jdk/lib/server/libjvm.so", "not really a JVM");
+    f.write("certs/cacerts", "keystore");
+    f.link(f.p("certs/cacerts"), "jdk/lib/security/cacerts");
+    trace::TraceResult t;
+    t.record(f.p("jdk/lib/server/libjvm.so"), FileType::file, Access::read, true);
+    FileSet s = compute_closure(t, ClosureOptions{});
+    INFO(dump(s));
+    const FileEntry* link = entry(s, f.p("jdk/lib/security/cacerts"));
+    REQUIRE(link);
+    CHECK(link->type == FileType::symlink);
+    CHECK(link->reason == Reason::basics);
+    REQUIRE(entry(s, f.p("certs/cacerts")));
+    CHECK(entry(s, f.p("certs/cacerts"))->type == FileType::file);
+    CHECK(s.findings.empty());  // policies this fake JDK lacks are simply not there
+}
