@@ -106,6 +106,8 @@ int jail_main(const GlobalOptions&, const std::vector<std::string>& args) {
         opt.include = t.include;
         opt.exclude = t.exclude;
         opt.env_library_path = library_path(t);
+        opt.keep_setuid = t.keep_setuid;
+        opt.keep_file_caps = t.keep_file_caps;
         files = closure::compute_closure(traced, opt);
         for (const auto& f : files.findings)
             if (f.severity == "warning") log::warn("{}: {}", f.path, f.message);

@@ -171,6 +171,8 @@ ServiceTemplate parse_template(const std::string& text, const std::filesystem::p
         r.strings("logs", t.logs);
         r.boolean("proc", t.proc);
         r.boolean("exec_lock", t.exec_lock);
+        r.boolean("keep_setuid", t.keep_setuid);
+        r.boolean("keep_file_caps", t.keep_file_caps);
         if (const toml::array* w = r.array("writable")) {
             for (const auto& e : *w) {
                 WritableArea area;

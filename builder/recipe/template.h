@@ -40,6 +40,8 @@ struct ServiceTemplate {
     std::vector<std::string> logs;
     bool proc = false;
     bool exec_lock = true;
+    bool keep_setuid = false;     // keep setuid/setgid bits of jailed files (dropped by default)
+    bool keep_file_caps = false;  // keep file capabilities (dropped by default)
     std::map<std::string, long> rlimits;  // "nofile" → 1024
 };
 
