@@ -1,0 +1,129 @@
+// Early boot, as PID 1 of the initramfs: mount proc/sys/dev, find the boot medium by its volume
+// label (CD, USB stick or disk; slow devices get time), mount it and the squashfs root
+// read-only, put tmpfs on /var, /tmp and /run, switch root and exec romimg-init from the image.
+#include <cerrno>
+#include <cstring>
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/loop.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "util.h"
+
+namespace romimg::init {
+
+namespace {
+
+// The ISO 9660 primary volume descriptor: sector 16, "\1CD001", volume id at offset 40.
+std::string iso_label(const std::string& dev) {
+    int fd = open(dev.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return "";
+    char pvd[2048];
+    ssize_t n = pread(fd, pvd, sizeof pvd, 16 * 2048);
+    close(fd);
+    if (n != (ssize_t)sizeof pvd || memcmp(pvd, "\001CD001", 6) != 0) return "";
+    std::string label(pvd + 40, 32);
+    while (!label.empty() && label.back() == ' ') label.pop_back();
+    return label;
+}
+
+std::string find_medium(const std::string& label, int wait_s) {
+    double deadline = monotonic_seconds() + wait_s;
+    bool told = false;
+    for (;;) {
+        if (DIR* d = opendir("/sys/class/block")) {
+            std::vector<std::string> names;
+            while (dirent* e = readdir(d))
+                if (e->d_name[0] != '.' && strncmp(e->d_name, "loop", 4) != 0 && strncmp(e->d_name, "ram", 3) != 0)
+                    names.push_back(e->d_name);
+            closedir(d);
+            for (const auto& n : names)
+                if (iso_label("/dev/" + n) == label) return "/dev/" + n;
+        }
+        if (monotonic_seconds() > deadline) return "";
+        if (!told) {
+            say("waiting for the boot medium labelled " + label + " ...");
+            told = true;
+        }
+        usleep(250000);
+    }
+}
+
+// Attaches `file` to a free loop device, read-only; returns its path.
+std::string attach_loop(const std::string& file) {
+    int ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+    if (ctl < 0) return "";
+    int n = ioctl(ctl, LOOP_CTL_GET_FREE);
+    close(ctl);
+    if (n < 0) return "";
+    std::string dev = "/dev/loop" + std::to_string(n);
+    int backing = open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    int loop = open(dev.c_str(), O_RDONLY | O_CLOEXEC);
+    if (backing < 0 || loop < 0) return "";
+    struct loop_config cfg {};
+    cfg.fd = backing;
+    cfg.info.lo_flags = LO_FLAGS_READ_ONLY | LO_FLAGS_AUTOCLEAR;
+    int rc = ioctl(loop, LOOP_CONFIGURE, &cfg);
+    close(backing);
+    close(loop);
+    return rc == 0 ? dev : "";
+}
+
+}  // namespace
+
+[[noreturn]] void early_main() {
+    mkdir_p("/proc");
+    mkdir_p("/sys");
+    mkdir_p("/dev");
+    if (!do_mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "") ||
+        !do_mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "") ||
+        !do_mount("devtmpfs", "/dev", "devtmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755"))
+        fatal("cannot mount /proc, /sys or /dev");
+    std::string cmdline;
+    read_file("/proc/cmdline", cmdline);
+    std::string label = cmdline_value(cmdline, "romimg.label");
+    if (label.empty()) label = "ROMIMG";
+    std::string wait = cmdline_value(cmdline, "romimg.wait");
+    int wait_s = wait.empty() ? 30 : atoi(wait.c_str());
+    say("early boot: looking for the medium labelled " + label);
+
+    std::string dev = find_medium(label, wait_s);
+    if (dev.empty()) fatal("no boot medium labelled " + label + " appeared within " + std::to_string(wait_s) + " s");
+    mkdir_p("/medium");
+    if (!do_mount(dev, "/medium", "iso9660", MS_RDONLY | MS_NOSUID | MS_NODEV, ""))
+        fatal("cannot mount the boot medium " + dev);
+    std::string loop = attach_loop("/medium/live/root.sqfs");
+    if (loop.empty()) fatal(std::string("cannot attach /live/root.sqfs to a loop device: ") + strerror(errno));
+    mkdir_p("/newroot");
+    if (!do_mount(loop, "/newroot", "squashfs", MS_RDONLY | MS_NODEV, ""))
+        fatal("cannot mount the root filesystem from " + dev);
+
+    struct Area { const char* path; const char* options; };
+    const Area areas[] = {{"/newroot/var", "mode=0755,size=64m"},
+                          {"/newroot/tmp", "mode=1777,size=64m"},
+                          {"/newroot/run", "mode=0755,size=16m"}};
+    for (const auto& a : areas)
+        if (!do_mount("tmpfs", a.path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, a.options))
+            fatal(std::string("cannot mount tmpfs on ") + (a.path + 8));
+    mkdir_p("/newroot/run/medium");
+    // The medium stays mounted (the loop device reads from it); /dev, /proc, /sys move along.
+    if (!do_mount("/medium", "/newroot/run/medium", "", MS_MOVE, "") ||
+        !do_mount("/dev", "/newroot/dev", "", MS_MOVE, "") ||
+        !do_mount("/proc", "/newroot/proc", "", MS_MOVE, "") ||
+        !do_mount("/sys", "/newroot/sys", "", MS_MOVE, ""))
+        fatal("cannot move the early mounts into the new root");
+    if (chdir("/newroot") < 0 || mount(".", "/", nullptr, MS_MOVE, nullptr) < 0 || chroot(".") < 0 || chdir("/") < 0)
+        fatal(std::string("cannot switch to the new root: ") + strerror(errno));
+    say("root is the read-only image from " + dev + "; starting PID 1");
+    char* argv[] = {const_cast<char*>("/sbin/init"), nullptr};
+    execv("/sbin/init", argv);
+    fatal(std::string("cannot execute /sbin/init in the image: ") + strerror(errno));
+}
+
+}  // namespace romimg::init

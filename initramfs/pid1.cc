@@ -1,0 +1,505 @@
+// PID 1 from the read-only image, driven by /etc/romimg/appliance.conf: mounts each jail's
+// tmpfs areas and /proc, starts the log drains, writes the romlock policy and seals it, starts
+// each service (chroot, user, only its capabilities, rlimits, no_new_privs), exec-locks it once
+// ready, restarts it with backoff when it dies, and stops everything cleanly on Ctrl+Alt+Del
+// (reboot) or the power button / SIGTERM (power off). No exceptions: bool + a log line.
+#include <arpa/inet.h>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <dirent.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/input.h>
+#include <sys/capability.h>
+#include <sys/epoll.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/reboot.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "appliance_conf.h"
+#include "util.h"
+
+namespace romimg::init {
+
+using appliance::Conf;
+using appliance::Service;
+
+namespace {
+
+const char* const kRomlock = "/sys/kernel/security/romlock";
+const char* const kLogDir = "/var/log/romimg";
+
+struct Sink {             // one log source drained into a bounded file
+    std::string name;     // "apache-access.log", "apache-console", "romlock"
+    int fd = -1;
+    std::string pending;  // a partial line
+    std::string file;
+    size_t size = 0;
+};
+
+struct Running {
+    const Service* svc = nullptr;
+    pid_t pid = 0;
+    double started = 0, restart_at = 0;
+    bool ready = false;
+    int restarts = 0;
+    int console = -1;  // read end of its stdout/stderr pipe
+};
+
+class Pid1 {
+public:
+    explicit Pid1(Conf c) : conf_(std::move(c)) {}
+    [[noreturn]] void run();
+
+private:
+    void setup_logging();
+    void mount_jails();
+    void write_policy();
+    void start(Running& r);
+    void check_ready(Running& r, double now);
+    void reap(double now);
+    void drain(Sink& s);
+    void emit(const std::string& source, const std::string& line, int severity);
+    void add_fd(int fd);
+    [[noreturn]] void shutdown(int how);
+
+    Conf conf_;
+    std::vector<Running> run_;
+    std::vector<Sink> sinks_;
+    std::vector<int> inputs_;
+    int epoll_ = -1, signals_ = -1, kmsg_ = -1, syslog_ = -1;
+    struct sockaddr_storage syslog_addr_ {};
+    socklen_t syslog_len_ = 0;
+};
+
+void Pid1::add_fd(int fd) {
+    struct epoll_event ev {};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev);
+}
+
+void Pid1::emit(const std::string& source, const std::string& line, int severity) {
+    if (conf_.log_console || severity <= 4) say("[" + source + "] " + line);
+    if (syslog_ >= 0) {
+        // RFC 5424: <PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID SD MSG (local0 facility).
+        std::string msg = "<" + std::to_string(16 * 8 + severity) + ">1 - " + conf_.hostname + " " + source + " - - - " + line;
+        sendto(syslog_, msg.data(), msg.size(), 0, (struct sockaddr*)&syslog_addr_, syslog_len_);
+    }
+}
+
+void Pid1::setup_logging() {
+    mkdir_p(kLogDir, 0750);
+    if (!conf_.log_to.empty()) {
+        // Numeric addresses only: the image has no resolver outside the jails (the builder checks).
+        std::string hp = conf_.log_to.rfind("udp://", 0) == 0 ? conf_.log_to.substr(6) : "";
+        size_t colon = hp.rfind(':');
+        std::string host = colon == std::string::npos ? "" : hp.substr(0, colon);
+        int port = colon == std::string::npos ? 0 : atoi(hp.c_str() + colon + 1);
+        if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+        auto* v4 = (struct sockaddr_in*)&syslog_addr_;
+        auto* v6 = (struct sockaddr_in6*)&syslog_addr_;
+        if (port > 0 && port < 65536 && inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
+            v4->sin_family = AF_INET;
+            v4->sin_port = htons(port);
+            syslog_len_ = sizeof *v4;
+        } else if (port > 0 && port < 65536 && inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
+            v6->sin6_family = AF_INET6;
+            v6->sin6_port = htons(port);
+            syslog_len_ = sizeof *v6;
+        }
+        if (syslog_len_) syslog_ = socket(syslog_addr_.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        else say("log_to " + conf_.log_to + " is not udp://ADDRESS:PORT: not forwarding");
+    }
+    // Kernel messages: romlock's refusals are told like service logs.
+    kmsg_ = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (kmsg_ >= 0) {
+        lseek(kmsg_, 0, SEEK_END);
+        Sink k;
+        k.name = "romlock";
+        k.fd = kmsg_;
+        k.file = std::string(kLogDir) + "/romlock.log";
+        sinks_.push_back(k);
+    }
+    // The power button arrives as KEY_POWER on an input device.
+    if (DIR* d = opendir("/dev/input")) {
+        while (dirent* e = readdir(d)) {
+            if (strncmp(e->d_name, "event", 5) != 0) continue;
+            int fd = open(("/dev/input/" + std::string(e->d_name)).c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+            if (fd >= 0) inputs_.push_back(fd);
+        }
+        closedir(d);
+    }
+}
+
+void Pid1::mount_jails() {
+    for (const auto& s : conf_.services) {
+        for (const auto& m : s.mounts) {
+            unsigned long flags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+            std::string opts = m.options;
+            if (m.type == "proc") {
+                flags |= MS_RDONLY;
+                opts.clear();
+            }
+            if (!do_mount(m.type, m.target, m.type, flags, opts))
+                fatal("cannot mount " + m.type + " on " + m.target + " for " + s.name);
+        }
+        for (const auto& log : s.logs) {
+            // O_RDWR: the FIFO never reports end-of-file when the service closes and reopens it.
+            int fd = open(log.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
+            if (fd < 0) {
+                say("cannot open log FIFO " + log + ": " + strerror(errno));
+                continue;
+            }
+            Sink k;
+            k.name = s.name + "-" + log.substr(log.rfind('/') + 1);
+            k.fd = fd;
+            k.file = std::string(kLogDir) + "/" + k.name;
+            sinks_.push_back(k);
+        }
+    }
+}
+
+void Pid1::write_policy() {
+    struct stat st;
+    if (stat(kRomlock, &st) != 0)
+        fatal("this kernel has no romlock LSM (no /sys/kernel/security/romlock): refusing to run services unprotected");
+    for (const auto& line : appliance::romlock_policy(conf_))
+        if (!write_file(std::string(kRomlock) + "/policy", line + "\n"))
+            fatal("romlock refused policy line '" + line + "': " + strerror(errno));
+    say("romlock policy written and sealed");
+}
+
+void Pid1::start(Running& r) {
+    const Service& s = *r.svc;
+    int pipefd[2];
+    if (pipe2(pipefd, O_CLOEXEC) < 0) {
+        say("cannot start " + s.name + ": pipe: " + strerror(errno));
+        r.restart_at = monotonic_seconds() + 5;
+        return;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        say("cannot start " + s.name + ": fork: " + strerror(errno));
+        close(pipefd[0]);
+        close(pipefd[1]);
+        r.restart_at = monotonic_seconds() + 5;
+        return;
+    }
+    if (pid == 0) {
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, nullptr);
+        setsid();
+        int null = open("/dev/null", O_RDONLY);
+        dup2(null, 0);
+        dup2(pipefd[1], 1);
+        dup2(pipefd[1], 2);
+        auto die = [&](const char* what) {
+            dprintf(2, "romimg-init: cannot start %s: %s: %s\n", s.name.c_str(), what, strerror(errno));
+            _exit(127);
+        };
+        if (chroot(s.root.c_str()) < 0) die("chroot");
+        if (chdir(s.cwd.c_str()) < 0) die("chdir");
+        static const struct { const char* name; int res; } limits[] = {
+            {"nofile", RLIMIT_NOFILE}, {"nproc", RLIMIT_NPROC}, {"as", RLIMIT_AS}, {"core", RLIMIT_CORE},
+            {"fsize", RLIMIT_FSIZE}, {"memlock", RLIMIT_MEMLOCK}, {"stack", RLIMIT_STACK}};
+        for (const auto& [name, value] : s.rlimits)
+            for (const auto& l : limits)
+                if (name == l.name) {
+                    struct rlimit rl = {(rlim_t)value, (rlim_t)value};
+                    if (setrlimit(l.res, &rl) < 0) die("setrlimit");
+                }
+        std::vector<cap_value_t> keep;
+        for (const auto& c : s.caps) {
+            cap_value_t v;
+            if (cap_from_name(c.c_str(), &v) == 0) keep.push_back(v);
+        }
+        prctl(PR_SET_KEEPCAPS, 1);
+        for (int c = 0; c <= CAP_LAST_CAP; ++c)
+            if (std::find(keep.begin(), keep.end(), c) == keep.end()) prctl(PR_CAPBSET_DROP, c);
+        if (setgroups(s.groups.size(), (const gid_t*)s.groups.data()) < 0) die("setgroups");
+        if (setresgid(s.gid, s.gid, s.gid) < 0) die("setresgid");
+        if (setresuid(s.uid, s.uid, s.uid) < 0) die("setresuid");
+        cap_t caps = cap_init();
+        if (!keep.empty()) {
+            cap_set_flag(caps, CAP_PERMITTED, keep.size(), keep.data(), CAP_SET);
+            cap_set_flag(caps, CAP_EFFECTIVE, keep.size(), keep.data(), CAP_SET);
+            cap_set_flag(caps, CAP_INHERITABLE, keep.size(), keep.data(), CAP_SET);
+        }
+        if (cap_set_proc(caps) < 0) die("cap_set_proc");
+        for (cap_value_t v : keep)
+            if (cap_set_ambient(v, CAP_SET) < 0) die("cap_set_ambient");
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) die("no_new_privs");
+        std::vector<char*> argv, envp;
+        for (const auto& a : s.argv) argv.push_back(const_cast<char*>(a.c_str()));
+        argv.push_back(nullptr);
+        for (const auto& e : s.env) envp.push_back(const_cast<char*>(e.c_str()));
+        envp.push_back(nullptr);
+        execve(argv[0], argv.data(), envp.data());
+        die("execve");
+    }
+    close(pipefd[1]);
+    fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
+    if (r.console >= 0) close(r.console);
+    r.console = pipefd[0];
+    add_fd(r.console);
+    bool known = false;
+    for (const auto& k : sinks_) known |= k.name == s.name + "-console";
+    if (!known) {
+        Sink k;
+        k.name = s.name + "-console";
+        k.fd = -1;  // fds change on restart: found through run_ below
+        k.file = std::string(kLogDir) + "/" + k.name;
+        sinks_.push_back(k);
+    }
+    r.pid = pid;
+    r.started = monotonic_seconds();
+    r.ready = false;
+    r.restart_at = 0;
+    say("started " + s.name + " (pid " + std::to_string(pid) + ")");
+}
+
+void Pid1::check_ready(Running& r, double now) {
+    const Service& s = *r.svc;
+    bool up = false;
+    if (s.ready.rfind("tcp:", 0) == 0) {
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in a {};
+        a.sin_family = AF_INET;
+        a.sin_port = htons(atoi(s.ready.c_str() + 4));
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        up = fd >= 0 && connect(fd, (struct sockaddr*)&a, sizeof a) == 0;
+        if (fd >= 0) close(fd);
+    } else {
+        up = now - r.started >= 2;  // no ready check: give it two seconds to exec and settle
+    }
+    if (!up) {
+        if (now - r.started > s.ready_timeout) {
+            say(s.name + " was not ready within " + std::to_string(s.ready_timeout) + " s: restarting it");
+            kill(-r.pid, SIGKILL);
+        }
+        return;
+    }
+    r.ready = true;
+    char took[32];
+    snprintf(took, sizeof took, "%.1f", now - r.started);
+    if (s.exec_lock) {
+        if (!write_file(std::string(kRomlock) + "/exec_lock", std::to_string(r.pid) + "\n")) {
+            say("cannot exec-lock " + s.name + ": " + strerror(errno) + ": stopping it");
+            kill(-r.pid, SIGKILL);
+            return;
+        }
+        say(s.name + " is ready (" + took + " s) and exec-locked");
+    } else {
+        say(s.name + " is ready (" + took + " s); exec lock is off for it");
+    }
+}
+
+void Pid1::reap(double now) {
+    for (;;) {
+        int st;
+        pid_t pid = waitpid(-1, &st, WNOHANG);
+        if (pid <= 0) return;
+        for (auto& r : run_) {
+            if (r.pid != pid) continue;
+            std::string how = WIFEXITED(st) ? "exited with status " + std::to_string(WEXITSTATUS(st))
+                                            : std::string("was killed by signal ") + strsignal(WTERMSIG(st));
+            r.pid = 0;
+            // Backoff: 1, 2, 4 ... 60 s; reset after a run that lasted a minute.
+            if (now - r.started > 60) r.restarts = 0;
+            int delay = std::min(60, 1 << std::min(r.restarts, 6));
+            ++r.restarts;
+            r.restart_at = now + delay;
+            say(r.svc->name + " " + how + "; restarting in " + std::to_string(delay) + " s");
+        }
+    }
+}
+
+void Pid1::drain(Sink& s) {
+    char buf[8192];
+    for (;;) {
+        ssize_t n = read(s.fd, buf, sizeof buf);
+        if (n <= 0) break;
+        if (s.name == "romlock") {  // /dev/kmsg: one record per read, "pri,seq,ts,flags;text\n"
+            std::string rec(buf, n);
+            size_t semi = rec.find(';');
+            std::string text = semi == std::string::npos ? rec : rec.substr(semi + 1);
+            if (!text.empty() && text.back() == '\n') text.pop_back();
+            if (text.rfind("romlock:", 0) != 0) continue;
+            s.pending += text + "\n";
+        } else {
+            s.pending.append(buf, n);
+        }
+    }
+    size_t nl;
+    while ((nl = s.pending.find('\n')) != std::string::npos) {
+        std::string line = s.pending.substr(0, nl);
+        s.pending.erase(0, nl + 1);
+        // A bounded ring: the file is rotated to NAME.1 when it reaches the cap, so a log never
+        // takes more than twice the cap of the /var tmpfs.
+        if (s.size + line.size() + 1 > conf_.log_ring_kb * 1024) {
+            rename(s.file.c_str(), (s.file + ".1").c_str());
+            s.size = 0;
+        }
+        int fd = open(s.file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+        if (fd >= 0) {
+            std::string l = line + "\n";
+            if (write(fd, l.data(), l.size()) > 0) s.size += l.size();
+            close(fd);
+        }
+        bool denial = s.name == "romlock" && line.find("DENY") != std::string::npos;
+        if (s.name != "romlock" || denial) emit(s.name, line, denial ? 4 : 6);
+    }
+    if (s.pending.size() > 65536) s.pending.clear();  // a line without end: drop, stay bounded
+}
+
+[[noreturn]] void Pid1::shutdown(int how) {
+    say(how == RB_AUTOBOOT ? "Ctrl+Alt+Del: stopping services, then rebooting"
+                           : "power button or SIGTERM: stopping services, then powering off");
+    int longest = 0;
+    for (auto& r : run_) {
+        r.restart_at = 0;
+        if (r.pid > 0) {
+            kill(-r.pid, r.svc->stop_signal);
+            longest = std::max(longest, r.svc->stop_timeout);
+        }
+    }
+    double deadline = monotonic_seconds() + longest;
+    for (;;) {
+        bool any = false;
+        for (auto& r : run_) {
+            if (r.pid <= 0) continue;
+            int st;
+            if (waitpid(r.pid, &st, WNOHANG) == r.pid) {
+                say("stopped " + r.svc->name);
+                kill(-r.pid, SIGKILL);  // leftovers of its process group
+                r.pid = 0;
+            } else {
+                any = true;
+            }
+        }
+        if (!any) break;
+        if (monotonic_seconds() > deadline) {
+            for (auto& r : run_)
+                if (r.pid > 0) {
+                    say(r.svc->name + " did not stop in time: killing it");
+                    kill(-r.pid, SIGKILL);
+                    waitpid(r.pid, nullptr, 0);
+                }
+            break;
+        }
+        usleep(50000);
+    }
+    for (auto& s : sinks_)
+        if (s.fd >= 0) drain(s);
+    while (waitpid(-1, nullptr, WNOHANG) > 0) {}
+    say("all services stopped; syncing");
+    sync();
+    say(how == RB_AUTOBOOT ? "rebooting" : "powering off");
+    reboot(how);
+    fatal("reboot(2) failed");
+}
+
+[[noreturn]] void Pid1::run() {
+    // Ctrl+Alt+Del becomes SIGINT to init instead of an immediate reboot.
+    reboot(RB_DISABLE_CAD);
+    sigset_t mask;
+    sigemptyset(&mask);
+    for (int s : {SIGCHLD, SIGINT, SIGTERM, SIGPWR, SIGHUP, SIGUSR1, SIGUSR2}) sigaddset(&mask, s);
+    sigprocmask(SIG_BLOCK, &mask, nullptr);
+    signals_ = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+    epoll_ = epoll_create1(EPOLL_CLOEXEC);
+    if (signals_ < 0 || epoll_ < 0) fatal("cannot set up signal handling");
+    sethostname(conf_.hostname.c_str(), conf_.hostname.size());
+
+    setup_logging();
+    mount_jails();
+    write_policy();
+    add_fd(signals_);
+    for (const auto& s : sinks_)
+        if (s.fd >= 0) add_fd(s.fd);
+    for (int fd : inputs_) add_fd(fd);
+
+    for (const auto& s : conf_.services) {
+        Running r;
+        r.svc = &s;
+        run_.push_back(r);
+    }
+    for (auto& r : run_) start(r);
+
+    for (;;) {
+        double now = monotonic_seconds();
+        for (auto& r : run_) {
+            if (r.pid > 0 && !r.ready) check_ready(r, now);
+            if (r.pid == 0 && r.restart_at > 0 && now >= r.restart_at) start(r);
+        }
+        struct epoll_event evs[16];
+        int n = epoll_wait(epoll_, evs, 16, 200);
+        now = monotonic_seconds();
+        for (int i = 0; i < n; ++i) {
+            int fd = evs[i].data.fd;
+            if (fd == signals_) {
+                struct signalfd_siginfo si;
+                while (read(signals_, &si, sizeof si) == sizeof si) {
+                    if (si.ssi_signo == SIGCHLD) reap(now);
+                    else if (si.ssi_signo == SIGINT) shutdown(RB_AUTOBOOT);
+                    else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGPWR || si.ssi_signo == SIGUSR2)
+                        shutdown(RB_POWER_OFF);
+                }
+                continue;
+            }
+            if (std::find(inputs_.begin(), inputs_.end(), fd) != inputs_.end()) {
+                struct input_event ev;
+                while (read(fd, &ev, sizeof ev) == sizeof ev)
+                    if (ev.type == EV_KEY && ev.code == KEY_POWER && ev.value == 1) shutdown(RB_POWER_OFF);
+                continue;
+            }
+            bool handled = false;
+            for (auto& s : sinks_)
+                if (s.fd == fd) {
+                    drain(s);
+                    handled = true;
+                }
+            if (handled) continue;
+            for (auto& r : run_) {
+                if (r.console != fd) continue;
+                for (auto& s : sinks_)
+                    if (s.name == r.svc->name + "-console") {
+                        s.fd = fd;
+                        drain(s);
+                        s.fd = -1;
+                    }
+                if (evs[i].events & (EPOLLHUP | EPOLLERR)) {
+                    epoll_ctl(epoll_, EPOLL_CTL_DEL, fd, nullptr);
+                    close(fd);
+                    r.console = -1;
+                }
+            }
+        }
+    }
+}
+
+}  // namespace
+
+[[noreturn]] void pid1_main() {
+    std::string text, error;
+    Conf conf;
+    if (!read_file("/etc/romimg/appliance.conf", text)) fatal("cannot read /etc/romimg/appliance.conf");
+    if (!appliance::parse_conf(text, conf, error)) fatal("/etc/romimg/appliance.conf: " + error);
+    say("PID 1: " + std::to_string(conf.services.size()) + " service(s) on " + conf.hostname);
+    Pid1(std::move(conf)).run();
+}
+
+}  // namespace romimg::init

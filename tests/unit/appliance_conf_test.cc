@@ -1,0 +1,65 @@
+#include <catch2/catch.hpp>
+
+#include "appliance_conf.h"
+
+using namespace romimg::appliance;
+
+static Conf sample() {
+    Conf c;
+    c.hostname = "web1";
+    c.log_console = true;
+    c.log_to = "udp://192.0.2.1:514";
+    Service s;
+    s.name = "apache";
+    s.root = "/jail/apache";
+    s.uid = 33;
+    s.gid = 33;
+    s.groups = {4};
+    s.caps = {"cap_net_bind_service"};
+    s.argv = {"/usr/sbin/apache2", "-DFOREGROUND", "two words", "back\\slash", ""};
+    s.env = {"LANG=C", "X=a b\nc"};
+    s.ready = "tcp:80";
+    s.ready_timeout = 30;
+    s.stop_signal = 28;
+    s.stop_timeout = 10;
+    s.rlimits = {{"nofile", 4096}};
+    s.mounts = {{"tmpfs", "/jail/apache/run/apache2", "size=1m,mode=0755,uid=33,gid=33"}, {"proc", "/jail/apache/proc", "ro"}};
+    s.logs = {"/jail/apache/var/log/apache2/access.log"};
+    c.services.push_back(s);
+    return c;
+}
+
+TEST_CASE("appliance.conf round-trips, whatever argv and env contain") {
+    Conf c = sample(), back;
+    std::string err;
+    REQUIRE(parse_conf(format_conf(c), back, err));
+    CHECK(format_conf(back) == format_conf(c));
+    const Service& s = back.services.at(0);
+    CHECK(s.argv == c.services[0].argv);
+    CHECK(s.env == c.services[0].env);
+    CHECK(s.mounts.size() == 2);
+    CHECK(s.rlimits.at(0).second == 4096);
+    CHECK(back.log_to == "udp://192.0.2.1:514");
+}
+
+TEST_CASE("appliance.conf errors name the line") {
+    Conf c;
+    std::string err;
+    CHECK_FALSE(parse_conf("hostname a\nbogus 1\n", c, err));
+    CHECK(err == "line 2: unknown key bogus");
+    CHECK_FALSE(parse_conf("service x\nroot /jail/x\n", c, err));
+    CHECK(err.find("has no end") != std::string::npos);
+    CHECK_FALSE(parse_conf("service x\nroot /jail/x\nend\n", c, err));
+    CHECK(err.find("needs root and argv") != std::string::npos);
+    CHECK_FALSE(parse_conf("service x\nuid abc\n", c, err));
+    CHECK(err == "line 2: uid takes a number");
+}
+
+TEST_CASE("the romlock policy allows exactly the jail mounts and chroots, then seals") {
+    auto p = romlock_policy(sample());
+    REQUIRE(p.size() == 4);
+    CHECK(p[0] == "mount tmpfs /jail/apache/run/apache2 nosuid,nodev,noexec");
+    CHECK(p[1] == "mount proc /jail/apache/proc nosuid,nodev,noexec,ro");
+    CHECK(p[2] == "chroot /jail/apache");
+    CHECK(p[3] == "seal");
+}
