@@ -8,6 +8,8 @@ Subcommand trace_command();
 Subcommand templates_command();
 Subcommand jail_command();
 Subcommand kernel_command();
+Subcommand iso_command();
+Subcommand boot_command();
 
 const std::vector<Subcommand>& subcommands() {
     static const std::vector<Subcommand> table = {
@@ -15,6 +17,8 @@ const std::vector<Subcommand>& subcommands() {
         jail_command(),
         templates_command(),
         kernel_command(),
+        iso_command(),
+        boot_command(),
     };
     return table;
 }

@@ -1,0 +1,86 @@
+// `romimg boot`: boot an ISO under QEMU (TCG) with the serial console on this terminal, as a
+// CD or a USB stick, BIOS or UEFI, with TCP ports forwarded from 127.0.0.1.
+#include <cstdlib>
+
+#include <fmt/format.h>
+
+#include "cli/cli.h"
+#include "common/error.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "qemu/qemu.h"
+
+namespace romimg::cli {
+
+namespace {
+
+const char* const boot_usage =
+    "usage: romimg boot ISO [--uefi] [--usb] [--forward HOSTPORT:GUESTPORT]... [--mem MB]\n"
+    "\n"
+    "Boots ISO in QEMU (TCG, no KVM) with the serial console on this terminal. Ctrl-A X quits\n"
+    "QEMU; Ctrl-A C switches to QEMU's monitor (`system_powerdown` presses the power button,\n"
+    "`sendkey ctrl-alt-delete` reboots). Forwarded ports listen on 127.0.0.1 only.\n"
+    "\n"
+    "options:\n"
+    "  --uefi                   boot through UEFI firmware (OVMF) instead of the BIOS\n"
+    "  --usb                    attach the ISO as a USB stick instead of a CD-ROM\n"
+    "  --forward HOST:GUEST     forward TCP 127.0.0.1:HOST to the guest's port GUEST\n"
+    "                           (repeatable), e.g. --forward 8080:80\n"
+    "  --mem MB                 guest memory (default 512)\n";
+
+int boot_main(const GlobalOptions&, const std::vector<std::string>& args) {
+    bool uefi = false, usb = false;
+    int mem = 512;
+    std::vector<std::string> forwards;
+    ArgParser p("boot", boot_usage, args);
+    p.flag("--uefi", uefi);
+    p.flag("--usb", usb);
+    p.repeated("--forward", forwards);
+    p.option("--mem", mem);
+    auto positional = p.parse();
+    if (positional.size() != 1)
+        throw UsageError(fmt::format("romimg boot takes one ISO, got {} arguments\n"
+                                     "  (see `romimg boot --help`)",
+                                     positional.size()));
+
+    qemu::QemuSpec spec;
+    spec.iso = positional[0];
+    spec.firmware = uefi ? qemu::Firmware::uefi : qemu::Firmware::bios;
+    spec.medium = usb ? qemu::Medium::usb : qemu::Medium::cdrom;
+    spec.mem_mb = mem;
+    for (const auto& f : forwards) spec.forwards.push_back(qemu::parse_forward(f));
+    {
+        // Usage errors (ports, memory) before anything is created.
+        auto check = spec;
+        if (uefi) check.ovmf_vars = qemu::kOvmfVarsTemplate;
+        qemu::qemu_command(check);
+    }
+    if (!std::filesystem::is_regular_file(spec.iso))
+        throw Error(fmt::format("no ISO at {}", spec.iso.string()));
+
+    // The UEFI variable store is per boot, in a temporary directory removed afterwards.
+    std::optional<fs::TempDir> tmp;
+    if (uefi) {
+        const char* t = std::getenv("TMPDIR");
+        tmp.emplace(t && *t ? t : "/tmp", "romimg-boot-");
+        spec.ovmf_vars = qemu::prepare_uefi_vars(tmp->path());
+    }
+    std::string fw = uefi ? "UEFI" : "BIOS";
+    std::string medium = usb ? "USB stick" : "CD";
+    std::string fwd;
+    for (const auto& f : spec.forwards) fwd += fmt::format(" 127.0.0.1:{}->{}", f.host, f.guest);
+    log::info("==> boot: {} as a {} {} with {} MB (QEMU TCG){}{}; Ctrl-A X quits", spec.iso.string(),
+              fw, medium, mem, fwd.empty() ? "" : ", forwarding", fwd);
+    int status = qemu::run_interactive(spec);
+    if (status != 0) log::warn("QEMU exited with status {}", status);
+    return status == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+Subcommand boot_command() {
+    return {"boot", "boot an ISO in QEMU (BIOS/UEFI, CD/USB) with the console on this terminal",
+            boot_usage, boot_main};
+}
+
+}  // namespace romimg::cli

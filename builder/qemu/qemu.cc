@@ -1,0 +1,400 @@
+// QEMU (TCG) for `romimg boot`, the ISO tests and `romimg verify`. The argv is data built by
+// qemu_command(); the only process-starting code here is spawn_qemu(), which forks so the child
+// can ask for PDEATHSIG: QEMU never outlives romimg, even when romimg is SIGKILLed.
+#include "qemu/qemu.h"
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <fcntl.h>
+#include <poll.h>
+#include <set>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "common/error.h"
+#include "common/fs.h"
+#include "common/signals.h"
+#include "common/sys.h"
+
+extern char** environ;
+
+namespace romimg::qemu {
+
+namespace sfs = std::filesystem;
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+Forward parse_forward(const std::string& s) {
+    auto bad = [&s](const std::string& why) {
+        return UsageError(fmt::format("--forward takes HOSTPORT:GUESTPORT (e.g. 8080:80), got "
+                                      "'{}': {}",
+                                      s, why));
+    };
+    auto colon = s.find(':');
+    if (colon == std::string::npos) throw bad("no ':'");
+    auto port = [&](const std::string& p) -> uint16_t {
+        if (p.empty() || p.size() > 5 || p.find_first_not_of("0123456789") != std::string::npos)
+            throw bad("'" + p + "' is not a port number");
+        unsigned long v = std::stoul(p);
+        if (v < 1 || v > 65535) throw bad("ports are 1 to 65535");
+        return static_cast<uint16_t>(v);
+    };
+    return {port(s.substr(0, colon)), port(s.substr(colon + 1))};
+}
+
+// QEMU option values separate keys with ','; a literal comma in a path is written ",,".
+static std::string qemu_escape(const std::string& s) {
+    std::string r;
+    for (char c : s) {
+        r += c;
+        if (c == ',') r += ',';
+    }
+    return r;
+}
+
+Command qemu_command(const QemuSpec& s) {
+    if (s.iso.empty()) throw UsageError("no ISO to boot");
+    if (s.mem_mb < 64 || s.mem_mb > 65536)
+        throw UsageError(fmt::format("--mem must be 64 to 65536 (MB), got {}", s.mem_mb));
+    if (s.cpus < 1 || s.cpus > 64) throw UsageError(fmt::format("bad CPU count {}", s.cpus));
+    if (s.firmware == Firmware::uefi && s.ovmf_vars.empty())
+        throw UsageError("UEFI boot needs a writable copy of the OVMF variable store");
+    std::set<uint16_t> host_ports;
+    for (const auto& f : s.forwards)
+        if (!host_ports.insert(f.host).second)
+            throw UsageError(fmt::format("host port {} is forwarded twice", f.host));
+
+    Command c;
+    c.argv = {"qemu-system-x86_64",
+              // KVM does not work on the build machines, and TCG behaves the same everywhere.
+              "-accel", "tcg", "-machine", "pc", "-m", std::to_string(s.mem_mb), "-smp",
+              std::to_string(s.cpus),
+              // Only the devices listed here (no default NIC, CD drive or floppy).
+              "-nodefaults", "-no-user-config", "-vga", "std", "-display", "none"};
+    if (s.serial_log.empty()) {
+        // Serial console and QEMU's monitor multiplexed on this terminal (Ctrl-A X quits).
+        c.argv.insert(c.argv.end(), {"-serial", "mon:stdio"});
+    } else {
+        c.argv.insert(c.argv.end(), {"-serial", "file:" + s.serial_log.string()});
+    }
+    if (!s.qmp_socket.empty())
+        c.argv.insert(c.argv.end(),
+                      {"-qmp", "unix:" + qemu_escape(s.qmp_socket.string()) + ",server=on,wait=off"});
+    if (s.firmware == Firmware::uefi) {
+        c.argv.insert(c.argv.end(),
+                      {"-drive", "if=pflash,format=raw,unit=0,readonly=on,file=" +
+                                     qemu_escape(s.ovmf_code.string()),
+                       "-drive", "if=pflash,format=raw,unit=1,file=" +
+                                     qemu_escape(s.ovmf_vars.string())});
+    }
+    const std::string iso = qemu_escape(sfs::absolute(s.iso).string());
+    if (s.medium == Medium::cdrom) {
+        c.argv.insert(c.argv.end(),
+                      {"-drive", "if=none,id=cd,media=cdrom,format=raw,readonly=on,file=" + iso,
+                       "-device", "ide-cd,drive=cd,bootindex=0"});
+    } else {
+        c.argv.insert(c.argv.end(),
+                      {"-drive", "if=none,id=stick,format=raw,readonly=on,file=" + iso, "-device",
+                       "usb-ehci,id=ehci", "-device",
+                       "usb-storage,bus=ehci.0,drive=stick,removable=on,bootindex=0"});
+    }
+    std::string netdev = "user,id=net0";
+    for (const auto& f : s.forwards)
+        netdev += fmt::format(",hostfwd=tcp:127.0.0.1:{}-:{}", f.host, f.guest);
+    // romfile= : no PXE option ROM, so the firmware never tries a network boot.
+    c.argv.insert(c.argv.end(),
+                  {"-netdev", netdev, "-device", "virtio-net-pci,netdev=net0,romfile="});
+    if (s.no_reboot) c.argv.push_back("-no-reboot");
+    return c;
+}
+
+sfs::path prepare_uefi_vars(const sfs::path& dir, const sfs::path& tmpl) {
+    if (!sfs::is_regular_file(tmpl))
+        throw Error(fmt::format("{} not found; install ovmf (`make deps`)", tmpl.string()));
+    sfs::create_directories(dir);
+    sfs::path out = dir / tmpl.filename();
+    sfs::copy_file(tmpl, out, sfs::copy_options::overwrite_existing);
+    sfs::permissions(out, sfs::perms::owner_read | sfs::perms::owner_write);
+    return out;
+}
+
+namespace {
+
+void check_firmware(const QemuSpec& s) {
+    if (find_program("qemu-system-x86_64").empty())
+        throw Error("qemu-system-x86_64 not found; install qemu-system-x86 (`make deps`)");
+    if (s.firmware == Firmware::uefi && !sfs::is_regular_file(s.ovmf_code))
+        throw Error(fmt::format("{} not found; install ovmf (`make deps`)", s.ovmf_code.string()));
+    if (!sfs::is_regular_file(s.iso)) throw Error(fmt::format("no ISO at {}", s.iso.string()));
+}
+
+// fork+exec so the child can set PDEATHSIG; `out_log` empty = inherit stdio.
+pid_t spawn_qemu(const Command& cmd, const sfs::path& out_log) {
+    std::string exe = find_program(cmd.argv[0]);
+    if (exe.empty()) throw Error("program not found: " + cmd.argv[0]);
+    std::vector<std::string> args = cmd.argv;
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    Fd in, out;
+    if (!out_log.empty()) {
+        in = sys::open("/dev/null", O_RDONLY | O_CLOEXEC);
+        out = sys::open(out_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        sys::write_all(out.get(), "$ " + quote_argv(cmd.argv) + "\n");
+    }
+    const pid_t parent = ::getpid();
+    pid_t pid = ::fork();
+    if (pid < 0) throw SysError("fork", cmd.argv[0], errno);
+    if (pid == 0) {
+        // Only async-signal-safe calls from here on.
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (::getppid() != parent) ::_exit(127);
+        if (in) {
+            ::dup2(in.get(), 0);
+            ::dup2(out.get(), 1);
+            ::dup2(out.get(), 2);
+        }
+        ::execve(exe.c_str(), argv.data(), environ);
+        ::_exit(127);
+    }
+    return pid;
+}
+
+int decode_status(int st) { return WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st); }
+
+}  // namespace
+
+int run_interactive(const QemuSpec& spec) {
+    check_firmware(spec);
+    Command cmd = qemu_command(spec);
+    signals::install_interrupt_handlers();
+    pid_t pid = spawn_qemu(cmd, {});
+    // The terminal is in raw mode, so Ctrl-C reaches the guest; SIGTERM/SIGHUP to romimg stop
+    // QEMU here (and SIGKILL through PDEATHSIG).
+    for (;;) {
+        int st;
+        pid_t r = ::waitpid(pid, &st, WNOHANG);
+        if (r == pid) return decode_status(st);
+        if (r < 0 && errno != EINTR) throw SysError("waitpid", std::to_string(pid), errno);
+        if (signals::interrupted()) {
+            ::kill(pid, SIGTERM);
+            for (int i = 0; i < 50 && ::waitpid(pid, &st, WNOHANG) == 0; ++i)
+                std::this_thread::sleep_for(100ms);
+            ::kill(pid, SIGKILL);
+            ::waitpid(pid, &st, 0);
+            throw Interrupted();
+        }
+        std::this_thread::sleep_for(100ms);
+    }
+}
+
+// ---- Machine ----
+
+Machine Machine::start(QemuSpec spec, const sfs::path& dir) {
+    sfs::create_directories(dir);
+    if (spec.serial_log.empty()) spec.serial_log = dir / "serial.log";
+    if (spec.qmp_socket.empty()) spec.qmp_socket = dir / "qmp.sock";
+    if (spec.firmware == Firmware::uefi && spec.ovmf_vars.empty())
+        spec.ovmf_vars = prepare_uefi_vars(dir);
+    // sun_path holds 107 bytes.
+    if (spec.qmp_socket.string().size() > 100)
+        throw Error(fmt::format("QMP socket path {} is too long for a unix socket",
+                                spec.qmp_socket.string()));
+    check_firmware(spec);
+    Command cmd = qemu_command(spec);
+    std::error_code ec;
+    sfs::remove(spec.serial_log, ec);
+    sfs::remove(spec.qmp_socket, ec);
+    Machine m;
+    m.spec_ = spec;
+    m.pid_ = spawn_qemu(cmd, dir / "qemu.log");
+    m.connect_qmp();
+    return m;
+}
+
+Machine::Machine(Machine&& o) noexcept
+    : spec_(std::move(o.spec_)),
+      pid_(std::exchange(o.pid_, -1)),
+      status_(o.status_),
+      qmp_fd_(std::exchange(o.qmp_fd_, -1)),
+      qmp_buf_(std::move(o.qmp_buf_)),
+      events_(std::move(o.events_)),
+      scan_offset_(o.scan_offset_) {}
+
+Machine::~Machine() {
+    if (qmp_fd_ >= 0) ::close(qmp_fd_);
+    if (pid_ > 0 && !status_) {
+        ::kill(pid_, SIGKILL);
+        int st;
+        while (::waitpid(pid_, &st, 0) < 0 && errno == EINTR) {}
+    }
+}
+
+bool Machine::running() {
+    if (status_) return false;
+    int st;
+    pid_t r = ::waitpid(pid_, &st, WNOHANG);
+    if (r == pid_) status_ = decode_status(st);
+    return !status_;
+}
+
+void Machine::connect_qmp() {
+    // QEMU creates the socket while it starts up; retry for a bounded time.
+    const auto deadline = Clock::now() + 30s;
+    for (;;) {
+        Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        if (!fd) throw SysError("socket", "AF_UNIX", errno);
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        std::strncpy(addr.sun_path, spec_.qmp_socket.c_str(), sizeof(addr.sun_path) - 1);
+        if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+            qmp_fd_ = fd.release();
+            break;
+        }
+        if (!running())
+            throw Error(fmt::format("QEMU exited at once (status {}); see {}", *status_,
+                                    (spec_.serial_log.parent_path() / "qemu.log").string()));
+        if (Clock::now() > deadline)
+            throw Error(fmt::format("QEMU's QMP socket {} did not appear within 30 s",
+                                    spec_.qmp_socket.string()));
+        signals::throw_if_interrupted();
+        std::this_thread::sleep_for(50ms);
+    }
+    qmp_read_reply();  // the greeting
+    qmp("qmp_capabilities");
+}
+
+// Reads QMP messages until a greeting, "return" or "error"; records events on the way.
+std::string Machine::qmp_read_reply() {
+    const auto deadline = Clock::now() + 60s;
+    for (;;) {
+        size_t nl;
+        while ((nl = qmp_buf_.find('\n')) != std::string::npos) {
+            std::string line = qmp_buf_.substr(0, nl);
+            qmp_buf_.erase(0, nl + 1);
+            if (line.find_first_not_of(" \r\t") == std::string::npos) continue;
+            auto j = nlohmann::json::parse(line, nullptr, false);
+            if (j.is_discarded()) throw Error("QMP sent something that is not JSON: " + line);
+            if (j.contains("event")) {
+                events_.push_back(j["event"].get<std::string>());
+                continue;
+            }
+            if (j.contains("error"))
+                throw Error("QMP error: " + j["error"].value("desc", j["error"].dump()));
+            if (j.contains("return")) return j["return"].dump();
+            if (j.contains("QMP")) return j["QMP"].dump();
+        }
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+        if (left.count() <= 0) throw Error("QMP did not answer within 60 s");
+        pollfd p{qmp_fd_, POLLIN, 0};
+        int r = ::poll(&p, 1, static_cast<int>(std::min<long>(left.count(), 200)));
+        if (r < 0 && errno != EINTR) throw SysError("poll", "qmp", errno);
+        signals::throw_if_interrupted();
+        if (r <= 0) continue;
+        char buf[4096];
+        ssize_t n = ::read(qmp_fd_, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw SysError("read", spec_.qmp_socket.string(), errno);
+        if (n == 0) throw Error("QEMU closed its QMP socket (it has exited)");
+        qmp_buf_.append(buf, static_cast<size_t>(n));
+    }
+}
+
+std::string Machine::qmp(const std::string& name, const std::string& args_json) {
+    if (qmp_fd_ < 0) throw Error("QMP is not connected");
+    nlohmann::json req = {{"execute", name}};
+    if (!args_json.empty()) req["arguments"] = nlohmann::json::parse(args_json);
+    std::string line = req.dump() + "\n";
+    if (::send(qmp_fd_, line.data(), line.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(line.size()))
+        throw SysError("send", spec_.qmp_socket.string(), errno);
+    return qmp_read_reply();
+}
+
+std::string Machine::hmp(const std::string& command_line) {
+    nlohmann::json args = {{"command-line", command_line}};
+    auto out = nlohmann::json::parse(qmp("human-monitor-command", args.dump()));
+    return out.is_string() ? out.get<std::string>() : out.dump();
+}
+
+void Machine::ctrl_alt_del() {
+    qmp("send-key", R"({"keys":[{"type":"qcode","data":"ctrl"},{"type":"qcode","data":"alt"},)"
+                    R"({"type":"qcode","data":"delete"}]})");
+}
+
+std::string Machine::console() const {
+    std::error_code ec;
+    if (!sfs::exists(spec_.serial_log, ec)) return "";
+    return fs::read_file(spec_.serial_log);
+}
+
+std::optional<std::string> Machine::wait_for_line(const std::regex& pattern,
+                                                  std::chrono::milliseconds timeout,
+                                                  bool from_last) {
+    const auto deadline = Clock::now() + timeout;
+    size_t offset = from_last ? scan_offset_ : 0;
+    for (;;) {
+        // Check for exit before reading, so the final read sees everything QEMU wrote.
+        bool alive = running();
+        std::string text = console();
+        size_t pos = offset;
+        for (;;) {
+            size_t nl = text.find('\n', pos);
+            bool last_partial = nl == std::string::npos;
+            if (last_partial && alive) break;  // wait for the rest of the line
+            if (last_partial && pos >= text.size()) break;
+            size_t end = last_partial ? text.size() : nl;
+            std::string line = text.substr(pos, end - pos);
+            line.erase(std::remove(line.begin(), line.end(), '\r'), line.end());
+            pos = last_partial ? end : end + 1;
+            if (std::regex_search(line, pattern)) {
+                if (from_last) scan_offset_ = pos;
+                return line;
+            }
+        }
+        offset = pos;
+        if (!alive || Clock::now() >= deadline) return std::nullopt;
+        signals::throw_if_interrupted();
+        std::this_thread::sleep_for(100ms);
+    }
+}
+
+std::optional<int> Machine::wait_exit(std::chrono::milliseconds timeout) {
+    const auto deadline = Clock::now() + timeout;
+    while (running()) {
+        if (Clock::now() >= deadline) return std::nullopt;
+        signals::throw_if_interrupted();
+        std::this_thread::sleep_for(50ms);
+    }
+    return status_;
+}
+
+int Machine::stop() {
+    if (running() && qmp_fd_ >= 0) {
+        try {
+            qmp("quit");
+        } catch (const Error&) {
+            // QEMU may close the socket before answering; the wait below decides.
+        }
+    }
+    if (!wait_exit(10s)) {
+        ::kill(pid_, SIGKILL);
+        int st;
+        while (::waitpid(pid_, &st, 0) < 0 && errno == EINTR) {}
+        status_ = decode_status(st);
+    }
+    if (qmp_fd_ >= 0) {
+        ::close(qmp_fd_);
+        qmp_fd_ = -1;
+    }
+    return *status_;
+}
+
+}  // namespace romimg::qemu

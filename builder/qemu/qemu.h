@@ -1,0 +1,115 @@
+// Booting an ISO under QEMU (TCG): the argv (pure), an interactive run for `romimg boot`, and a
+// headless Machine for tests and `romimg verify`: serial console captured to a file, bounded
+// waits for a console line, QMP commands (power button, Ctrl+Alt+Del) over a unix socket.
+// Side effects: files under the caller's work dir (serial log, QMP socket, UEFI vars copy);
+// a Machine's QEMU is killed and reaped when the object goes away.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <regex>
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+#include "common/command.h"
+
+namespace romimg::qemu {
+
+enum class Firmware { bios, uefi };
+// cdrom: an IDE CD-ROM drive (El Torito, 2048-byte sectors). usb: the ISO as a USB stick
+// (usb-storage behind EHCI, 512-byte sectors), so firmware boots through the hybrid MBR and
+// its partitions, and the kernel finds the medium as a USB disk after USB enumeration, as
+// with a real stick.
+enum class Medium { cdrom, usb };
+
+struct Forward {  // tcp 127.0.0.1:host → guest
+    uint16_t host = 0, guest = 0;
+};
+// "8080:80" → {8080, 80}. Throws UsageError.
+Forward parse_forward(const std::string& s);
+
+struct QemuSpec {
+    std::filesystem::path iso;
+    Firmware firmware = Firmware::bios;
+    Medium medium = Medium::cdrom;
+    std::vector<Forward> forwards;
+    int mem_mb = 512;
+    int cpus = 1;
+    std::filesystem::path ovmf_code = "/usr/share/OVMF/OVMF_CODE_4M.fd";
+    std::filesystem::path ovmf_vars;  // the writable copy (prepare_uefi_vars); uefi only
+    // Serial console: empty = the terminal (with the monitor: Ctrl-A X quits, Ctrl-A C
+    // switches), else this file (headless).
+    std::filesystem::path serial_log;
+    std::filesystem::path qmp_socket;  // empty = none
+    bool no_reboot = false;            // a guest reboot ends QEMU instead
+};
+
+inline constexpr const char* kOvmfVarsTemplate = "/usr/share/OVMF/OVMF_VARS_4M.fd";
+
+// The whole qemu-system-x86_64 command line (pure). Throws UsageError on an impossible spec
+// (no ISO, bad memory size, UEFI without a vars file, a host port used twice).
+Command qemu_command(const QemuSpec& spec);
+
+// Copies the OVMF variable store template to dir/OVMF_VARS_4M.fd (fresh each boot: firmware
+// writes boot entries there) and returns its path.
+std::filesystem::path prepare_uefi_vars(const std::filesystem::path& dir,
+                                        const std::filesystem::path& tmpl = kOvmfVarsTemplate);
+
+// Interactive: QEMU on this terminal until it exits. Returns its exit status.
+int run_interactive(const QemuSpec& spec);
+
+// A headless QEMU. start() fills in serial_log/qmp_socket under `dir` when they are empty.
+class Machine {
+public:
+    static Machine start(QemuSpec spec, const std::filesystem::path& dir);
+    ~Machine();
+    Machine(Machine&& o) noexcept;
+    Machine& operator=(Machine&&) = delete;
+    Machine(const Machine&) = delete;
+    Machine& operator=(const Machine&) = delete;
+
+    // The first console line (from the start, or after the last match when `from_last` is
+    // true) that matches `pattern`, waiting at most `timeout`. nullopt on timeout or when QEMU
+    // exits first. Lines have their '\r' removed.
+    std::optional<std::string> wait_for_line(const std::regex& pattern,
+                                             std::chrono::milliseconds timeout,
+                                             bool from_last = true);
+    // Everything the console printed so far.
+    std::string console() const;
+
+    // One QMP command: {"execute": name, "arguments": args_json} ("" = no arguments).
+    // Returns the "return" value as JSON text; throws Error with QMP's error message.
+    std::string qmp(const std::string& name, const std::string& args_json = "");
+    // A human-monitor command through QMP ("info status"); returns its output.
+    std::string hmp(const std::string& command_line);
+    void power_button() { qmp("system_powerdown"); }  // ACPI power button press
+    void ctrl_alt_del();                              // keyboard Ctrl+Alt+Del
+    // QMP events seen so far ("SHUTDOWN", "RESET", "POWERDOWN", ...), in order.
+    const std::vector<std::string>& events() const { return events_; }
+
+    // Waits for QEMU to exit on its own: its exit status, or nullopt after `timeout`.
+    std::optional<int> wait_exit(std::chrono::milliseconds timeout);
+    bool running();
+    // quit over QMP, then SIGKILL if needed; reaps. Returns the exit status (or -signal).
+    int stop();
+
+    const QemuSpec& spec() const { return spec_; }
+    pid_t pid() const { return pid_; }
+
+private:
+    Machine() = default;
+    void connect_qmp();
+    std::string qmp_read_reply();
+    QemuSpec spec_;
+    pid_t pid_ = -1;
+    std::optional<int> status_;
+    int qmp_fd_ = -1;
+    std::string qmp_buf_;
+    std::vector<std::string> events_;
+    size_t scan_offset_ = 0;  // console bytes already matched past
+};
+
+}  // namespace romimg::qemu
