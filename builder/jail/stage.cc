@@ -1,0 +1,139 @@
+#include "jail/stage.h"
+
+#include <sys/stat.h>
+
+#include <fmt/format.h>
+
+#include "closure/closure.h"
+#include "common/error.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "dpkg/dpkg.h"
+#include "jail/accounts.h"
+#include "jail/manifest.h"
+#include "trace/request.h"
+#include "trace/session.h"
+
+namespace romimg::jail {
+
+namespace {
+
+std::vector<std::string> library_path(const recipe::ServiceTemplate& t) {
+    std::vector<std::string> out;
+    auto it = t.environment.find("LD_LIBRARY_PATH");
+    if (it == t.environment.end()) return out;
+    size_t i = 0;
+    const std::string& s = it->second;
+    while (i <= s.size()) {
+        size_t j = s.find(':', i);
+        if (j == std::string::npos) j = s.size();
+        if (j > i) out.push_back(s.substr(i, j - i));
+        i = j + 1;
+    }
+    return out;
+}
+
+// Paths the verify run looked for and did not find, those the host has first: they are what
+// the jail lacks.
+std::string missing_report(const trace::TraceResult& r) {
+    std::vector<std::string> on_host, elsewhere;
+    for (const auto& [path, f] : r.files) {
+        if (f.type != trace::FileType::missing || path.rfind("/proc/", 0) == 0) continue;
+        struct stat st;
+        (lstat(path.c_str(), &st) == 0 ? on_host : elsewhere).push_back(path);
+    }
+    std::string out;
+    if (!on_host.empty()) {
+        out += fmt::format("  looked up in the jail but only present on the host ({}):\n", on_host.size());
+        for (size_t i = 0; i < on_host.size() && i < 25; ++i) out += "    " + on_host[i] + "\n";
+        if (on_host.size() > 25) out += fmt::format("    ... {} more\n", on_host.size() - 25);
+        out += "  (add them with an include glob in the template, or re-run the trace with a probe that uses them)\n";
+    }
+    out += fmt::format("  other failed lookups (missing on the host too): {}\n", elsewhere.size());
+    return out;
+}
+
+}  // namespace
+
+JailBuild build_jail(const recipe::ServiceTemplate& t, const std::filesystem::path& dir,
+                     const std::filesystem::path& work) {
+    JailBuild result;
+    result.dir = dir;
+    trace::TraceRequest req = trace::build_request(&t, {}, work);
+    JailAccounts accounts = jail_accounts(fs::read_file("/etc/passwd"), fs::read_file("/etc/group"),
+                                                      t.user.empty() ? "root" : t.user, t.group);
+
+    trace::TraceResult traced;
+    {
+        auto stage = log::stage("trace " + t.name);
+        traced = trace::run_trace(req);
+        if (std::string failed = trace::probe_failures(traced, req.log); !failed.empty()) throw Error(failed);
+        stage.detail(fmt::format("{} paths, {} probes", traced.files.size(), traced.probes.size()));
+    }
+    closure::FileSet files;
+    {
+        auto stage = log::stage("closure");
+        closure::ClosureOptions opt;
+        opt.include = t.include;
+        opt.exclude = t.exclude;
+        opt.env_library_path = library_path(t);
+        opt.keep_setuid = t.keep_setuid;
+        opt.keep_file_caps = t.keep_file_caps;
+        files = closure::compute_closure(traced, opt);
+        for (const auto& f : files.findings)
+            if (f.severity == "warning") log::warn("{}: {}", f.path, f.message);
+        stage.detail(fmt::format("{} entries", files.entries.size()));
+    }
+    {
+        auto stage = log::stage("jail " + dir.string());
+        result.plan = plan_jail(files, t, accounts);
+        result.bytes = apply_jail(result.plan, dir);
+        stage.detail(fmt::format("{} entries, {:.1f} MB", result.plan.nodes.size(), result.bytes / 1048576.0));
+    }
+    {
+        auto stage = log::stage("manifest");
+        dpkg::Database db = dpkg::Database::load();
+        nlohmann::json m = manifest_json(result.plan, db, t.packages);
+        std::string base = dir.string();
+        fs::write_file_atomic(base + ".manifest.json", m.dump(1) + "\n");
+        fs::write_file_atomic(base + ".manifest.txt", manifest_table(m));
+        result.manifest = base + ".manifest.json";
+        stage.detail(fmt::format("{}.manifest.{{json,txt}}", base));
+        std::string table = manifest_table(m);
+        log::info("{}", table.substr(0, table.find('\n')));
+        for (const auto& f : result.plan.findings)
+            if (f.severity == "secret") log::warn("{}: {}", f.path, f.message);
+    }
+    return result;
+}
+
+void verify_jail(const recipe::ServiceTemplate& t, const JailBuild& jail, const std::filesystem::path& work) {
+    const JailPlan& plan = jail.plan;
+    const std::filesystem::path& dir = jail.dir;
+    trace::TraceRequest req = trace::build_request(&t, {}, work);
+    auto stage = log::stage("verify " + t.name + " in its jail");
+    trace::TraceRequest vreq = req;
+    vreq.name = t.name + "-verify";
+    vreq.log = vreq.work / "logs" / fmt::format("verify-{}.log", t.name);
+    vreq.service.jail_root = dir.string();
+    vreq.service.writable.clear();
+    vreq.service.proc = t.proc;
+    for (const auto& m : plan.mounts) vreq.service.jail_mounts.push_back({m.type, m.target, m.options});
+    for (const auto& n : plan.nodes)
+        if (n.kind == JailNode::device) vreq.service.jail_devices.push_back(n.path);
+    for (const auto& s : t.verify_probes) vreq.probes.push_back(trace::parse_probe(s));
+    trace::TraceResult vr;
+    try {
+        vr = trace::run_trace(vreq);
+    } catch (const Error& e) {
+        throw Error(fmt::format("{} does not run from its jail {}:\n{}", t.name, dir.string(), e.what()));
+    }
+    if (std::string failed = trace::probe_failures(vr, vreq.log); !failed.empty())
+        throw Error(fmt::format("{} does not work from its jail {}:\n{}\n{}", t.name, dir.string(), failed, missing_report(vr)));
+    int ok = 0;
+    for (const auto& pr : vr.probes) ok += pr.ok;
+    stage.detail(fmt::format("{}/{} probes passed ({} trace, {} verify)", ok, vr.probes.size(), t.trace_probes.size(),
+                             t.verify_probes.size()));
+}
+
+}  // namespace romimg::jail

@@ -1,0 +1,27 @@
+// The whole jail stage for one service, as `romimg jail` and `romimg build` run it:
+// trace → closure → plan → apply → manifest, and optionally --verify.
+// Input: a template. Output: the applied jail at `dir`, its plan, and DIR.manifest.{json,txt}.
+#pragma once
+
+#include <filesystem>
+
+#include "jail/jail.h"
+#include "recipe/template.h"
+
+namespace romimg::jail {
+
+struct JailBuild {
+    JailPlan plan;
+    std::filesystem::path dir;
+    std::filesystem::path manifest;  // the .json
+    uint64_t bytes = 0;
+};
+
+JailBuild build_jail(const recipe::ServiceTemplate& t, const std::filesystem::path& dir,
+                     const std::filesystem::path& work);
+
+// Runs the service from its jail with the trace and verify probes; throws Error naming the
+// failed requests and the paths the service looked for in vain.
+void verify_jail(const recipe::ServiceTemplate& t, const JailBuild& jail, const std::filesystem::path& work);
+
+}  // namespace romimg::jail

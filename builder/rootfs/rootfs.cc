@@ -1,0 +1,145 @@
+#include "rootfs/rootfs.h"
+
+#include <cerrno>
+#include <csignal>
+#include <fcntl.h>
+#include <ftw.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "common/error.h"
+#include "common/fs.h"
+#include "common/sys.h"
+
+namespace romimg::rootfs {
+
+appliance::Service service_entry(const recipe::ServiceTemplate& t, const jail::JailPlan& plan, bool exec_lock) {
+    appliance::Service s;
+    s.name = t.name;
+    s.root = "/jail/" + t.name;
+    s.uid = plan.accounts.uid;
+    s.gid = plan.accounts.gid;
+    s.groups = plan.accounts.groups;
+    for (const auto& c : t.capabilities) {
+        std::string lower;
+        for (char ch : c) lower += (char)tolower(ch);
+        s.caps.push_back(lower);
+    }
+    s.argv = t.command;
+    s.env.push_back("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    s.env.push_back("HOME=/");
+    for (const auto& [k, v] : t.environment)
+        if (k != "PATH" && k != "HOME") s.env.push_back(k + "=" + v);
+    s.cwd = t.cwd;
+    s.ready = t.ready;
+    s.ready_timeout = t.ready_timeout;
+    s.stop_signal = sys::signal_number(t.stop_signal);
+    if (s.stop_signal < 0) throw ConfigError(t.file, 0, "unknown stop_signal " + t.stop_signal);
+    s.stop_timeout = t.stop_timeout;
+    s.exec_lock = exec_lock && t.exec_lock;
+    for (const auto& [k, v] : t.rlimits) s.rlimits.emplace_back(k, v);
+    for (const auto& m : plan.mounts) {
+        std::string target = s.root + m.target;
+        s.mounts.push_back({m.type, target, m.type == "tmpfs" ? m.options : ""});
+    }
+    for (const auto& l : t.logs) s.logs.push_back(s.root + l);
+    return s;
+}
+
+std::string pseudo_definitions(const std::vector<JailInRoot>& jails) {
+    std::string out;
+    for (const auto& j : jails)
+        for (const auto& n : j.plan->nodes)
+            if (n.kind == jail::JailNode::device)
+                out += fmt::format("jail/{}{} c {:o} {} {} {} {}\n", j.tmpl->name, n.path, n.mode, n.uid, n.gid,
+                                   n.major, n.minor);
+    return out;
+}
+
+Command mksquashfs_command(const std::filesystem::path& tree, const std::filesystem::path& out,
+                           const std::filesystem::path& pseudo, const std::string& compression,
+                           time_t epoch, const std::filesystem::path& log) {
+    Command c;
+    c.argv = {"mksquashfs", tree.string(), out.string(), "-noappend", "-comp", compression,
+              "-mkfs-time", std::to_string(epoch), "-all-time", std::to_string(epoch),
+              "-pf", pseudo.string(), "-no-progress", "-quiet"};
+    if (compression == "xz") {
+        // The x86 BCJ filter shrinks executables further; block size is squashfs' maximum.
+        c.argv.insert(c.argv.end(), {"-Xbcj", "x86", "-b", "1M"});
+    } else if (compression == "zstd") {
+        c.argv.insert(c.argv.end(), {"-Xcompression-level", "3"});
+    }
+    c.log = log;
+    return c;
+}
+
+namespace {
+
+// Recreates `src` under `dst` with hard links for everything that is not a directory, and
+// directories with the same owner and mode: a copy of a jail that costs no space.
+void link_tree(const std::filesystem::path& src, const std::filesystem::path& dst) {
+    static thread_local std::string s_src, s_dst;
+    static thread_local std::string error;
+    s_src = src.string();
+    s_dst = dst.string();
+    error.clear();
+    auto cb = [](const char* path, const struct stat*, int type, struct FTW*) -> int {
+        std::string rel = std::string(path).substr(s_src.size());
+        std::string to = s_dst + rel;
+        if (rel == "/.romimg-jail") return 0;
+        if (type == FTW_D) {
+            if (mkdir(to.c_str(), 0700) < 0 && errno != EEXIST) return error = "mkdir " + to, 1;
+        } else if (link(path, to.c_str()) < 0) {
+            return error = "link " + to + ": " + strerror(errno), 1;
+        }
+        return 0;
+    };
+    if (nftw(s_src.c_str(), cb, 64, FTW_PHYS) != 0) throw Error("cannot stage the jail " + s_src + ": " + error);
+    // Directory owners and modes, deepest first (a read-only dir must not block its children).
+    auto fix = [](const char* path, const struct stat* st, int type, struct FTW*) -> int {
+        if (type != FTW_DP) return 0;
+        std::string to = s_dst + std::string(path).substr(s_src.size());
+        if (lchown(to.c_str(), st->st_uid, st->st_gid) < 0 || chmod(to.c_str(), st->st_mode & 07777) < 0)
+            return error = "chmod " + to, 1;
+        return 0;
+    };
+    if (nftw(s_src.c_str(), fix, 64, FTW_PHYS | FTW_DEPTH) != 0) throw Error("cannot stage the jail " + s_src + ": " + error);
+}
+
+void copy_overlays(const std::filesystem::path& from, const std::filesystem::path& to) {
+    if (!std::filesystem::exists(from)) return;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(from)) {
+        auto rel = std::filesystem::relative(e.path(), from);
+        if (rel.filename() == "README.md" && rel.parent_path().empty()) continue;
+        auto dst = to / rel;
+        if (e.is_directory()) std::filesystem::create_directories(dst);
+        else std::filesystem::copy_file(e.path(), dst, std::filesystem::copy_options::overwrite_existing);
+    }
+}
+
+}  // namespace
+
+RootfsResult build_rootfs(const RootfsRequest& req) {
+    namespace sfs = std::filesystem;
+    sfs::path stage_dir = req.work / "rootfs";
+    fs::remove_tree(stage_dir);
+    sfs::path tree = stage_dir / "tree";
+    for (const char* d : {"sbin", "etc/romimg", "jail", "var", "tmp", "run", "dev", "proc", "sys"})
+        sfs::create_directories(tree / d);
+    sfs::permissions(tree / "tmp", sfs::perms(01777));
+    copy_overlays(req.overlays, tree);
+    sfs::copy_file(req.init_binary, tree / "sbin/init");
+    sfs::permissions(tree / "sbin/init", sfs::perms(0755));
+    fs::write_file_atomic(tree / "etc/romimg/appliance.conf", appliance::format_conf(req.conf), 0644);
+    for (const auto& j : req.jails) link_tree(j.tree, tree / "jail" / j.tmpl->name);
+
+    sfs::path pseudo = stage_dir / "pseudo";
+    fs::write_file_atomic(pseudo, pseudo_definitions(req.jails));
+    sfs::path out = stage_dir / "root.sqfs";
+    run(mksquashfs_command(tree, out, pseudo, req.compression, req.epoch, req.log));
+    return {out, (uint64_t)sfs::file_size(out)};
+}
+
+}  // namespace romimg::rootfs
