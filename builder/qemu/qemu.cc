@@ -226,6 +226,7 @@ Machine::Machine(Machine&& o) noexcept
       status_(o.status_),
       qmp_fd_(std::exchange(o.qmp_fd_, -1)),
       qmp_buf_(std::move(o.qmp_buf_)),
+      replies_(std::move(o.replies_)),
       events_(std::move(o.events_)),
       scan_offset_(o.scan_offset_) {}
 
@@ -272,39 +273,56 @@ void Machine::connect_qmp() {
     qmp("qmp_capabilities");
 }
 
-// Reads QMP messages until a greeting, "return" or "error"; records events on the way.
-std::string Machine::qmp_read_reply() {
-    const auto deadline = Clock::now() + 60s;
-    for (;;) {
-        size_t nl;
-        while ((nl = qmp_buf_.find('\n')) != std::string::npos) {
-            std::string line = qmp_buf_.substr(0, nl);
-            qmp_buf_.erase(0, nl + 1);
-            if (line.find_first_not_of(" \r\t") == std::string::npos) continue;
-            auto j = nlohmann::json::parse(line, nullptr, false);
-            if (j.is_discarded()) throw Error("QMP sent something that is not JSON: " + line);
-            if (j.contains("event")) {
-                events_.push_back(j["event"].get<std::string>());
-                continue;
-            }
-            if (j.contains("error"))
-                throw Error("QMP error: " + j["error"].value("desc", j["error"].dump()));
-            if (j.contains("return")) return j["return"].dump();
-            if (j.contains("QMP")) return j["QMP"].dump();
-        }
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-        if (left.count() <= 0) throw Error("QMP did not answer within 60 s");
-        pollfd p{qmp_fd_, POLLIN, 0};
-        int r = ::poll(&p, 1, static_cast<int>(std::min<long>(left.count(), 200)));
-        if (r < 0 && errno != EINTR) throw SysError("poll", "qmp", errno);
-        signals::throw_if_interrupted();
-        if (r <= 0) continue;
+bool Machine::pump_qmp(int timeout_ms) {
+    if (qmp_fd_ < 0) return false;
+    pollfd p{qmp_fd_, POLLIN, 0};
+    int r = ::poll(&p, 1, timeout_ms);
+    if (r < 0 && errno != EINTR) throw SysError("poll", spec_.qmp_socket.string(), errno);
+    if (r > 0) {
         char buf[4096];
         ssize_t n = ::read(qmp_fd_, buf, sizeof buf);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) throw SysError("read", spec_.qmp_socket.string(), errno);
-        if (n == 0) throw Error("QEMU closed its QMP socket (it has exited)");
-        qmp_buf_.append(buf, static_cast<size_t>(n));
+        if (n < 0 && errno != EINTR) throw SysError("read", spec_.qmp_socket.string(), errno);
+        if (n == 0) return false;
+        if (n > 0) qmp_buf_.append(buf, static_cast<size_t>(n));
+    }
+    size_t nl;
+    while ((nl = qmp_buf_.find('\n')) != std::string::npos) {
+        std::string line = qmp_buf_.substr(0, nl);
+        qmp_buf_.erase(0, nl + 1);
+        if (line.find_first_not_of(" \r\t") == std::string::npos) continue;
+        auto j = nlohmann::json::parse(line, nullptr, false);
+        if (j.is_discarded()) throw Error("QMP sent something that is not JSON: " + line);
+        if (j.contains("event")) events_.push_back(j["event"].get<std::string>());
+        else if (j.contains("error"))
+            replies_.push_back({true, j["error"].value("desc", j["error"].dump())});
+        else if (j.contains("return")) replies_.push_back({false, j["return"].dump()});
+        else if (j.contains("QMP")) replies_.push_back({false, j["QMP"].dump()});  // greeting
+    }
+    return true;
+}
+
+// The next reply (a greeting, "return" or "error"), recording events on the way.
+std::string Machine::qmp_read_reply() {
+    const auto deadline = Clock::now() + 60s;
+    while (replies_.empty()) {
+        if (Clock::now() > deadline) throw Error("QMP did not answer within 60 s");
+        if (!pump_qmp(200)) throw Error("QEMU closed its QMP socket (it has exited)");
+        signals::throw_if_interrupted();
+    }
+    QmpReply r = replies_.front();
+    replies_.erase(replies_.begin());
+    if (r.error) throw Error("QMP error: " + r.text);
+    return r.text;
+}
+
+bool Machine::wait_event(const std::string& name, std::chrono::milliseconds timeout, size_t from) {
+    const auto deadline = Clock::now() + timeout;
+    for (;;) {
+        for (size_t i = from; i < events_.size(); ++i)
+            if (events_[i] == name) return true;
+        if (Clock::now() >= deadline) return false;
+        if (!pump_qmp(100)) return false;
+        signals::throw_if_interrupted();
     }
 }
 

@@ -89,6 +89,9 @@ public:
     void ctrl_alt_del();                              // keyboard Ctrl+Alt+Del
     // QMP events seen so far ("SHUTDOWN", "RESET", "POWERDOWN", ...), in order.
     const std::vector<std::string>& events() const { return events_; }
+    // Waits until events()[i] == name for some i >= from (take `from` = events().size()
+    // before the action whose event you expect). False on timeout or when QEMU exits first.
+    bool wait_event(const std::string& name, std::chrono::milliseconds timeout, size_t from = 0);
 
     // Waits for QEMU to exit on its own: its exit status, or nullopt after `timeout`.
     std::optional<int> wait_exit(std::chrono::milliseconds timeout);
@@ -102,12 +105,20 @@ public:
 private:
     Machine() = default;
     void connect_qmp();
+    // Reads what QMP sends within `timeout_ms`: events into events_, replies into replies_.
+    // False once QEMU has closed the socket.
+    bool pump_qmp(int timeout_ms);
     std::string qmp_read_reply();
     QemuSpec spec_;
     pid_t pid_ = -1;
     std::optional<int> status_;
     int qmp_fd_ = -1;
     std::string qmp_buf_;
+    struct QmpReply {
+        bool error;
+        std::string text;  // the "return" value as JSON, or the error's description
+    };
+    std::vector<QmpReply> replies_;
     std::vector<std::string> events_;
     size_t scan_offset_ = 0;  // console bytes already matched past
 };

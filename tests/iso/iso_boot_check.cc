@@ -5,8 +5,8 @@
 //        sd* for a USB stick), got the command line the ISO carries, and powered off.
 //   WAY: monitor-cad | monitor-powerdown   (bios-cd, ISO built with iso_test.hold) checks the
 //        QMP side: "info status" says running; Ctrl+Alt+Del makes the guest kernel reset
-//        (RESET event; -no-reboot ends QEMU); the power button reaches the guest (POWERDOWN
-//        event) and stop() ends QEMU.
+//        (RESET event) and the machine boots again (a second "ISO-TEST BEGIN"); the power
+//        button reaches the machine (POWERDOWN event); stop() ends QEMU.
 // Exit 0 pass, 1 fail (with the console's last lines).
 #include <chrono>
 #include <cstdio>
@@ -30,12 +30,6 @@ static int fail(qemu::Machine* m, const std::string& why) {
     return 1;
 }
 
-static bool has(const std::vector<std::string>& v, const std::string& s) {
-    for (const auto& x : v)
-        if (x == s) return true;
-    return false;
-}
-
 int main(int argc, char** argv) {
     if (argc < 5) {
         std::fprintf(stderr, "usage: iso_boot_check ISO WAY LABEL WORKDIR [TIMEOUT_S]\n");
@@ -47,8 +41,8 @@ int main(int argc, char** argv) {
         qemu::QemuSpec spec;
         spec.iso = iso;
         spec.mem_mb = 256;
-        spec.no_reboot = true;
         bool monitor = way.rfind("monitor-", 0) == 0;
+        spec.no_reboot = !monitor;  // a reboot is what monitor-cad wants to see
         if (!monitor) {
             if (way != "bios-cd" && way != "uefi-cd" && way != "bios-usb" && way != "uefi-usb")
                 return fail(nullptr, "unknown way " + way);
@@ -81,25 +75,31 @@ int main(int argc, char** argv) {
             return 0;
         }
 
-        if (!m.wait_for_line(std::regex("^ISO-TEST HOLD$"), 10s, false))
+        // from_last: later waits start after this line (the second boot's BEGIN, not the first).
+        if (!m.wait_for_line(std::regex("^ISO-TEST HOLD$"), 10s, true))
             return fail(&m, "the test ISO was not built with iso_test.hold");
         std::string status = m.hmp("info status");
         if (status.find("running") == std::string::npos)
             return fail(&m, "'info status' said: " + status);
         if (way == "monitor-cad") {
-            // The test init leaves Ctrl+Alt+Del to the kernel, which restarts at once;
-            // -no-reboot turns the reset into QEMU's exit.
+            // The test init leaves Ctrl+Alt+Del to the kernel, which restarts at once.
+            size_t from = m.events().size();
             m.ctrl_alt_del();
-            if (!m.wait_exit(60s)) return fail(&m, "Ctrl+Alt+Del did not reset the guest");
-            std::printf("PASS monitor-cad: QEMU exited after the guest reset\n");
+            if (!m.wait_event("RESET", 60s, from))
+                return fail(&m, "no RESET event after Ctrl+Alt+Del");
+            if (!m.wait_for_line(std::regex("^ISO-TEST BEGIN"), timeout))
+                return fail(&m, "the machine did not boot again after the reset");
+            m.stop();
+            if (m.running()) return fail(&m, "stop() left QEMU running");
+            std::printf("PASS monitor-cad: reset, booted again, stopped\n");
             return 0;
         }
         if (way == "monitor-powerdown") {
+            // POWERDOWN is QEMU's acknowledgement of the ACPI button press; the test init does
+            // not act on it (romimg-init powers off), so stop() must end QEMU.
+            size_t from = m.events().size();
             m.power_button();
-            // The POWERDOWN event is QEMU's acknowledgement of the ACPI button press; the test
-            // init does not act on it, so stop() must end QEMU.
-            m.hmp("info status");  // a round trip, so the event has been read
-            if (!has(m.events(), "POWERDOWN")) return fail(&m, "no POWERDOWN event");
+            if (!m.wait_event("POWERDOWN", 30s, from)) return fail(&m, "no POWERDOWN event");
             m.stop();
             if (m.running()) return fail(&m, "stop() left QEMU running");
             std::printf("PASS monitor-powerdown\n");
