@@ -5,10 +5,10 @@
 set -eu
 romimg=$1 dir=$2 label=$3
 cd "$dir"
-# Any bytes will do: the test init never mounts it; the ISO stage only places it.
-i=0; : > payload.bin
-while [ $i -lt 64 ]; do printf 'romimg iso test payload line %04d\n' $i >> payload.bin; i=$((i+1)); done
-common="console=tty0 console=ttyS0,115200 panic=-1 iso_test.label=$label"
+# Not a squashfs: the test init reads it back through iso9660 and checksums it (2 MB, so it
+# spans many sectors).
+seq 1 300000 > payload.bin
+common="console=tty0 console=ttyS0,115200 panic=-1 iso_test.label=$label iso_test.payload=live/root.sqfs"
 export SOURCE_DATE_EPOCH=1700000000
 "$romimg" iso --kernel bzImage --initramfs test.cpio --add payload.bin=live/root.sqfs \
     --label "$label" --cmdline "$common" --work-dir work-test -o test.iso

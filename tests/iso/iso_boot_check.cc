@@ -1,15 +1,20 @@
-// iso_boot_check ISO WAY LABEL WORKDIR [TIMEOUT_S]
+// iso_boot_check ISO WAY LABEL WORKDIR [TIMEOUT_S [PAYLOAD]]
 //   WAY: bios-cd | uefi-cd | bios-usb | uefi-usb   boots ISO that way (headless, through the
 //        qemu::Machine API) and checks the test init's report: it ran, on the expected
 //        firmware, found the medium by LABEL on the expected kind of device (sr* for a CD,
-//        sd* for a USB stick), got the command line the ISO carries, and powered off.
+//        sd* for a USB stick), got the command line the ISO carries, and powered off; with
+//        PAYLOAD (the host copy of live/root.sqfs), also that the guest mounted the medium
+//        as iso9660 and read back exactly those bytes.
 //   WAY: monitor-cad | monitor-powerdown   (bios-cd, ISO built with iso_test.hold) checks the
 //        QMP side: "info status" says running; Ctrl+Alt+Del makes the guest kernel reset
 //        (RESET event) and the machine boots again (a second "ISO-TEST BEGIN"); the power
 //        button reaches the machine (POWERDOWN event); stop() ends QEMU.
 // Exit 0 pass, 1 fail (with the console's last lines).
 #include <chrono>
+#include <cinttypes>
 #include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <exception>
 #include <regex>
 #include <string>
@@ -19,6 +24,20 @@
 
 using namespace romimg;
 using namespace std::chrono_literals;
+
+// The test init's checksum of the payload file, computed here from the host copy.
+static std::string payload_line(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    uint64_t h = 1469598103934665603ULL;
+    for (unsigned char c : data) {
+        h ^= c;
+        h *= 1099511628211ULL;
+    }
+    char buf[80];
+    std::snprintf(buf, sizeof buf, "bytes=%zu fnv1a64=%016" PRIx64, data.size(), h);
+    return buf;
+}
 
 static int fail(qemu::Machine* m, const std::string& why) {
     std::fprintf(stderr, "FAIL: %s\n", why.c_str());
@@ -37,6 +56,7 @@ int main(int argc, char** argv) {
     }
     const std::string iso = argv[1], way = argv[2], label = argv[3], dir = argv[4];
     const auto timeout = std::chrono::seconds(argc > 5 ? std::stoi(argv[5]) : 180);
+    const std::string payload = argc > 6 ? argv[6] : "";
     try {
         qemu::QemuSpec spec;
         spec.iso = iso;
@@ -68,6 +88,15 @@ int main(int argc, char** argv) {
         if (!line("^ISO-TEST cmdline .*iso_test\\.label=" + label + "( |$)"))
             return fail(&m, "the kernel command line did not carry iso_test.label=" + label);
         std::printf("%s\n", medium->c_str());
+        if (!payload.empty()) {
+            // The ISO 9660 tree on that device, as the kernel mounts it, holds the payload's bytes.
+            std::string want = "ISO-TEST payload live/root.sqfs " + payload_line(payload);
+            auto got = line("^ISO-TEST payload ");
+            if (!got || *got != want)
+                return fail(&m, "payload check: wanted '" + want + "', got '" +
+                                    (got ? *got : std::string("nothing")) + "'");
+            std::printf("%s\n", got->c_str());
+        }
 
         if (!monitor) {
             if (!m.wait_exit(60s)) return fail(&m, "the guest did not power off");

@@ -6,6 +6,9 @@
  *   ISO-TEST block <dev> label=<ISO9660 volume id or ->     one per block device
  *   ISO-TEST medium <dev> label=<L>    the device carrying the label asked for by
  *                                      iso_test.label=L (waits up to 30 s: USB enumerates late)
+ *   ISO-TEST payload <path> bytes=<n> fnv1a64=<hex>   that device mounted as iso9660
+ *                                      (read-only), the file named by iso_test.payload=PATH
+ *                                      read through and checksummed
  *   ISO-TEST DONE
  * then powers off, unless iso_test.hold is on the command line: then it prints
  * "ISO-TEST HOLD" and waits (the monitor tests press keys or the power button). */
@@ -60,6 +63,8 @@ static int read_label(const char *dev, char *out) {
     return 0;
 }
 
+static char medium[300];
+
 static int scan(const char *want, int print_all) {
     int found = 0;
     DIR *d = opendir("/sys/block");
@@ -72,6 +77,7 @@ static int scan(const char *want, int print_all) {
         if (print_all) say("ISO-TEST block %s label=%s\n", e->d_name, ok ? label : "-");
         if (ok && want && strcmp(label, want) == 0 && !found) {
             say("ISO-TEST medium %s label=%s\n", e->d_name, label);
+            snprintf(medium, sizeof medium, "/dev/%s", e->d_name);
             found = 1;
         }
     }
@@ -105,6 +111,34 @@ int main(void) {
     }
     scan(NULL, 1);
     if (label && !found) say("ISO-TEST medium none label=%s%s\n", label, "");
+
+    char payload[256];
+    if (found && param("iso_test.payload", payload, sizeof payload)) {
+        mkdir("/media", 0755);
+        if (mount(medium, "/media", "iso9660", MS_RDONLY, NULL) != 0) {
+            say("ISO-TEST payload mount-failed %s errno=%s\n", medium, strerror(errno));
+        } else {
+            char path[300];
+            snprintf(path, sizeof path, "/media/%s", payload);
+            int pfd = open(path, O_RDONLY | O_CLOEXEC);
+            if (pfd < 0) {
+                say("ISO-TEST payload %s open-failed errno=%s\n", payload, strerror(errno));
+            } else {
+                unsigned long long h = 1469598103934665603ULL, total = 0;
+                unsigned char buf[65536];
+                ssize_t r;
+                while ((r = read(pfd, buf, sizeof buf)) > 0) {
+                    for (ssize_t k = 0; k < r; k++) { h ^= buf[k]; h *= 1099511628211ULL; }
+                    total += (unsigned long long)r;
+                }
+                close(pfd);
+                char sums[80];
+                snprintf(sums, sizeof sums, "bytes=%llu fnv1a64=%016llx", total, h);
+                say("ISO-TEST payload %s %s\n", payload, sums);
+            }
+            umount("/media");
+        }
+    }
     say("ISO-TEST DONE%s%s\n", "", "");
 
     char dummy[8];
