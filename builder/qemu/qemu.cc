@@ -201,19 +201,25 @@ int run_interactive(const QemuSpec& spec) {
 Machine Machine::start(QemuSpec spec, const sfs::path& dir) {
     sfs::create_directories(dir);
     if (spec.serial_log.empty()) spec.serial_log = dir / "serial.log";
-    if (spec.qmp_socket.empty()) spec.qmp_socket = dir / "qmp.sock";
-    if (spec.firmware == Firmware::uefi && spec.ovmf_vars.empty())
-        spec.ovmf_vars = prepare_uefi_vars(dir);
-    // sun_path holds 107 bytes.
+    Machine m;
+    // sun_path holds 107 bytes; deep build directories do not fit.
+    if (spec.qmp_socket.empty()) {
+        spec.qmp_socket = dir / "qmp.sock";
+        if (spec.qmp_socket.string().size() > 100) {
+            m.socket_dir_ = std::make_unique<fs::TempDir>("/tmp", "romimg-qmp-");
+            spec.qmp_socket = m.socket_dir_->path() / "qmp.sock";
+        }
+    }
     if (spec.qmp_socket.string().size() > 100)
         throw Error(fmt::format("QMP socket path {} is too long for a unix socket",
                                 spec.qmp_socket.string()));
+    if (spec.firmware == Firmware::uefi && spec.ovmf_vars.empty())
+        spec.ovmf_vars = prepare_uefi_vars(dir);
     check_firmware(spec);
     Command cmd = qemu_command(spec);
     std::error_code ec;
     sfs::remove(spec.serial_log, ec);
     sfs::remove(spec.qmp_socket, ec);
-    Machine m;
     m.spec_ = spec;
     m.pid_ = spawn_qemu(cmd, dir / "qemu.log");
     m.connect_qmp();
@@ -228,7 +234,8 @@ Machine::Machine(Machine&& o) noexcept
       qmp_buf_(std::move(o.qmp_buf_)),
       replies_(std::move(o.replies_)),
       events_(std::move(o.events_)),
-      scan_offset_(o.scan_offset_) {}
+      scan_offset_(o.scan_offset_),
+      socket_dir_(std::move(o.socket_dir_)) {}
 
 Machine::~Machine() {
     if (qmp_fd_ >= 0) ::close(qmp_fd_);

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <regex>
 #include <string>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "common/command.h"
+#include "common/fs.h"
 
 namespace romimg::qemu {
 
@@ -61,7 +63,9 @@ std::filesystem::path prepare_uefi_vars(const std::filesystem::path& dir,
 // Interactive: QEMU on this terminal until it exits. Returns its exit status.
 int run_interactive(const QemuSpec& spec);
 
-// A headless QEMU. start() fills in serial_log/qmp_socket under `dir` when they are empty.
+// A headless QEMU. start() fills in serial_log/qmp_socket under `dir` when they are empty (the
+// socket goes to a short temporary directory instead when `dir` is too long for a unix socket
+// path).
 class Machine {
 public:
     static Machine start(QemuSpec spec, const std::filesystem::path& dir);
@@ -121,6 +125,7 @@ private:
     std::vector<QmpReply> replies_;
     std::vector<std::string> events_;
     size_t scan_offset_ = 0;  // console bytes already matched past
+    std::unique_ptr<fs::TempDir> socket_dir_;  // only when `dir` was too long for the socket
 };
 
 }  // namespace romimg::qemu
