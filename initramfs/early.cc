@@ -55,8 +55,10 @@ std::string find_medium(const std::string& label, int wait_s) {
     }
 }
 
-// Attaches `file` to a free loop device, read-only; returns its path.
-std::string attach_loop(const std::string& file) {
+// Attaches `file` to a free loop device, read-only; returns its path and leaves the device
+// open in `keep`: with LO_FLAGS_AUTOCLEAR the device detaches on its last close, so it must stay
+// open until the mount holds it.
+std::string attach_loop(const std::string& file, int& keep) {
     int ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
     if (ctl < 0) return "";
     int n = ioctl(ctl, LOOP_CTL_GET_FREE);
@@ -71,8 +73,12 @@ std::string attach_loop(const std::string& file) {
     cfg.info.lo_flags = LO_FLAGS_READ_ONLY | LO_FLAGS_AUTOCLEAR;
     int rc = ioctl(loop, LOOP_CONFIGURE, &cfg);
     close(backing);
-    close(loop);
-    return rc == 0 ? dev : "";
+    if (rc != 0) {
+        close(loop);
+        return "";
+    }
+    keep = loop;
+    return dev;
 }
 
 }  // namespace
@@ -98,11 +104,13 @@ std::string attach_loop(const std::string& file) {
     mkdir_p("/medium");
     if (!do_mount(dev, "/medium", "iso9660", MS_RDONLY | MS_NOSUID | MS_NODEV, ""))
         fatal("cannot mount the boot medium " + dev);
-    std::string loop = attach_loop("/medium/live/root.sqfs");
+    int loop_fd = -1;
+    std::string loop = attach_loop("/medium/live/root.sqfs", loop_fd);
     if (loop.empty()) fatal(std::string("cannot attach /live/root.sqfs to a loop device: ") + strerror(errno));
     mkdir_p("/newroot");
     if (!do_mount(loop, "/newroot", "squashfs", MS_RDONLY | MS_NODEV, ""))
         fatal("cannot mount the root filesystem from " + dev);
+    close(loop_fd);  // the mount holds the loop device now
 
     struct Area { const char* path; const char* options; };
     const Area areas[] = {{"/newroot/var", "mode=0755,size=64m"},

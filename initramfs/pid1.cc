@@ -173,6 +173,9 @@ void Pid1::mount_jails() {
 
 void Pid1::write_policy() {
     struct stat st;
+    if (stat(kRomlock, &st) != 0 && mount("securityfs", "/sys/kernel/security", "securityfs",
+                                          MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) < 0 && errno != EBUSY)
+        say(std::string("cannot mount securityfs: ") + strerror(errno));
     if (stat(kRomlock, &st) != 0)
         fatal("this kernel has no romlock LSM (no /sys/kernel/security/romlock): refusing to run services unprotected");
     for (const auto& line : appliance::romlock_policy(conf_))

@@ -4,6 +4,7 @@
 
 namespace romimg::cli {
 
+Subcommand build_command();
 Subcommand trace_command();
 Subcommand templates_command();
 Subcommand jail_command();
@@ -13,6 +14,7 @@ Subcommand boot_command();
 
 const std::vector<Subcommand>& subcommands() {
     static const std::vector<Subcommand> table = {
+        build_command(),
         trace_command(),
         jail_command(),
         templates_command(),
