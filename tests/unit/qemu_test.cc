@@ -22,7 +22,7 @@ static std::string after(const std::vector<std::string>& v, const std::string& o
     return it == v.end() || it + 1 == v.end() ? "" : *(it + 1);
 }
 
-TEST_CASE("--forward HOST:GUEST") {
+TEST_CASE("forward specs are HOST:GUEST port pairs") {
     auto f = parse_forward("8080:80");
     CHECK(f.host == 8080);
     CHECK(f.guest == 80);
