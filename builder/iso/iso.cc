@@ -222,10 +222,13 @@ Command mcopy_command(const sfs::path& image, const sfs::path& src, const std::s
 Command xorriso_command(const IsoLayout& l, const sfs::path& out, const sfs::path& log,
                         bool print_size) {
     const std::string stamp = iso_timestamp(l.epoch);
-    // Native commands first: every file, directory and volume date is the epoch, and the
-    // volume "uuid" (which GRUB could search by, and which seeds the GPT/MBR ids) too.
+    // Native commands first: every file and directory date is the epoch, and so are the volume
+    // dates and the volume "uuid" (which GRUB could search by). xorriso reads an
+    // all_file_dates of 0 as "not set" and keeps the host's mtimes, so epoch 0 (the default
+    // when SOURCE_DATE_EPOCH is unset) stamps files with 1 s past it instead.
+    const time_t file_date = l.epoch > 0 ? l.epoch : 1;
     Command c{{"xorriso", "-report_about", "NOTE", "-volume_date", "all_file_dates",
-               fmt::format("={}", l.epoch), "-volume_date", "uuid", stamp, "-as", "mkisofs",
+               fmt::format("={}", file_date), "-volume_date", "uuid", stamp, "-as", "mkisofs",
                "-iso-level", "3", "-full-iso9660-filenames", "-joliet", "-joliet-long",
                "-rational-rock", "-volid", l.label, "-appid", "romimg", "-preparer", "romimg",
                "--modification-date=" + stamp,

@@ -191,6 +191,13 @@ TEST_CASE("xorriso: four boot ways, fixed dates, graft points") {
     CHECK(a[a.size() - 1] == "/live/root.sqfs=/h/a\\=b");
     CHECK_FALSE(contains(a, "-print-size"));
 
+    // Epoch 0 would mean "keep the host's mtimes" to xorriso.
+    auto zero = sample_layout();
+    zero.epoch = 0;
+    auto z = xorriso_command(zero, "/out/x.iso", "/w/log").argv;
+    CHECK(z[index_of(z, "all_file_dates") + 1] == "=1");
+    CHECK(contains(z, "--modification-date=1970010100000000"));
+
     auto size = xorriso_command(sample_layout(), "", "/w/log", true);
     CHECK(contains(size.argv, "-print-size"));
     CHECK_FALSE(contains(size.argv, "-output"));
