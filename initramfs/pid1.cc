@@ -144,7 +144,27 @@ void Pid1::setup_logging() {
 }
 
 void Pid1::mount_jails() {
+    // DNS: the kernel's IP autoconfiguration (DHCP, or ip=...:DNS) writes /proc/net/pnp in
+    // resolv.conf format. A read-only copy is bound over each jail's /etc/resolv.conf (a copy of
+    // the build host's) before the seal; afterwards romlock refuses to undo that mount.
+    std::string pnp;
+    bool have_dns = read_file("/proc/net/pnp", pnp) && pnp.find("nameserver") != std::string::npos;
+    if (have_dns) {
+        mkdir_p("/run/romimg");
+        int fd = open("/run/romimg/resolv.conf", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0 || write(fd, pnp.data(), pnp.size()) != (ssize_t)pnp.size()) have_dns = false;
+        if (fd >= 0) close(fd);
+    }
     for (const auto& s : conf_.services) {
+        std::string resolv = s.root + "/etc/resolv.conf";
+        struct stat st;
+        if (have_dns && lstat(resolv.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
+            say(s.name + ": /etc/resolv.conf is not a regular file in the jail: DNS left as built");
+        if (have_dns && lstat(resolv.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+            if (do_mount("/run/romimg/resolv.conf", resolv, "", MS_BIND, "") &&
+                do_mount("", resolv, "", MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, ""))
+                say("DNS for " + s.name + " from the kernel's IP configuration");
+        }
         for (const auto& m : s.mounts) {
             unsigned long flags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
             std::string opts = m.options;

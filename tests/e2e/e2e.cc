@@ -71,12 +71,24 @@ int main(int argc, char** argv) {
         check(t.has_value(), fmt::format("tomcat ready ({:.1f} s after QEMU started)", since()));
         check(m.console().find("romlock policy written and sealed") != std::string::npos, "romlock policy sealed before the services started");
         check(m.console().find("exec-locked") != std::string::npos, "services exec-locked once ready");
+        check(m.console().find("DNS for apache from the kernel's IP configuration") != std::string::npos &&
+                  m.console().find("DNS for tomcat from the kernel's IP configuration") != std::string::npos,
+              "the jails' resolv.conf comes from DHCP");
         if (!a || !t) {
             fmt::print("--- console ---\n{}\n", m.console().substr(m.console().size() > 6000 ? m.console().size() - 6000 : 0));
             m.stop();
             return 1;
         }
         for (auto [name, port] : {std::pair{"apache", apache_port}, {"tomcat", tomcat_port}}) {
+            // An open port is not yet an answering web application (a JVM deploying its webapps
+            // under TCG): wait, bounded, for the first 200 before judging the probes.
+            bool answered = false;
+            for (int i = 0; i < 60 && !answered; ++i) {
+                auto r = trace::run_probe(trace::parse_probe("GET / 200"), fmt::format("http://127.0.0.1:{}", port), 30);
+                answered = r.ok;
+                if (!answered) sleep(2);
+            }
+            check(answered, fmt::format("{} answers 200 on / ({:.1f} s after QEMU started)", name, since()));
             auto tmpl = recipe::load_template(name);
             std::vector<std::string> probes = tmpl.trace_probes;
             probes.insert(probes.end(), tmpl.verify_probes.begin(), tmpl.verify_probes.end());
