@@ -49,6 +49,19 @@ uint64_t FileSet::total_bytes() const {
 
 namespace {
 
+// The entries of a directory, sorted (reproducible order), without . and ..
+bool sorted_names(const std::string& dir, std::vector<std::string>& names) {
+    DIR* d = opendir(dir.c_str());
+    if (!d) return false;
+    while (dirent* de = readdir(d)) {
+        std::string n = de->d_name;
+        if (n != "." && n != "..") names.push_back(n);
+    }
+    closedir(d);
+    std::sort(names.begin(), names.end());
+    return true;
+}
+
 std::vector<std::string> components(const std::string& path) {
     std::vector<std::string> out;
     size_t i = 0;
@@ -325,15 +338,8 @@ private:
         }
         std::string prefix = dir == "/" ? "" : dir;
         if (!has_wildcard(segs[i])) return expand(segs, i + 1, prefix + "/" + segs[i], out);
-        DIR* d = opendir(dir.c_str());
-        if (!d) return;
         std::vector<std::string> names;
-        while (dirent* de = readdir(d)) {
-            std::string n = de->d_name;
-            if (n != "." && n != "..") names.push_back(n);
-        }
-        closedir(d);
-        std::sort(names.begin(), names.end());
+        if (!sorted_names(dir, names)) return;
         for (const auto& n : names) {
             std::string child = prefix + "/" + n;
             if (segs[i] == "**") {
@@ -362,15 +368,8 @@ private:
         bool linked = lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode);
         if (linked && !walk_linked_dir) return;
         if (!dirs_walked_.insert(final).second) return;
-        DIR* d = opendir(final.c_str());
-        if (!d) return;
         std::vector<std::string> names;
-        while (dirent* de = readdir(d)) {
-            std::string n = de->d_name;
-            if (n != "." && n != "..") names.push_back(n);
-        }
-        closedir(d);
-        std::sort(names.begin(), names.end());
+        if (!sorted_names(final, names)) return;
         for (const auto& n : names) add_tree((final == "/" ? "" : final) + "/" + n, why, false);
     }
 

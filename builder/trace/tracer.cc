@@ -81,6 +81,16 @@ static LStat lstat_as(int hostproc, pid_t tid, const std::string& path) {
     return s;
 }
 
+// A small /proc/<tid>/<name> file of a tracee, through the host's /proc ("" if gone).
+static std::string read_proc(int hostproc, pid_t tid, const char* name) {
+    int fd = openat(hostproc, fmt::format("{}/{}", tid, name).c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return "";
+    char buf[4096];
+    ssize_t n = pread(fd, buf, sizeof buf, 0);
+    close(fd);
+    return n > 0 ? std::string(buf, n) : "";
+}
+
 struct Tracer::Operand {
     std::string path;
     unsigned access = 0;  // Access bits
@@ -126,16 +136,8 @@ Tracer::Task& Tracer::task(pid_t tid) {
     auto t = std::make_unique<Task>();
     t->tid = tid;
     t->tgid = tid;
-    int fd = openat(hostproc_, fmt::format("{}/status", tid).c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        char buf[4096];
-        ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
-        close(fd);
-        if (n > 0) {
-            buf[n] = 0;
-            if (const char* p = strstr(buf, "\nTgid:")) t->tgid = atoi(p + 6);
-        }
-    }
+    std::string status = read_proc(hostproc_, tid, "status");
+    if (auto p = status.find("\nTgid:"); p != std::string::npos) t->tgid = atoi(status.c_str() + p + 6);
     Task& ref = *t;
     tasks_[tid] = std::move(t);
     return ref;
@@ -334,19 +336,16 @@ void Tracer::record_interpreters(Task& t, ExecRecord& x) {
 }
 
 void Tracer::refresh_creds(pid_t pid) {
-    int fd = openat(hostproc_, fmt::format("{}/status", pid).c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return;
-    char buf[4096];
-    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
-    close(fd);
-    if (n <= 0) return;
-    buf[n] = 0;
+    std::string status = read_proc(hostproc_, pid, "status");
+    if (status.empty()) return;
     auto& proc = result_.processes[pid];
     proc.pid = pid;
     unsigned r, e;
-    if (const char* p = strstr(buf, "\nUid:"); p && sscanf(p + 5, "%u %u", &r, &e) == 2) proc.uid = e;
-    if (const char* p = strstr(buf, "\nGid:"); p && sscanf(p + 5, "%u %u", &r, &e) == 2) proc.gid = e;
-    if (const char* p = strstr(buf, "\nPPid:"); p && proc.ppid == 0) proc.ppid = atoi(p + 6);
+    if (auto p = status.find("\nUid:"); p != std::string::npos && sscanf(status.c_str() + p + 5, "%u %u", &r, &e) == 2)
+        proc.uid = e;
+    if (auto p = status.find("\nGid:"); p != std::string::npos && sscanf(status.c_str() + p + 5, "%u %u", &r, &e) == 2)
+        proc.gid = e;
+    if (auto p = status.find("\nPPid:"); p != std::string::npos && proc.ppid == 0) proc.ppid = atoi(status.c_str() + p + 6);
 }
 
 // ---- reading the tracee ----
@@ -570,17 +569,9 @@ std::vector<std::pair<pid_t, pid_t>> Tracer::live_processes() const {
     for (const auto& [tid, t] : tasks_) {
         if (t->tid != t->tgid) continue;
         pid_t ppid = 0;
-        int fd = openat(hostproc_, fmt::format("{}/stat", tid).c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd >= 0) {
-            char buf[1024];
-            ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
-            close(fd);
-            if (n > 0) {
-                buf[n] = 0;
-                // "pid (comm) state ppid ...": comm may contain spaces and parentheses.
-                if (const char* r = strrchr(buf, ')')) sscanf(r + 2, "%*c %d", &ppid);
-            }
-        }
+        // "pid (comm) state ppid ...": comm may contain spaces and parentheses.
+        std::string stat = read_proc(hostproc_, tid, "stat");
+        if (auto r = stat.rfind(')'); r != std::string::npos) sscanf(stat.c_str() + r + 2, "%*c %d", &ppid);
         out.emplace_back(tid, ppid);
     }
     return out;
