@@ -133,9 +133,9 @@ std::string probe_failures(const TraceResult& r, const std::filesystem::path& lo
 
 TraceResult run_trace(const TraceRequest& req) {
     if (geteuid() != 0)
-        throw Error("romimg trace needs root: it creates mount, PID and network namespaces, mounts a "
-                    "copy-on-write overlay of the host's files so the service cannot change them, and "
-                    "traces with ptrace (run it as root, e.g. with sudo)");
+        throw Error("tracing a service needs root: romimg creates mount, PID and network namespaces, "
+                    "mounts a copy-on-write overlay of the host's files so the service cannot change "
+                    "them, and traces with ptrace (run it as root, e.g. with sudo)");
     signals::install_interrupt_handlers();
     // Orphans of the sandbox come to us, so we can reap every one of them.
     prctl(PR_SET_CHILD_SUBREAPER, 1);

@@ -52,7 +52,7 @@ expect not-installed 1 "romimg: error: /usr/sbin/no-such-daemon is not installed
   "$romimg" trace "${T[@]}" "$tmp/pkg.toml"
 expect unknown-user 1 "romimg: error: user 'no-such-user' does not exist" -- \
   "$romimg" trace "${T[@]}" --user no-such-user -- /bin/true
-expect not-root 1 "romimg: error: romimg trace needs root: .*namespaces.*ptrace" -- \
+expect not-root 1 "romimg: error: tracing a service needs root: .*namespaces.*ptrace" -- \
   setpriv --reuid=65534 --regid=65534 --clear-groups "$romimg" trace --work /tmp/romimg-bad-nonroot -- /bin/true
 expect usage-no-command 2 "romimg: error: romimg trace needs a SERVICE or -- COMMAND" -- "$romimg" trace
 expect usage-bad-probe 2 "romimg: error: bad probe 'GET / abc'" -- "$romimg" trace --ready tcp:80 --probe 'GET / abc' -- /bin/true
