@@ -1,19 +1,15 @@
 // `romimg trace`: the tracer stage on its own. Builds a TraceRequest from a template or a
 // command line, runs it, prints the summary, writes the JSON.
-#include <grp.h>
-#include <pwd.h>
-#include <sys/capability.h>
-#include <unistd.h>
+
+#include <memory>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "cli/cli.h"
-#include "common/command.h"
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/log.h"
-#include "common/sys.h"
 #include "recipe/template.h"
 #include "trace/request.h"
 #include "trace/session.h"
