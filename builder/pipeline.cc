@@ -118,6 +118,7 @@ BuildResult build_appliance(const BuildOptions& opt) {
         conf.hostname = opt.hostname;
         conf.log_to = opt.log_to;
         conf.log_console = opt.log_console;
+        conf.debug_shell = opt.debug_shell;
         for (size_t i = 0; i < templates.size(); ++i) {
             rr.jails.push_back({&templates[i], &jails[i].plan, jails[i].dir});
             conf.services.push_back(rootfs::service_entry(templates[i], jails[i].plan, opt.exec_lock));

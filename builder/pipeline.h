@@ -20,6 +20,7 @@ struct BuildOptions {
     std::string romlock_mode = "enforce";
     bool exec_lock = true;
     bool fast = false;          // zstd instead of xz
+    bool debug_shell = false;   // a root shell on the console (busybox), announced loudly
     int jobs = 0;               // kernel build; 0 = all cores
 };
 

@@ -13,6 +13,7 @@
 #include <linux/input.h>
 #include <sys/capability.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/reboot.h>
@@ -49,7 +50,7 @@ struct Sink {             // one log source drained into a bounded file
 };
 
 struct Running {
-    const Service* svc = nullptr;
+    const Service* svc = nullptr;  // null: the --debug-shell console shell
     pid_t pid = 0;
     double started = 0, restart_at = 0;
     bool ready = false;
@@ -204,7 +205,33 @@ void Pid1::write_policy() {
     say("romlock policy written and sealed");
 }
 
+// --debug-shell: a root shell on the console, outside any jail and never exec-locked.
+void start_debug_shell(Running& r) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, nullptr);
+        setsid();
+        int fd = open("/dev/console", O_RDWR);
+        if (fd < 0) _exit(127);
+        ioctl(fd, TIOCSCTTY, 1);
+        dup2(fd, 0);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        char* argv[] = {const_cast<char*>("-sh"), nullptr};
+        char* envp[] = {const_cast<char*>("PATH=/bin"), const_cast<char*>("HOME=/"), const_cast<char*>("TERM=vt100"), nullptr};
+        execve("/bin/sh", argv, envp);
+        _exit(127);
+    }
+    r.pid = pid > 0 ? pid : 0;
+    r.started = monotonic_seconds();
+    r.ready = true;
+    if (pid > 0) say("DEBUG SHELL started on the console (pid " + std::to_string(pid) + ")");
+}
+
 void Pid1::start(Running& r) {
+    if (!r.svc) return start_debug_shell(r);
     const Service& s = *r.svc;
     int pipefd[2];
     if (pipe2(pipefd, O_CLOEXEC) < 0) {
@@ -340,6 +367,10 @@ void Pid1::reap(double now) {
             std::string how = WIFEXITED(st) ? "exited with status " + std::to_string(WEXITSTATUS(st))
                                             : std::string("was killed by signal ") + strsignal(WTERMSIG(st));
             r.pid = 0;
+            if (!r.svc) {  // the debug shell: a new one at once
+                r.restart_at = now;
+                continue;
+            }
             // Backoff: 1, 2, 4 ... 60 s; reset after a run that lasted a minute.
             if (now - r.started > 60) r.restarts = 0;
             int delay = std::min(60, 1 << std::min(r.restarts, 6));
@@ -394,6 +425,11 @@ void Pid1::drain(Sink& s) {
     int longest = 0;
     for (auto& r : run_) {
         r.restart_at = 0;
+        if (r.pid > 0 && !r.svc) {  // the debug shell
+            kill(-r.pid, SIGKILL);
+            waitpid(r.pid, nullptr, 0);
+            r.pid = 0;
+        }
         if (r.pid > 0) {
             kill(-r.pid, r.svc->stop_signal);
             longest = std::max(longest, r.svc->stop_timeout);
@@ -460,12 +496,17 @@ void Pid1::drain(Sink& s) {
         r.svc = &s;
         run_.push_back(r);
     }
+    if (conf_.debug_shell) {
+        for (int i = 0; i < 3; ++i)
+            say("*** DEBUG SHELL ENABLED: a root shell is on the console; this image is NOT tamper-proof ***");
+        run_.push_back(Running{});  // svc == nullptr
+    }
     for (auto& r : run_) start(r);
 
     for (;;) {
         double now = monotonic_seconds();
         for (auto& r : run_) {
-            if (r.pid > 0 && !r.ready) check_ready(r, now);
+            if (r.svc && r.pid > 0 && !r.ready) check_ready(r, now);
             if (r.pid == 0 && r.restart_at > 0 && now >= r.restart_at) start(r);
         }
         struct epoll_event evs[16];
@@ -497,7 +538,7 @@ void Pid1::drain(Sink& s) {
                 }
             if (handled) continue;
             for (auto& r : run_) {
-                if (r.console != fd) continue;
+                if (!r.svc || r.console != fd) continue;
                 for (auto& s : sinks_)
                     if (s.name == r.svc->name + "-console") {
                         s.fd = fd;

@@ -26,6 +26,8 @@ const char* const usage =
     "  --log-console          echo service logs on the console\n"
     "  --romlock-mode enforce|permissive   permissive only logs what it would refuse\n"
     "  --no-exec-lock         do not exec-lock the services (testing only)\n"
+    "  --debug-shell          add a root shell on the console (busybox) for debugging; the image\n"
+    "                         is then NOT tamper-proof, and says so at every boot\n"
     "  --fast                 zstd instead of xz for the root filesystem (bigger, faster to build)\n"
     "  --jobs N               kernel build parallelism when the kernel is not cached\n"
     "  --work DIR             scratch space and logs (default ./work)\n"
@@ -48,6 +50,7 @@ int build_main(const GlobalOptions&, const std::vector<std::string>& args) {
     p.option("--romlock-mode", o.romlock_mode);
     p.flag("--no-exec-lock", no_exec_lock);
     p.flag("--fast", o.fast);
+    p.flag("--debug-shell", o.debug_shell);
     p.option("--jobs", o.jobs);
     p.option("--work", work);
     auto services = p.parse();

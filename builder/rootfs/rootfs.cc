@@ -135,6 +135,15 @@ RootfsResult build_rootfs(const RootfsRequest& req) {
     sfs::permissions(tree / "sbin/init", sfs::perms(0755));
     fs::write_file_atomic(tree / "etc/romimg/appliance.conf", appliance::format_conf(req.conf), 0644);
     for (const auto& j : req.jails) link_tree(j.tree, tree / "jail" / j.tmpl->name);
+    if (req.conf.debug_shell) {
+        // Outside the jails there is normally no shell at all; --debug-shell adds a static one.
+        const sfs::path busybox = "/bin/busybox";
+        if (!sfs::exists(busybox)) throw Error("--debug-shell needs busybox-static (apt-get install busybox-static, or `make deps`)");
+        sfs::create_directories(tree / "bin");
+        sfs::copy_file(busybox, tree / "bin/busybox");
+        sfs::permissions(tree / "bin/busybox", sfs::perms(0755));
+        sfs::create_symlink("busybox", tree / "bin/sh");
+    }
 
     sfs::path pseudo = stage_dir / "pseudo";
     fs::write_file_atomic(pseudo, pseudo_definitions(req.jails));

@@ -36,7 +36,7 @@ static int free_port() {
 
 int main(int argc, char** argv) {
     if (argc != 5) {
-        fmt::print(stderr, "usage: e2e-boot ISO bios-cd|uefi-usb poweroff|reboot MEM_MB\n");
+        fmt::print(stderr, "usage: e2e-boot ISO bios-cd|uefi-usb|debug-shell poweroff|reboot MEM_MB\n");
         return 2;
     }
     if (geteuid() != 0) {
@@ -65,6 +65,18 @@ int main(int argc, char** argv) {
         auto t0 = std::chrono::steady_clock::now();
         qemu::Machine m = qemu::Machine::start(spec, dir.path());
         auto since = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
+        if (mode == "debug-shell") {
+            check(m.wait_for_line(std::regex(R"(\*\*\* DEBUG SHELL ENABLED: .* NOT tamper-proof)"), 120s, false).has_value(),
+                  "init announces the debug shell loudly");
+            check(m.wait_for_line(std::regex("DEBUG SHELL started on the console"), 60s, false).has_value(),
+                  "the debug shell is started on the console");
+            check(m.wait_for_line(std::regex("apache is ready .* and exec-locked"), 180s, false).has_value(),
+                  "apache still comes up, exec-locked");
+            m.power_button();
+            check(m.wait_exit(120s).has_value(), "power button: the guest powers off");
+            fmt::print("{}\n", fails ? fmt::format("{} checks failed", fails) : "all checks passed");
+            return fails ? 1 : 0;
+        }
         auto a = m.wait_for_line(std::regex("apache is ready"), 180s, false);
         check(a.has_value(), fmt::format("{} {} MB: apache ready ({:.1f} s after QEMU started)", mode, spec.mem_mb, since()));
         auto t = m.wait_for_line(std::regex("tomcat is ready"), 300s, false);
@@ -88,7 +100,7 @@ int main(int argc, char** argv) {
                 answered = r.ok;
                 if (!answered) sleep(2);
             }
-            check(answered, fmt::format("{} answers 200 on / ({:.1f} s after QEMU started)", name, since()));
+            check(answered, fmt::format("{} answers 200 on / (checked {:.1f} s after QEMU started)", name, since()));
             auto tmpl = recipe::load_template(name);
             std::vector<std::string> probes = tmpl.trace_probes;
             probes.insert(probes.end(), tmpl.verify_probes.begin(), tmpl.verify_probes.end());
@@ -97,6 +109,18 @@ int main(int argc, char** argv) {
                 check(r.ok, fmt::format("{} {} -> {}{}", name, p, r.status, r.ok ? "" : " (" + r.detail + ")"));
             }
         }
+        // The test-only service tried to write where nothing may be written.
+        auto rw = m.wait_for_line(std::regex("rootwrite is ready"), 120s, false);
+        check(rw.has_value(), "the test-only rootwrite service is up and exec-locked");
+        for (const char* target : {"/rootwrite-test", "\\S*/rootwrite-new", "/etc/passwd", "mkdir:/newdir"}) {
+            std::string c = m.console();
+            bool refused = std::regex_search(c, std::regex(fmt::format(R"(ROOTWRITE {} E(ROFS|ACCES|PERM))", target)));
+            check(refused, fmt::format("a write to {} in the read-only root is refused", target[0] == '\\' ? "a new file beside its binary" : target));
+        }
+        check(std::regex_search(m.console(), std::regex(R"(ROOTWRITE \S*rootwrite E(ROFS|ACCES|PERM|TXTBSY))")),
+              "a write over the service's own binary is refused");
+        check(m.console().find("ROOTWRITE /tmp/rootwrite-ok WRITABLE") != std::string::npos,
+              "its tmpfs area is writable (the positive control)");
         // Apache's access log is a FIFO in the read-only image; init drains it (and echoes it on
         // the console because the image was built with --log-console).
         auto logged = m.wait_for_line(std::regex(R"(\[apache-access\.log\] .*"GET /icons/small/back\.png)"), 30s, false);
