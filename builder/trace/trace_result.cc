@@ -54,25 +54,6 @@ void TraceResult::record(const std::string& path, FileType type, Access access, 
     if (!target.empty()) f.target = target;
 }
 
-void TraceResult::merge(const TraceResult& other) {
-    for (const auto& [path, u] : other.files) {
-        auto [it, inserted] = files.try_emplace(path, u);
-        if (inserted) continue;
-        FileUse& f = it->second;
-        if (f.type == FileType::missing) f.type = u.type;
-        f.ok_mask |= u.ok_mask;
-        f.failed_mask |= u.failed_mask;
-        f.errors.insert(u.errors.begin(), u.errors.end());
-        if (u.size) f.size = u.size;
-        if (!u.target.empty()) f.target = u.target;
-    }
-    execs.insert(execs.end(), other.execs.begin(), other.execs.end());
-    for (const auto& [pid, p] : other.processes) processes.try_emplace(pid, p);
-    syscalls.insert(other.syscalls.begin(), other.syscalls.end());
-    syscalls_baseline.insert(other.syscalls_baseline.begin(), other.syscalls_baseline.end());
-    probes.insert(probes.end(), other.probes.begin(), other.probes.end());
-}
-
 nlohmann::json to_json(const TraceResult& r) {
     using nlohmann::json;
     json files = json::array();

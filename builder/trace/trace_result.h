@@ -1,5 +1,5 @@
 // TraceResult: what a traced run touched. Produced by the tracer, consumed by the closure stage
-// (next issue) and written as JSON by `romimg trace --out`. Pure data plus merge rules.
+// and written as JSON by `romimg trace --out`. Pure data plus the rule for recording a use.
 #pragma once
 
 #include <cstdint>
@@ -78,8 +78,6 @@ struct TraceResult {
     // was missing and then created).
     void record(const std::string& path, FileType type, Access access, bool ok,
                 int err = 0, uint64_t size = 0, const std::string& target = "");
-    // Adds another result (e.g. a second run) into this one.
-    void merge(const TraceResult& other);
 };
 
 nlohmann::json to_json(const TraceResult& r);

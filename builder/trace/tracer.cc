@@ -109,7 +109,6 @@ struct Tracer::Pending {
 struct Tracer::Task {
     pid_t tid = 0;
     pid_t tgid = 0;
-    bool attached_stop_seen = false;
     std::unique_ptr<Pending> pending;
 };
 
@@ -125,7 +124,6 @@ void Tracer::seize(pid_t pid) {
     root_ = pid;
     auto t = std::make_unique<Task>();
     t->tid = t->tgid = pid;
-    t->attached_stop_seen = true;
     tasks_[pid] = std::move(t);
 }
 
