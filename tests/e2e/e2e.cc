@@ -119,7 +119,7 @@ int main(int argc, char** argv) {
         }
         check(std::regex_search(m.console(), std::regex(R"(ROOTWRITE \S*rootwrite E(ROFS|ACCES|PERM|TXTBSY))")),
               "a write over the service's own binary is refused");
-        check(m.console().find("ROOTWRITE /tmp/rootwrite-ok WRITABLE") != std::string::npos,
+        check(m.console().find("ROOTWRITE /run/rootwrite/ok WRITABLE") != std::string::npos,
               "its tmpfs area is writable (the positive control)");
         // Apache's access log is a FIFO in the read-only image; init drains it (and echoes it on
         // the console because the image was built with --log-console).

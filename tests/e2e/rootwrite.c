@@ -1,7 +1,8 @@
 /* Test-only appliance service (e2e): tries to write where a tamper-proof appliance must refuse,
  * prints one "ROOTWRITE <path> <result>" line per attempt (init echoes service output on the
  * console with --log-console), then listens on 127.0.0.1:9099 so init's ready check and exec
- * lock apply to it like any service. /tmp (a tmpfs area of its jail) is the positive control. */
+ * lock apply to it like any service. /run/rootwrite (a tmpfs area of its jail) is the positive
+ * control. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -29,7 +30,7 @@ int main(int argc, char** argv) {
     try_create(argv[0]);
     try_create("/etc/passwd");
     printf("ROOTWRITE mkdir:/newdir %s\n", mkdir("/newdir", 0755) < 0 ? strerrorname_np(errno) : "WRITABLE");
-    try_create("/tmp/rootwrite-ok");
+    try_create("/run/rootwrite/ok");
     fflush(stdout);
     int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
