@@ -12,6 +12,7 @@
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/strings.h"
 #include "initramfs/cpio.h"
 #include "iso/iso.h"
 #include "jail/stage.h"
@@ -25,15 +26,7 @@ std::string kernel_ip_argument(const std::string& net) {
     if (net == "dhcp") return "ip=dhcp";
     if (net.rfind("static:", 0) != 0)
         throw UsageError("--net takes dhcp or static:ADDR/PREFIX,GW[,DNS], got " + net);
-    std::string rest = net.substr(7);
-    std::vector<std::string> parts;
-    size_t i = 0;
-    while (i <= rest.size()) {
-        size_t j = rest.find(',', i);
-        if (j == std::string::npos) j = rest.size();
-        parts.push_back(rest.substr(i, j - i));
-        i = j + 1;
-    }
+    std::vector<std::string> parts = split(net.substr(7), ',');
     auto slash = parts[0].find('/');
     if (parts.size() < 2 || parts.size() > 3 || slash == std::string::npos)
         throw UsageError("--net static needs ADDR/PREFIX,GW[,DNS], got " + net);

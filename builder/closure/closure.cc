@@ -24,6 +24,7 @@
 #include <fmt/format.h>
 
 #include "common/error.h"
+#include "common/fs.h"
 #include "common/fd.h"
 #include "trace/binfmt.h"
 #include "trace/paths.h"
@@ -96,11 +97,6 @@ std::string dirname_of(const std::string& p) {
 std::string basename_of(const std::string& p) {
     auto s = p.rfind('/');
     return s == std::string::npos ? p : p.substr(s + 1);
-}
-
-bool under(const std::string& path, const std::string& dir) {
-    return path == dir || (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 &&
-                           path[dir.size()] == '/');
 }
 
 std::string read_head(const std::string& path, size_t n) {
@@ -210,13 +206,13 @@ private:
     // Paths that are never an entry. Reports each refused path once when it matters.
     // Runtime objects and files the jail stage writes itself: silently never entries.
     static bool not_copied(const std::string& path) {
-        return under(path, "/proc") || under(path, "/sys")  // mounted, not copied
+        return fs::path_within(path, "/proc") || fs::path_within(path, "/sys")  // mounted, not copied
                || path.compare(0, 11, "/run/romimg") == 0   // romimg's own runtime
                || kJailWritten.count(path);
     }
 
     bool refused(const std::string& path, Reason reason, bool is_device) {
-        if (under(path, "/dev") && !is_device) return true;  // the jail stage makes its own /dev
+        if (fs::path_within(path, "/dev") && !is_device) return true;  // the jail stage makes its own /dev
         bool first = refused_reported_.insert(path).second;
         if (!matching_glob(kSecrets, path).empty()) {
             if (first)

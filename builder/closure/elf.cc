@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "closure/closure.h"
+#include "common/strings.h"
 #include "common/fd.h"
 #include "common/sys.h"
 
@@ -24,17 +25,8 @@ struct ElfGuard {
     }
 };
 
-std::vector<std::string> split_colon(const std::string& s) {
-    std::vector<std::string> out;
-    size_t i = 0;
-    while (i <= s.size()) {
-        size_t j = s.find(':', i);
-        if (j == std::string::npos) j = s.size();
-        out.push_back(s.substr(i, j - i));
-        i = j + 1;
-    }
-    return out;
-}
+// Empty entries are kept: in DT_RPATH/DT_RUNPATH they mean the current directory.
+std::vector<std::string> split_colon(const std::string& s) { return split(s, ':'); }
 
 }  // namespace
 

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "common/strings.h"
 #include "common/sys.h"
 
 extern char** environ;
@@ -19,15 +20,11 @@ std::string find_program(const std::string& prog) {
     if (prog.find('/') != std::string::npos) return access(prog.c_str(), X_OK) == 0 ? prog : "";
     const char* path = getenv("PATH");
     std::string p = path ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-    size_t i = 0;
-    while (i <= p.size()) {
-        size_t j = p.find(':', i);
-        if (j == std::string::npos) j = p.size();
-        std::string cand = p.substr(i, j - i) + "/" + prog;
+    for (const auto& dir : split(p, ':', true)) {
+        std::string cand = dir + "/" + prog;
         struct stat st;
         if (stat(cand.c_str(), &st) == 0 && S_ISREG(st.st_mode) && access(cand.c_str(), X_OK) == 0)
             return cand;
-        i = j + 1;
     }
     return "";
 }

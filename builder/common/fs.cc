@@ -74,6 +74,12 @@ void remove_tree(const std::filesystem::path& path) {
         throw Error(fmt::format("{} is not empty after removal (a mount inside it?)", path.string()));
 }
 
+bool path_within(const std::string& path, const std::string& dir) {
+    if (dir == "/") return !path.empty() && path[0] == '/';
+    return path == dir || (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 &&
+                           path[dir.size()] == '/');
+}
+
 static std::string hex(const unsigned char* md, unsigned len) {
     std::string out;
     for (unsigned i = 0; i < len; ++i) out += fmt::format("{:02x}", md[i]);

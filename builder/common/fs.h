@@ -30,6 +30,9 @@ private:
 // reported, never emptied).
 void remove_tree(const std::filesystem::path& path);
 
+// True if `path` is `dir` or inside it, by components ("/a/bc" is not inside "/a/b"). Pure.
+bool path_within(const std::string& path, const std::string& dir);
+
 std::string sha256_hex(const std::string& data);
 std::string sha256_file(const std::filesystem::path& path);
 

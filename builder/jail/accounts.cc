@@ -6,21 +6,9 @@
 #include <fmt/format.h>
 
 #include "common/error.h"
+#include "common/strings.h"
 
 namespace romimg::jail {
-
-namespace {
-std::vector<std::string> split(const std::string& s, char sep) {
-    std::vector<std::string> out;
-    size_t i = 0;
-    for (;;) {
-        size_t j = s.find(sep, i);
-        out.push_back(s.substr(i, j == std::string::npos ? std::string::npos : j - i));
-        if (j == std::string::npos) return out;
-        i = j + 1;
-    }
-}
-}  // namespace
 
 std::vector<PasswdEntry> parse_passwd(const std::string& text) {
     std::vector<PasswdEntry> out;

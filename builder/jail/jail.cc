@@ -26,11 +26,6 @@ const std::vector<std::string>& standard_devices() {
 
 namespace {
 
-bool under(const std::string& path, const std::string& dir) {
-    return path == dir || (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 &&
-                           path[dir.size()] == '/');
-}
-
 struct DevNumbers {
     unsigned major, minor;
 };
@@ -45,10 +40,7 @@ bool known_device(const std::string& path, DevNumbers& out) {
     return true;
 }
 
-std::string parent_of(const std::string& p) {
-    auto s = p.rfind('/');
-    return s == 0 ? "/" : p.substr(0, s);
-}
+std::string parent_of(const std::string& p) { return std::filesystem::path(p).parent_path().string(); }
 
 }  // namespace
 
@@ -63,14 +55,14 @@ JailPlan plan_jail(const closure::FileSet& files, const recipe::ServiceTemplate&
 
     for (const auto& w : t.writable)
         for (const auto& log : t.logs)
-            if (under(log, w.path))
+            if (fs::path_within(log, w.path))
                 throw ConfigError(t.file, 0, fmt::format("log file {} is inside writable dir {}: the tmpfs "
                                                          "would hide its FIFO (make the log dir not writable)",
                                                          log, w.path));
 
     auto hidden = [&](const std::string& path) {
         for (const auto& w : t.writable)
-            if (path != w.path && under(path, w.path)) return true;
+            if (path != w.path && fs::path_within(path, w.path)) return true;
         return false;
     };
     // Directories between / and `path`, with the host's modes where the closure knows them.

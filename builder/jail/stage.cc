@@ -7,6 +7,7 @@
 #include "closure/closure.h"
 #include "common/error.h"
 #include "common/fs.h"
+#include "common/strings.h"
 #include "common/log.h"
 #include "dpkg/dpkg.h"
 #include "jail/accounts.h"
@@ -19,18 +20,8 @@ namespace romimg::jail {
 namespace {
 
 std::vector<std::string> library_path(const recipe::ServiceTemplate& t) {
-    std::vector<std::string> out;
     auto it = t.environment.find("LD_LIBRARY_PATH");
-    if (it == t.environment.end()) return out;
-    size_t i = 0;
-    const std::string& s = it->second;
-    while (i <= s.size()) {
-        size_t j = s.find(':', i);
-        if (j == std::string::npos) j = s.size();
-        if (j > i) out.push_back(s.substr(i, j - i));
-        i = j + 1;
-    }
-    return out;
+    return it == t.environment.end() ? std::vector<std::string>{} : split(it->second, ':', true);
 }
 
 // Paths the verify run looked for and did not find, those the host has first: they are what

@@ -7,21 +7,14 @@
 
 #include "common/error.h"
 #include "common/fs.h"
+#include "common/strings.h"
 
 namespace romimg::recipe {
 
 std::vector<std::filesystem::path> template_dirs() {
     std::vector<std::filesystem::path> dirs;
-    if (const char* env = getenv("ROMIMG_TEMPLATES")) {
-        std::string s = env;
-        size_t i = 0;
-        while (i <= s.size()) {
-            size_t j = s.find(':', i);
-            if (j == std::string::npos) j = s.size();
-            if (j > i) dirs.emplace_back(s.substr(i, j - i));
-            i = j + 1;
-        }
-    }
+    if (const char* env = getenv("ROMIMG_TEMPLATES"))
+        for (const auto& d : split(env, ':', true)) dirs.emplace_back(d);
     dirs.emplace_back(std::filesystem::path(ROMIMG_SOURCE_DIR) / "jail-templates");
     return dirs;
 }

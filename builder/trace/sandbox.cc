@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/fs.h"
 #include "common/sys.h"
 #include "trace/syscalls.h"
 #include "trace/tracer.h"
@@ -46,11 +47,7 @@ std::vector<HostMount> read_host_mounts() {
 
 namespace {
 
-bool under(const std::string& path, const std::string& dir) {
-    if (dir == "/") return true;
-    return path == dir || (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 &&
-                           path[dir.size()] == '/');
-}
+using fs::path_within;
 
 bool is_pseudo_fs(const std::string& t) {
     static const char* const pseudo[] = {"proc", "sysfs", "devtmpfs", "devpts", "mqueue", "cgroup",
@@ -82,9 +79,9 @@ std::vector<MountOp> plan_sandbox_mounts(const std::vector<HostMount>& host,
             ops.insert(ops.begin(), {MountOp::overlay, "/", "/", ""});
             continue;
         }
-        bool skip = under(m.target, "/proc") || under(m.target, "/sys") || under(m.target, "/dev") ||
+        bool skip = path_within(m.target, "/proc") || path_within(m.target, "/sys") || path_within(m.target, "/dev") ||
                     is_pseudo_fs(m.fstype);
-        for (const auto& s : skipped) skip |= under(m.target, s);
+        for (const auto& s : skipped) skip |= path_within(m.target, s);
         if (skip) {
             skipped.push_back(m.target);
             continue;

@@ -1,0 +1,17 @@
+#include "common/strings.h"
+
+namespace romimg {
+
+std::vector<std::string> split(const std::string& s, char sep, bool skip_empty) {
+    std::vector<std::string> out;
+    size_t i = 0;
+    for (;;) {
+        size_t j = s.find(sep, i);
+        std::string part = s.substr(i, j == std::string::npos ? std::string::npos : j - i);
+        if (!skip_empty || !part.empty()) out.push_back(std::move(part));
+        if (j == std::string::npos) return out;
+        i = j + 1;
+    }
+}
+
+}  // namespace romimg
