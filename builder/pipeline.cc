@@ -7,12 +7,14 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "appliance_conf.h"
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/strings.h"
+#include "image/image_info.h"
 #include "initramfs/cpio.h"
 #include "iso/iso.h"
 #include "jail/stage.h"
@@ -145,7 +147,22 @@ BuildResult build_appliance(const BuildOptions& opt) {
         iso::IsoRequest ir;
         ir.kernel = kernel.bzimage;
         ir.initramfs = initrd;
-        ir.payload = {{root.squashfs, "live/root.sqfs"}};
+        // /romimg/image.json: what the image is, for verify, manifest and diff.
+        image::ImageInfo info;
+        info.label = opt.label;
+        info.cmdline = cmdline;
+        info.source_date_epoch = epoch;
+        info.romlock_mode = opt.romlock_mode;
+        for (const auto& t : templates) {
+            image::ServiceInfo si{t.name, t.ports, t.ready, t.trace_probes, opt.exec_lock && t.exec_lock};
+            si.probes.insert(si.probes.end(), t.verify_probes.begin(), t.verify_probes.end());
+            info.services.push_back(si);
+        }
+        info.layers.push_back({"live/root.sqfs", fs::sha256_file(root.squashfs), root.bytes, "/"});
+        std::filesystem::path info_file = work / "image" / image::kInfoPath;
+        std::filesystem::create_directories(info_file.parent_path());
+        fs::write_file_atomic(info_file, image::to_json(info).dump(2) + "\n");
+        ir.payload = {{root.squashfs, "live/root.sqfs"}, {info_file, image::kInfoPath}};
         ir.label = opt.label;
         ir.cmdline = cmdline;
         ir.source_date_epoch = epoch;

@@ -1,0 +1,61 @@
+// What an ISO says about itself: /romimg/image.json, written by `romimg build` and read back by
+// `romimg verify`, `romimg manifest` and `romimg diff`, so that an image can be checked and
+// compared without the build host or the work dir. Also: reading files out of an ISO
+// (libarchive's ISO 9660 reader) and its volume label.
+#pragma once
+
+#include <cstdint>
+#include <ctime>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace romimg::image {
+
+inline constexpr const char* kInfoPath = "romimg/image.json";
+inline constexpr int kFormat = 1;
+
+struct ServiceInfo {
+    std::string name;
+    std::vector<int> ports;             // TCP ports it listens on inside the appliance
+    std::string ready;                  // "tcp:80" or ""
+    std::vector<std::string> probes;    // the template's trace and verify probes ("GET / 200")
+    bool exec_lock = true;
+};
+
+struct LayerInfo {
+    std::string iso_path;  // "live/root.sqfs"
+    std::string sha256;
+    uint64_t bytes = 0;
+    std::string mount;     // where init mounts it: "/" for the root
+};
+
+struct ImageInfo {
+    int format = kFormat;
+    std::string label;
+    std::string cmdline;
+    int64_t source_date_epoch = 0;
+    std::string romlock_mode = "enforce";
+    std::vector<ServiceInfo> services;
+    std::vector<LayerInfo> layers;
+};
+
+nlohmann::json to_json(const ImageInfo& info);
+ImageInfo image_info_from_json(const nlohmann::json& j);  // throws Error naming the bad field
+
+// ---- reading an ISO ----
+
+// The ISO 9660 volume id (primary volume descriptor). Throws Error if `iso` is not an ISO.
+std::string iso_volume_label(const std::filesystem::path& iso);
+// Every regular file in the ISO, "boot/vmlinuz" style, sorted.
+std::vector<std::string> iso_files(const std::filesystem::path& iso);
+// The contents of one file; throws Error naming the ISO and the path if it is not there.
+std::string read_iso_file(const std::filesystem::path& iso, const std::string& path);
+// Copies one file out of the ISO to `dest`.
+void extract_iso_file(const std::filesystem::path& iso, const std::string& path, const std::filesystem::path& dest);
+// /romimg/image.json, parsed; the error says the ISO was not made by romimg if it is missing.
+ImageInfo read_image_info(const std::filesystem::path& iso);
+
+}  // namespace romimg::image

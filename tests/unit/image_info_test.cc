@@ -1,0 +1,54 @@
+// /romimg/image.json round trip, bad input, and reading files out of a real ISO (xorriso).
+#include <catch2/catch.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include "common/command.h"
+#include "common/error.h"
+#include "common/fs.h"
+#include "image/image_info.h"
+
+using namespace romimg;
+
+TEST_CASE("image.json round-trips every field") {
+    image::ImageInfo a;
+    a.label = "SHOP_42";
+    a.cmdline = "console=ttyS0 romlock.mode=enforce";
+    a.source_date_epoch = 1700000000;
+    a.romlock_mode = "permissive";
+    a.services.push_back({"apache", {80, 443}, "tcp:80", {"GET / 200", "GET /x 404"}, false});
+    a.layers.push_back({"live/root.sqfs", std::string(64, 'a'), 123456, "/"});
+    image::ImageInfo b = image::image_info_from_json(image::to_json(a));
+    CHECK(image::to_json(b) == image::to_json(a));
+    CHECK(b.services.at(0).ports == std::vector<int>{80, 443});
+    CHECK_FALSE(b.services.at(0).exec_lock);
+    CHECK(b.layers.at(0).bytes == 123456);
+}
+
+TEST_CASE("image.json with a missing field or another format is refused, naming it") {
+    image::ImageInfo a;
+    nlohmann::json j = image::to_json(a);
+    j.erase("cmdline");
+    CHECK_THROWS_WITH(image::image_info_from_json(j), Catch::Contains("'cmdline'"));
+    j = image::to_json(a);
+    j["format"] = 99;
+    CHECK_THROWS_WITH(image::image_info_from_json(j), Catch::Contains("format 99"));
+}
+
+TEST_CASE("files are read out of an ISO; a file that is not an ISO is named") {
+    fs::TempDir dir("/tmp", "romimg-unit-");
+    std::filesystem::create_directories(dir.path() / "tree/romimg");
+    std::filesystem::create_directories(dir.path() / "tree/live");
+    fs::write_file_atomic(dir.path() / "tree/romimg/image.json", "{}\n");
+    fs::write_file_atomic(dir.path() / "tree/live/a.txt", "hello");
+    auto iso = dir.path() / "t.iso";
+    run(Command{{"xorriso", "-as", "mkisofs", "-quiet", "-V", "UNIT_LABEL", "-R", "-o", iso.string(),
+                 (dir.path() / "tree").string()},
+                {}, {}, dir.path() / "x.log"});
+    CHECK(image::iso_volume_label(iso) == "UNIT_LABEL");
+    CHECK(image::iso_files(iso) == std::vector<std::string>{"live/a.txt", "romimg/image.json"});
+    CHECK(image::read_iso_file(iso, "live/a.txt") == "hello");
+    CHECK_THROWS_WITH(image::read_iso_file(iso, "live/none"), Catch::Contains("has no /live/none"));
+    CHECK_THROWS_WITH(image::read_image_info(iso), Catch::Contains("'format'"));
+    CHECK_THROWS_WITH(image::iso_volume_label(dir.path() / "tree/live/a.txt"), Catch::Contains("not an ISO 9660 image"));
+}
