@@ -3,6 +3,9 @@
 #include "pipeline.h"
 
 #include <arpa/inet.h>
+#include <sys/stat.h>
+#include <algorithm>
+#include <map>
 #include <thread>
 #include <unistd.h>
 
@@ -10,10 +13,13 @@
 #include <nlohmann/json.hpp>
 
 #include "appliance_conf.h"
+#include "cache/base_cache.h"
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/strings.h"
+#include "content/content.h"
+#include "content/pack.h"
 #include "image/image_info.h"
 #include "initramfs/cpio.h"
 #include "iso/iso.h"
@@ -66,6 +72,142 @@ time_t source_date_epoch() {
     return env ? (time_t)atoll(env) : 0;
 }
 
+const recipe::ServiceTemplate& template_of(const std::vector<recipe::ServiceTemplate>& ts, const std::string& name) {
+    for (const auto& t : ts)
+        if (t.name == name) return t;
+    throw Error("no template loaded for " + name);
+}
+
+// Everything the jails and the root squashfs are made from, by name (cache::input_key).
+std::map<std::string, std::string> base_inputs(const BuildOptions& opt, const std::vector<recipe::ServiceTemplate>& templates,
+                                               const std::vector<content::ContentSpec>& contents,
+                                               const std::filesystem::path& init, time_t epoch) {
+    std::map<std::string, std::string> in;
+    auto file = [](const std::filesystem::path& p) { return std::filesystem::exists(p) ? fs::sha256_file(p) : "absent"; };
+    in["romimg"] = file("/proc/self/exe");  // the builder's own rules (closure, jail plan, rootfs)
+    in["romimg-init"] = file(init);
+    in["overlays"] = cache::tree_digest(std::filesystem::path(ROMIMG_SOURCE_DIR) / "overlays");
+    in["host:dpkg-status"] = file("/var/lib/dpkg/status");
+    in["host:passwd"] = file("/etc/passwd");
+    in["host:group"] = file("/etc/group");
+    if (opt.debug_shell) in["host:busybox"] = file("/bin/busybox");
+    in["services"] = fmt::format("{}", fmt::join(opt.services, " "));
+    for (const auto& t : templates) {
+        in["template:" + t.name] = file(t.file);
+        in["content-paths:" + t.name] = fmt::format("{}", fmt::join(content::paths_of(contents, t.name), " "));
+    }
+    in["option:compression"] = opt.fast ? "zstd" : "xz";
+    in["option:hostname"] = opt.hostname;
+    in["option:log-to"] = opt.log_to;
+    in["option:log-console"] = opt.log_console ? "yes" : "no";
+    in["option:debug-shell"] = opt.debug_shell ? "yes" : "no";
+    in["option:exec-lock"] = opt.exec_lock ? "yes" : "no";
+    in["option:epoch"] = std::to_string((long long)epoch);
+    return in;
+}
+
+// The appliance's view of a service's content layers: which image over which directory.
+std::vector<appliance::Layer> layers_of(const std::vector<content::ContentSpec>& contents, const std::string& service) {
+    std::vector<appliance::Layer> out;
+    int n = 0;
+    for (const auto& c : contents)
+        if (c.service == service) out.push_back({"/run/medium/" + content::layer_iso_path(service, ++n), content::layer_mount_point(c)});
+    return out;
+}
+
+struct BaseLayer {
+    std::filesystem::path root_sqfs;
+    std::string root_sha256;
+    uint64_t root_bytes = 0;
+    std::vector<std::string> manifests;
+    bool cached = false;
+};
+
+// Stages 1 and 3 of a build: jails and the root squashfs, or both from the base cache.
+BaseLayer build_base(const BuildOptions& opt, const std::vector<recipe::ServiceTemplate>& templates,
+                     const std::vector<content::ContentSpec>& contents, const std::filesystem::path& init,
+                     const std::filesystem::path& work, const std::filesystem::path& cache_dir, time_t epoch) {
+    const std::string key = cache::input_key(base_inputs(opt, templates, contents, init, epoch));
+    BaseLayer base;
+    if (!opt.retrace) {
+        auto stage = log::stage("base layer");
+        std::string why;
+        if (auto hit = cache::lookup(cache_dir, key, why)) {
+            base.root_sqfs = hit->root_sqfs;
+            base.root_sha256 = hit->root_sha256;
+            base.root_bytes = std::filesystem::file_size(hit->root_sqfs);
+            for (const auto& t : templates)
+                if (hit->manifests.count(t.name)) base.manifests.push_back(hit->manifests.at(t.name).string());
+            base.cached = true;
+            stage.detail(fmt::format("cached (jails and root.sqfs, key {}; --retrace traces again)", key.substr(0, 16)));
+            return base;
+        }
+        stage.detail(why.empty() ? "not cached: tracing and packing" : "not cached (" + why + "): tracing and packing");
+    }
+
+    // 1. One jail per service, with each content PATH left empty as a mount point.
+    std::vector<jail::JailBuild> jails;
+    std::vector<cache::FileStamp> stamps;
+    std::map<std::string, std::filesystem::path> manifests;
+    for (const auto& t : templates) {
+        jail::JailExtras extras;
+        std::vector<content::ContentSpec> mine;
+        for (const auto& c : contents)
+            if (c.service == t.name) mine.push_back(c);
+        if (opt.retrace)
+            for (size_t i = 0; i < mine.size(); ++i)
+                extras.trace_binds.push_back({(work / "content" / fmt::format("{}-{}", t.name, i + 1) / "tree").string(), mine[i].path});
+        extras.adjust_plan = [mine](jail::JailPlan plan) {
+            for (const auto& c : mine) content::check_against_plan(c, plan);
+            std::vector<std::string> paths;
+            for (const auto& c : mine) paths.push_back(c.path);
+            return content::replace_subtrees(std::move(plan), paths);
+        };
+        jails.push_back(jail::build_jail(t, work / "jails" / t.name, work, extras));
+        base.manifests.push_back(jails.back().manifest.string());
+        manifests[t.name] = jails.back().manifest;
+        // Stamped right after the copy: a file edited later invalidates the entry.
+        for (const auto& st : cache::stamp_files(cache::host_sources(jails.back().plan))) stamps.push_back(st);
+    }
+
+    // 3. The read-only root: jails, init, appliance.conf (with the layers' mount points), overlays.
+    {
+        auto stage = log::stage("root filesystem");
+        rootfs::RootfsRequest rr;
+        appliance::Conf conf;
+        conf.hostname = opt.hostname;
+        conf.log_to = opt.log_to;
+        conf.log_console = opt.log_console;
+        conf.debug_shell = opt.debug_shell;
+        for (size_t i = 0; i < templates.size(); ++i) {
+            rr.jails.push_back({&templates[i], &jails[i].plan, jails[i].dir});
+            conf.services.push_back(rootfs::service_entry(templates[i], jails[i].plan, opt.exec_lock));
+            conf.services.back().layers = layers_of(contents, templates[i].name);
+        }
+        rr.conf = conf;
+        rr.init_binary = init;
+        rr.overlays = std::filesystem::path(ROMIMG_SOURCE_DIR) / "overlays";
+        rr.compression = opt.fast ? "zstd" : "xz";
+        rr.epoch = epoch;
+        rr.work = work;
+        rr.log = work / "logs" / "30-rootfs.log";
+        rootfs::RootfsResult root = rootfs::build_rootfs(rr);
+        stage.detail(fmt::format("{:.1f} MB squashfs ({})", root.bytes / 1048576.0, rr.compression));
+        cache::BaseEntry e = cache::publish(cache_dir, key, root.squashfs, manifests, stamps);
+        base.root_sqfs = e.root_sqfs;
+        base.root_sha256 = e.root_sha256;
+        base.root_bytes = root.bytes;
+    }
+    return base;
+}
+
+// The ISO's inputs, and the stat of the ISO last made from them: equal means nothing to do.
+std::string iso_stamp(const std::string& inputs_key, const std::filesystem::path& iso) {
+    struct stat st;
+    if (stat(iso.c_str(), &st) != 0) return "";
+    return fmt::format("{}\n{} {} {} {}.{}\n", inputs_key, st.st_dev, st.st_ino, st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+}
+
 }  // namespace
 
 BuildResult build_appliance(const BuildOptions& opt) {
@@ -80,17 +222,59 @@ BuildResult build_appliance(const BuildOptions& opt) {
     if (!std::filesystem::exists(init)) throw Error("romimg-init is not built (" + init.string() + "): run `make`");
     std::vector<recipe::ServiceTemplate> templates;
     for (const auto& s : opt.services) templates.push_back(recipe::load_template(s));
-    const std::filesystem::path work = std::filesystem::absolute(opt.work);
-    const time_t epoch = source_date_epoch();
-    BuildResult result;
-
-    // 1. One jail per service.
-    std::vector<jail::JailBuild> jails;
-    for (const auto& t : templates) {
-        jails.push_back(jail::build_jail(t, work / "jails" / t.name, work));
-        result.manifests.push_back(jails.back().manifest.string());
-        for (int p : t.ports) result.ports.push_back(fmt::format("{}:{}", t.name, p));
+    std::vector<content::ContentSpec> contents;
+    for (const auto& a : opt.content) contents.push_back(content::parse_content_arg(a));
+    content::check_specs(contents, opt.services);
+    for (const auto& c : contents) {
+        content::check_against_template(c, template_of(templates, c.service));
+        content::check_source(c);
+        if (opt.retrace) {
+            // The trace binds the content over PATH in its overlay view of the host; a symlink on
+            // the way there would be followed outside the sandbox.
+            std::string cur;
+            for (const auto& part : split(c.path, '/', true)) {
+                cur += "/" + part;
+                struct stat st;
+                if (lstat(cur.c_str(), &st) == 0 && !S_ISDIR(st.st_mode))
+                    content::reject(c, "--retrace: " + cur + " is not a directory on this host",
+                                    "give the PATH the service really uses, without symlinks");
+            }
+        }
     }
+    const std::filesystem::path work = std::filesystem::absolute(opt.work);
+    const std::filesystem::path cache_dir = kernel::resolve_cache_dir(std::nullopt, getenv("ROMIMG_CACHE"), getenv("HOME"));
+    const time_t epoch = source_date_epoch();
+    const std::string compression = opt.fast ? "zstd" : "xz";
+    BuildResult result;
+    for (const auto& t : templates)
+        for (int p : t.ports) result.ports.push_back(fmt::format("{}:{}", t.name, p));
+
+    // Content layers first: packing is quick, and --retrace traces with them in place.
+    std::vector<content::PackedLayer> layers;
+    {
+        std::map<std::string, int> per_service;
+        for (const auto& c : contents) {
+            const int n = ++per_service[c.service];
+            auto stage = log::stage(fmt::format("content {}:{}", c.service, c.path));
+            content::PackRequest pr;
+            pr.compression = compression;
+            pr.epoch = epoch;
+            pr.work = work;
+            pr.cache_dir = cache_dir;
+            pr.log = work / "logs" / "25-content.log";
+            pr.keep_tree = opt.retrace;
+            layers.push_back(content::pack_content(c, fmt::format("{}-{}", c.service, n), pr));
+            const auto& l = layers.back();
+            stage.detail(fmt::format("{} files, {:.1f} MB layer, {}", l.files, l.bytes / 1048576.0,
+                                     l.cached ? "cached" : "packed"));
+        }
+    }
+
+    // 1 + 3. Jails and the read-only root, from the base cache when nothing they depend on changed.
+    BaseLayer base = build_base(opt, templates, contents, init, work, cache_dir, epoch);
+    result.manifests = base.manifests;
+    result.base_cached = base.cached;
+    result.root_sha256 = base.root_sha256;
 
     // 2. The kernel, from the cache when its inputs did not change.
     kernel::KernelResult kernel;
@@ -98,35 +282,10 @@ BuildResult build_appliance(const BuildOptions& opt) {
         auto stage = log::stage("kernel");
         kernel::KernelOptions ko;
         ko.config_dir = std::filesystem::path(ROMIMG_SOURCE_DIR) / "kernel-config";
-        ko.cache_dir = kernel::resolve_cache_dir(std::nullopt, getenv("ROMIMG_CACHE"), getenv("HOME"));
+        ko.cache_dir = cache_dir;
         ko.jobs = opt.jobs > 0 ? opt.jobs : (int)std::max(1u, std::thread::hardware_concurrency());
         kernel = kernel::build_kernel(ko);
         stage.detail(kernel.from_cache ? "cached " + kernel.bzimage.string() : "built " + kernel.bzimage.string());
-    }
-
-    // 3. The read-only root: jails, init, appliance.conf, overlays.
-    rootfs::RootfsResult root;
-    {
-        auto stage = log::stage("root filesystem");
-        rootfs::RootfsRequest rr;
-        appliance::Conf conf;
-        conf.hostname = opt.hostname;
-        conf.log_to = opt.log_to;
-        conf.log_console = opt.log_console;
-        conf.debug_shell = opt.debug_shell;
-        for (size_t i = 0; i < templates.size(); ++i) {
-            rr.jails.push_back({&templates[i], &jails[i].plan, jails[i].dir});
-            conf.services.push_back(rootfs::service_entry(templates[i], jails[i].plan, opt.exec_lock));
-        }
-        rr.conf = conf;
-        rr.init_binary = init;
-        rr.overlays = std::filesystem::path(ROMIMG_SOURCE_DIR) / "overlays";
-        rr.compression = opt.fast ? "zstd" : "xz";
-        rr.epoch = epoch;
-        rr.work = work;
-        rr.log = work / "logs" / "30-rootfs.log";
-        root = rootfs::build_rootfs(rr);
-        stage.detail(fmt::format("{:.1f} MB squashfs ({})", root.bytes / 1048576.0, rr.compression));
     }
 
     // 4. The initramfs: romimg-init alone, as /init.
@@ -141,7 +300,7 @@ BuildResult build_appliance(const BuildOptions& opt) {
         stage.detail(fmt::format("{:.1f} MB", std::filesystem::file_size(initrd) / 1048576.0));
     }
 
-    // 5. The hybrid ISO.
+    // 5. The hybrid ISO, unless the one at the output was made from exactly these inputs.
     {
         auto stage = log::stage("iso");
         iso::IsoRequest ir;
@@ -158,11 +317,21 @@ BuildResult build_appliance(const BuildOptions& opt) {
             si.probes.insert(si.probes.end(), t.verify_probes.begin(), t.verify_probes.end());
             info.services.push_back(si);
         }
-        info.layers.push_back({"live/root.sqfs", fs::sha256_file(root.squashfs), root.bytes, "/"});
+        info.layers.push_back({"live/root.sqfs", base.root_sha256, base.root_bytes, "/"});
+        ir.payload = {{base.root_sqfs, "live/root.sqfs"}};
+        {
+            std::map<std::string, int> per_service;
+            for (size_t i = 0; i < contents.size(); ++i) {
+                const std::string iso_path = content::layer_iso_path(contents[i].service, ++per_service[contents[i].service]);
+                info.layers.push_back({iso_path, layers[i].sha256, layers[i].bytes, content::layer_mount_point(contents[i])});
+                ir.payload.push_back({layers[i].squashfs, iso_path});
+            }
+        }
         std::filesystem::path info_file = work / "image" / image::kInfoPath;
         std::filesystem::create_directories(info_file.parent_path());
-        fs::write_file_atomic(info_file, image::to_json(info).dump(2) + "\n");
-        ir.payload = {{root.squashfs, "live/root.sqfs"}, {info_file, image::kInfoPath}};
+        const std::string info_text = image::to_json(info).dump(2) + "\n";
+        fs::write_file_atomic(info_file, info_text);
+        ir.payload.push_back({info_file, image::kInfoPath});
         ir.label = opt.label;
         ir.cmdline = cmdline;
         ir.source_date_epoch = epoch;
@@ -170,10 +339,25 @@ BuildResult build_appliance(const BuildOptions& opt) {
         ir.output = std::filesystem::absolute(opt.output);
         ir.work_dir = work;
         ir.log = work / "logs" / "50-iso.log";
-        iso::IsoResult res = iso::build_iso(ir);
-        result.iso = res.iso;
-        result.bytes = res.bytes;
-        stage.detail(fmt::format("{} ({:.1f} MB)", res.iso.string(), res.bytes / 1048576.0));
+        // Everything else the ISO is made of (the payload is described by image.json's hashes).
+        const std::string inputs_key = fs::sha256_hex(fmt::format(
+            "romimg iso v1\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n", fs::sha256_file("/proc/self/exe"), fs::sha256_file(ir.kernel),
+            fs::sha256_file(ir.initramfs), info_text, opt.label, cmdline, opt.media, (long long)epoch));
+        const std::filesystem::path stamp_file = work / "iso.stamp";
+        const std::string before = std::filesystem::exists(stamp_file) ? fs::read_file(stamp_file) : "";
+        if (!before.empty() && before == iso_stamp(inputs_key, ir.output)) {
+            result.iso = ir.output;
+            result.bytes = std::filesystem::file_size(ir.output);
+            result.iso_unchanged = true;
+            stage.detail(fmt::format("unchanged: {} was made from the same inputs", ir.output.string()));
+        } else {
+            std::filesystem::remove(stamp_file);
+            iso::IsoResult res = iso::build_iso(ir);
+            result.iso = res.iso;
+            result.bytes = res.bytes;
+            fs::write_file_atomic(stamp_file, iso_stamp(inputs_key, res.iso));
+            stage.detail(fmt::format("{} ({:.1f} MB)", res.iso.string(), res.bytes / 1048576.0));
+        }
     }
     return result;
 }

@@ -22,6 +22,8 @@ struct BuildOptions {
     bool fast = false;          // zstd instead of xz
     bool debug_shell = false;   // a root shell on the console (busybox), announced loudly
     int jobs = 0;               // kernel build; 0 = all cores
+    std::vector<std::string> content;  // --content SERVICE:PATH=SOURCE, as given
+    bool retrace = false;       // trace again (content in place) instead of using the base cache
 };
 
 struct BuildResult {
@@ -29,6 +31,9 @@ struct BuildResult {
     uint64_t bytes = 0;
     std::vector<std::string> manifests;
     std::vector<std::string> ports;  // "apache:80"
+    bool base_cached = false;        // jails and root.sqfs came from the base cache
+    bool iso_unchanged = false;      // every input was the same: the existing ISO was kept
+    std::string root_sha256;
 };
 
 BuildResult build_appliance(const BuildOptions& opt);

@@ -85,6 +85,7 @@ std::string format_conf(const Conf& c) {
         o += std::string("exec_lock ") + (s.exec_lock ? "yes" : "no") + "\n";
         for (const auto& [k, v] : s.rlimits) o += "rlimit " + esc(k) + " " + std::to_string(v) + "\n";
         for (const auto& m : s.mounts) o += "mount " + esc(m.type) + " " + esc(m.target) + " " + esc(m.options) + "\n";
+        for (const auto& l : s.layers) o += "layer " + esc(l.image) + " " + esc(l.target) + "\n";
         for (const auto& l : s.logs) o += "log " + esc(l) + "\n";
         o += "end\n";
     }
@@ -170,6 +171,10 @@ bool parse_conf(const std::string& text, Conf& out, std::string& error) {
         } else if (k == "mount") {
             if (w.size() != 4) return fail("mount takes TYPE TARGET OPTIONS");
             s.mounts.push_back({w[1], w[2], w[3]});
+        } else if (k == "layer") {
+            if (w.size() != 3 || w[1].empty() || w[1][0] != '/' || w[2].empty() || w[2][0] != '/')
+                return fail("layer takes IMAGE TARGET, both absolute");
+            s.layers.push_back({w[1], w[2]});
         } else if (k == "log") { std::string l; if (!one(l)) return false; s.logs.push_back(l); }
         else return fail("unknown key " + k + " in service " + s.name);
     }
@@ -185,6 +190,8 @@ std::vector<std::string> romlock_policy(const Conf& c) {
             // Flags the kernel must see on each mount: writable areas nosuid,nodev,noexec.
             p.push_back("mount " + m.type + " " + m.target + " " + (m.type == "proc" ? "nosuid,nodev,noexec,ro" : "nosuid,nodev,noexec"));
         }
+        // Content: read-only squashfs, and nosuid,nodev,noexec all the same (it is data).
+        for (const auto& l : s.layers) p.push_back("mount squashfs " + l.target + " ro,nosuid,nodev,noexec");
         p.push_back("chroot " + s.root);
     }
     p.push_back("seal");

@@ -15,6 +15,13 @@ struct Mount {
     std::string options;  // "nosuid,nodev,noexec,size=1m,mode=0755,uid=33,gid=33"
 };
 
+// A content layer (--content): a squashfs on the medium mounted read-only over a directory of
+// the jail, before the seal.
+struct Layer {
+    std::string image;   // "/run/medium/live/content/apache-1.sqfs"
+    std::string target;  // "/jail/apache/var/www/html"
+};
+
 struct Service {
     std::string name;
     std::string root;                 // /jail/NAME
@@ -31,6 +38,7 @@ struct Service {
     bool exec_lock = true;
     std::vector<std::pair<std::string, long>> rlimits;  // ("nofile", 4096)
     std::vector<Mount> mounts;        // inside its jail
+    std::vector<Layer> layers;        // content layers inside its jail
     std::vector<std::string> logs;    // FIFO paths, absolute in the appliance's root
 };
 

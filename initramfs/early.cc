@@ -5,7 +5,6 @@
 #include <cstring>
 #include <dirent.h>
 #include <fcntl.h>
-#include <linux/loop.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -53,32 +52,6 @@ std::string find_medium(const std::string& label, int wait_s) {
         }
         usleep(250000);
     }
-}
-
-// Attaches `file` to a free loop device, read-only; returns its path and leaves the device
-// open in `keep`: with LO_FLAGS_AUTOCLEAR the device detaches on its last close, so it must stay
-// open until the mount holds it.
-std::string attach_loop(const std::string& file, int& keep) {
-    int ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
-    if (ctl < 0) return "";
-    int n = ioctl(ctl, LOOP_CTL_GET_FREE);
-    close(ctl);
-    if (n < 0) return "";
-    std::string dev = "/dev/loop" + std::to_string(n);
-    int backing = open(file.c_str(), O_RDONLY | O_CLOEXEC);
-    int loop = open(dev.c_str(), O_RDONLY | O_CLOEXEC);
-    if (backing < 0 || loop < 0) return "";
-    struct loop_config cfg {};
-    cfg.fd = backing;
-    cfg.info.lo_flags = LO_FLAGS_READ_ONLY | LO_FLAGS_AUTOCLEAR;
-    int rc = ioctl(loop, LOOP_CONFIGURE, &cfg);
-    close(backing);
-    if (rc != 0) {
-        close(loop);
-        return "";
-    }
-    keep = loop;
-    return dev;
 }
 
 }  // namespace

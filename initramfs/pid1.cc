@@ -66,6 +66,7 @@ public:
 private:
     void setup_logging();
     void mount_jails();
+    void mount_content_layers(const Service& s);
     void write_policy();
     void start(Running& r);
     void check_ready(Running& r, double now);
@@ -166,6 +167,7 @@ void Pid1::mount_jails() {
                 do_mount("", resolv, "", MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, ""))
                 say("DNS for " + s.name + " from the kernel's IP configuration");
         }
+        mount_content_layers(s);
         for (const auto& m : s.mounts) {
             unsigned long flags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
             std::string opts = m.options;
@@ -189,6 +191,21 @@ void Pid1::mount_jails() {
             k.file = std::string(kLogDir) + "/" + k.name;
             sinks_.push_back(k);
         }
+    }
+}
+
+// Content layers (--content): each squashfs on the medium, through its own read-only loop
+// device, over its directory in the jail (an empty mount point in the image). A service never
+// runs without its content: any failure is fatal.
+void Pid1::mount_content_layers(const Service& s) {
+    for (const auto& l : s.layers) {
+        int keep = -1;
+        std::string dev = attach_loop(l.image, keep);
+        if (dev.empty()) fatal("cannot attach the content layer " + l.image + " for " + s.name + ": " + strerror(errno));
+        bool ok = do_mount(dev, l.target, "squashfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "");
+        close(keep);  // the mount holds the loop device now
+        if (!ok) fatal("cannot mount the content layer " + l.image + " on " + l.target + " for " + s.name);
+        say("content for " + s.name + ": " + l.image + " on " + l.target + " (read-only)");
     }
 }
 

@@ -3,6 +3,8 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <linux/loop.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -86,6 +88,32 @@ double monotonic_seconds() {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+// Attaches `file` to a free loop device, read-only; returns its path and leaves the device
+// open in `keep`: with LO_FLAGS_AUTOCLEAR the device detaches on its last close, so it must stay
+// open until the mount holds it.
+std::string attach_loop(const std::string& file, int& keep) {
+    int ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+    if (ctl < 0) return "";
+    int n = ioctl(ctl, LOOP_CTL_GET_FREE);
+    close(ctl);
+    if (n < 0) return "";
+    std::string dev = "/dev/loop" + std::to_string(n);
+    int backing = open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    int loop = open(dev.c_str(), O_RDONLY | O_CLOEXEC);
+    if (backing < 0 || loop < 0) return "";
+    struct loop_config cfg {};
+    cfg.fd = backing;
+    cfg.info.lo_flags = LO_FLAGS_READ_ONLY | LO_FLAGS_AUTOCLEAR;
+    int rc = ioctl(loop, LOOP_CONFIGURE, &cfg);
+    close(backing);
+    if (rc != 0) {
+        close(loop);
+        return "";
+    }
+    keep = loop;
+    return dev;
 }
 
 }  // namespace romimg::init

@@ -21,5 +21,8 @@ bool do_mount(const std::string& src, const std::string& target, const std::stri
 // Kernel command line value of KEY=VALUE ("" if absent).
 std::string cmdline_value(const std::string& cmdline, const std::string& key);
 double monotonic_seconds();
+// Attaches `file` to a free loop device, read-only; returns its path ("" on failure, errno set)
+// and leaves the device open in `keep` until the mount holds it (LO_FLAGS_AUTOCLEAR).
+std::string attach_loop(const std::string& file, int& keep);
 
 }  // namespace romimg::init

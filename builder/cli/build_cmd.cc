@@ -28,9 +28,22 @@ const char* const usage =
     "  --no-exec-lock         do not exec-lock the services (testing only)\n"
     "  --debug-shell          add a root shell on the console (busybox) for debugging; the image\n"
     "                         is then NOT tamper-proof, and says so at every boot\n"
+    "  --content SERVICE:PATH=SOURCE   replace PATH in SERVICE's jail with SOURCE, a directory or\n"
+    "                         a tar, tar.gz, tar.xz, zip or .war file (repeatable). Packed as its own\n"
+    "                         squashfs layer, mounted read-only (nosuid,nodev,noexec) by init; the\n"
+    "                         jail's own files under PATH are left out. PATH may not hide the\n"
+    "                         service's program, libraries, devices or writable areas.\n"
+    "  --retrace              trace the services again, with their content in place (when new\n"
+    "                         content needs files the jail lacks), instead of using the base cache\n"
     "  --fast                 zstd instead of xz for the root filesystem (bigger, faster to build)\n"
     "  --jobs N               kernel build parallelism when the kernel is not cached\n"
     "  --work DIR             scratch space and logs (default ./work)\n"
+    "\n"
+    "Caching: the kernel, the base layer (jails + root squashfs, keyed by a hash of templates,\n"
+    "options, romimg, romimg-init, overlays/, the dpkg status and a stamp of every host file the\n"
+    "jails copied) and each content layer (by a hash of its files) are kept in $ROMIMG_CACHE or\n"
+    "~/.cache/romimg (kernel/, base/, content/: each may be removed at any time). A content-only\n"
+    "change re-packs that layer and the ISO; with nothing changed the ISO is left as it is.\n"
     "\n"
     "Needs root.\n";
 
@@ -50,6 +63,8 @@ int build_main(const GlobalOptions&, const std::vector<std::string>& args) {
     p.option("--romlock-mode", o.romlock_mode);
     p.flag("--no-exec-lock", no_exec_lock);
     p.flag("--fast", o.fast);
+    p.repeated("--content", o.content);
+    p.flag("--retrace", o.retrace);
     p.flag("--debug-shell", o.debug_shell);
     p.option("--jobs", o.jobs);
     p.option("--work", work);
@@ -59,7 +74,8 @@ int build_main(const GlobalOptions&, const std::vector<std::string>& args) {
     if (!work.empty()) o.work = work;
     o.exec_lock = !no_exec_lock;
     pipeline::BuildResult r = pipeline::build_appliance(o);
-    log::info("\n{} ({:.1f} MB)", r.iso.string(), r.bytes / 1048576.0);
+    log::info("\n{} ({:.1f} MB){}", r.iso.string(), r.bytes / 1048576.0,
+              r.iso_unchanged ? ", unchanged" : r.base_cached ? ", base layer from the cache" : "");
     log::info("services: {}", fmt::join(r.ports, ", "));
     for (const auto& m : r.manifests) log::info("manifest: {}", m);
     log::info("boot it:  romimg boot {} --forward 8080:80 --forward 8081:8080", r.iso.string());

@@ -47,10 +47,11 @@ std::string missing_report(const trace::TraceResult& r) {
 }  // namespace
 
 JailBuild build_jail(const recipe::ServiceTemplate& t, const std::filesystem::path& dir,
-                     const std::filesystem::path& work) {
+                     const std::filesystem::path& work, const JailExtras& extras) {
     JailBuild result;
     result.dir = dir;
     trace::TraceRequest req = trace::build_request(&t, {}, work);
+    req.service.content_binds = extras.trace_binds;
     JailAccounts accounts = jail_accounts(fs::read_file("/etc/passwd"), fs::read_file("/etc/group"),
                                                       t.user.empty() ? "root" : t.user, t.group);
 
@@ -78,6 +79,7 @@ JailBuild build_jail(const recipe::ServiceTemplate& t, const std::filesystem::pa
     {
         auto stage = log::stage("jail " + dir.string());
         result.plan = plan_jail(files, t, accounts);
+        if (extras.adjust_plan) result.plan = extras.adjust_plan(std::move(result.plan));
         result.bytes = apply_jail(result.plan, dir);
         stage.detail(fmt::format("{} entries, {:.1f} MB", result.plan.nodes.size(), result.bytes / 1048576.0));
     }

@@ -4,6 +4,10 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "jail/jail.h"
 #include "recipe/template.h"
@@ -17,8 +21,16 @@ struct JailBuild {
     uint64_t bytes = 0;
 };
 
+// What `romimg build --content` changes in a jail build; empty for `romimg jail`.
+struct JailExtras {
+    // (host dir, path) bound read-only over the path while tracing (--retrace).
+    std::vector<std::pair<std::string, std::string>> trace_binds;
+    // Applied to the plan before it is written (content layers replace subtrees).
+    std::function<JailPlan(JailPlan)> adjust_plan;
+};
+
 JailBuild build_jail(const recipe::ServiceTemplate& t, const std::filesystem::path& dir,
-                     const std::filesystem::path& work);
+                     const std::filesystem::path& work, const JailExtras& extras = {});
 
 // Runs the service from its jail with the trace and verify probes; throws Error naming the
 // failed requests and the paths the service looked for in vain.

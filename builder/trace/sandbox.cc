@@ -307,6 +307,7 @@ void enter_root(const std::string& scratch) {
         auto ops = spec.jail_root.empty()
                        ? plan_sandbox_mounts(read_host_mounts(), spec.writable, uid, gid)
                        : plan_jail_sandbox_mounts(spec.jail_root, spec.jail_devices, spec.jail_mounts);
+        for (const auto& [source, target] : spec.content_binds) ops.push_back({MountOp::bind_ro, source, target, ""});
 
         sys::unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID);
         sys::mount("", "/", "", MS_REC | MS_PRIVATE);

@@ -81,6 +81,9 @@ struct ServiceSpec {
     std::vector<JailMountSpec> jail_mounts;
     std::vector<std::string> jail_devices;
     bool proc = true;
+    // Host directories bound read-only over a path of the host view (`romimg build --retrace`:
+    // the new content in place, so the trace sees what the service does with it). (source, target)
+    std::vector<std::pair<std::string, std::string>> content_binds;
     int stop_signal = 15;
     int stop_timeout_s = 10;
 };

@@ -25,6 +25,7 @@ static Conf sample() {
     s.rlimits = {{"nofile", 4096}};
     s.mounts = {{"tmpfs", "/jail/apache/run/apache2", "size=1m,mode=0755,uid=33,gid=33"}, {"proc", "/jail/apache/proc", "ro"}};
     s.logs = {"/jail/apache/var/log/apache2/access.log"};
+    s.layers = {{"/run/medium/live/content/apache-1.sqfs", "/jail/apache/var/www/html"}};
     c.services.push_back(s);
     return c;
 }
@@ -40,6 +41,9 @@ TEST_CASE("appliance.conf round-trips, whatever argv and env contain") {
     CHECK(s.mounts.size() == 2);
     CHECK(s.rlimits.at(0).second == 4096);
     CHECK(back.log_to == "udp://192.0.2.1:514");
+    REQUIRE(s.layers.size() == 1);
+    CHECK(s.layers[0].image == "/run/medium/live/content/apache-1.sqfs");
+    CHECK(s.layers[0].target == "/jail/apache/var/www/html");
 }
 
 TEST_CASE("appliance.conf errors name the line") {
@@ -53,13 +57,16 @@ TEST_CASE("appliance.conf errors name the line") {
     CHECK(err.find("needs root and argv") != std::string::npos);
     CHECK_FALSE(parse_conf("service x\nuid abc\n", c, err));
     CHECK(err == "line 2: uid takes a number");
+    CHECK_FALSE(parse_conf("service x\nlayer live/a.sqfs /jail/x/www\n", c, err));
+    CHECK(err == "line 2: layer takes IMAGE TARGET, both absolute");
 }
 
 TEST_CASE("the romlock policy allows exactly the jail mounts and chroots, then seals") {
     auto p = romlock_policy(sample());
-    REQUIRE(p.size() == 4);
+    REQUIRE(p.size() == 5);
     CHECK(p[0] == "mount tmpfs /jail/apache/run/apache2 nosuid,nodev,noexec");
     CHECK(p[1] == "mount proc /jail/apache/proc nosuid,nodev,noexec,ro");
-    CHECK(p[2] == "chroot /jail/apache");
-    CHECK(p[3] == "seal");
+    CHECK(p[2] == "mount squashfs /jail/apache/var/www/html ro,nosuid,nodev,noexec");
+    CHECK(p[3] == "chroot /jail/apache");
+    CHECK(p[4] == "seal");
 }

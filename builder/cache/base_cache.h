@@ -1,0 +1,64 @@
+// The base-layer cache: what tracing, jailing and packing the root produce (root.sqfs and the
+// jails' manifests), kept under <cache>/base/<key>/ and reused while its inputs are unchanged.
+// The key is a hash of everything the builder reads on purpose (templates, options, romimg and
+// romimg-init, overlays/, the dpkg status, the account files); the entry also records a stamp
+// of every host file the jails copied, re-checked on each lookup, so an edited
+// /etc/apache2/apache2.conf invalidates it. Entries are published with one rename: a directory
+// that exists is complete. Key and stamp logic are pure; lookup/publish touch the cache only.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "jail/jail.h"
+
+namespace romimg::cache {
+
+// Pure: the key from named input digests ("template:apache" → sha256, "option:fast" → "yes").
+std::string input_key(const std::map<std::string, std::string>& inputs);
+
+// sha256 over a directory tree's relative paths, types, modes and bytes ("" if it does not exist).
+std::string tree_digest(const std::filesystem::path& dir);
+
+// What a build depended on in one host file: a change to any field invalidates the entry.
+struct FileStamp {
+    std::string path;
+    char type = 'f';        // f d l, or '-' for gone
+    uint64_t size = 0;
+    int64_t mtime_ns = 0;   // files only: a directory's mtime moves whenever a sibling changes
+    unsigned mode = 0, uid = 0, gid = 0;
+    std::string link;       // symlink text
+    bool operator==(const FileStamp&) const = default;
+};
+
+// Pure: the host paths a jail plan took from the host (files, directories, symlinks).
+std::vector<std::string> host_sources(const jail::JailPlan& plan);
+// lstat of each path, now.
+std::vector<FileStamp> stamp_files(const std::vector<std::string>& paths);
+// Pure: text form, one stamp per line, and back (false on a malformed line).
+std::string format_stamps(const std::vector<FileStamp>& stamps);
+bool parse_stamps(const std::string& text, std::vector<FileStamp>& out);
+// Pure: the recorded stamps that no longer match `now` (same order as `recorded`), as paths.
+std::vector<std::string> changed(const std::vector<FileStamp>& recorded, const std::vector<FileStamp>& now);
+
+struct BaseEntry {
+    std::filesystem::path dir;          // <cache>/base/<key>
+    std::filesystem::path root_sqfs;
+    std::string root_sha256;
+    std::map<std::string, std::filesystem::path> manifests;  // service → its .manifest.json
+};
+
+// The entry for `key` if it exists and every stamped host file is unchanged; otherwise nullopt
+// and `why` says what changed (empty when there was no entry).
+std::optional<BaseEntry> lookup(const std::filesystem::path& cache_dir, const std::string& key, std::string& why);
+
+// Copies root.sqfs and the manifests (NAME → DIR.manifest.json; the .txt beside it comes along)
+// into a temporary entry, writes the stamps, then renames it into place (replacing a stale one).
+BaseEntry publish(const std::filesystem::path& cache_dir, const std::string& key, const std::filesystem::path& root_sqfs,
+                  const std::map<std::string, std::filesystem::path>& manifests, const std::vector<FileStamp>& stamps);
+
+}  // namespace romimg::cache

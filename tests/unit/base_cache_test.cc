@@ -1,0 +1,115 @@
+// The base-layer cache: the key moves with every input, stamps catch edited host files, and an
+// entry is only ever seen complete.
+#include <catch2/catch.hpp>
+
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <utime.h>
+
+#include "cache/base_cache.h"
+#include "common/fs.h"
+
+using namespace romimg;
+
+TEST_CASE("the base key depends on every named input and nothing else") {
+    std::map<std::string, std::string> in = {{"template:apache", "aa"}, {"option:compression", "xz"}};
+    const std::string k = cache::input_key(in);
+    CHECK(k.size() == 64);
+    CHECK(cache::input_key(in) == k);
+    auto changed = in;
+    changed["option:compression"] = "zstd";
+    CHECK(cache::input_key(changed) != k);
+    changed = in;
+    changed["content-paths:apache"] = "/var/www/html";
+    CHECK(cache::input_key(changed) != k);
+    // A name/value boundary cannot be shifted to fake another input.
+    CHECK(cache::input_key({{"ab", "c"}}) != cache::input_key({{"a", "bc"}}));
+}
+
+TEST_CASE("host_sources lists what a jail took from the host") {
+    jail::JailPlan p;
+    auto n = [&](jail::JailNode::Kind k, const std::string& path, const std::string& src = "") {
+        jail::JailNode x;
+        x.kind = k;
+        x.path = path;
+        x.source = src;
+        p.nodes.push_back(x);
+    };
+    n(jail::JailNode::dir, "/etc");
+    n(jail::JailNode::file, "/etc/apache2/apache2.conf", "/etc/apache2/apache2.conf");
+    n(jail::JailNode::symlink, "/lib");
+    n(jail::JailNode::generated, "/etc/passwd");
+    n(jail::JailNode::device, "/dev/null");
+    n(jail::JailNode::hardlink, "/usr/bin/b", "/usr/bin/a");
+    CHECK(cache::host_sources(p) == std::vector<std::string>{"/etc", "/etc/apache2/apache2.conf", "/lib"});
+}
+
+TEST_CASE("stamps round-trip and catch an edited, re-moded or removed file") {
+    fs::TempDir tmp("/tmp", "romimg-cache-test-");
+    const auto conf = tmp.path() / "apache2 conf\tx", link = tmp.path() / "link", dir = tmp.path() / "d";
+    fs::write_file_atomic(conf, "Listen 80\n");
+    std::filesystem::create_symlink("target text", link);
+    std::filesystem::create_directories(dir);
+    std::vector<std::string> paths = {conf.string(), link.string(), dir.string(), (tmp.path() / "gone").string()};
+    auto before = cache::stamp_files(paths);
+    std::vector<cache::FileStamp> back;
+    REQUIRE(cache::parse_stamps(cache::format_stamps(before), back));
+    CHECK(back == before);
+    CHECK(before[1].link == "target text");
+    CHECK(before[3].type == '-');
+    CHECK(cache::changed(before, cache::stamp_files(paths)).empty());
+
+    // A new file in a directory moves its mtime but is not a change to the jail's copy of it.
+    fs::write_file_atomic(dir / "sibling", "x");
+    CHECK(cache::changed(before, cache::stamp_files(paths)).empty());
+
+    fs::write_file_atomic(conf, "Listen 81\n");  // same size, new mtime
+    struct timespec ts[2] = {{0, UTIME_OMIT}, {1, 0}};
+    utimensat(AT_FDCWD, conf.c_str(), ts, 0);
+    CHECK(cache::changed(before, cache::stamp_files(paths)) == std::vector<std::string>{conf.string()});
+    chmod(dir.c_str(), 0700);
+    CHECK(cache::changed(before, cache::stamp_files(paths)).size() == 2);
+    CHECK_FALSE(cache::parse_stamps("f\tonly-two-fields\n", back));
+}
+
+TEST_CASE("publish then lookup: a hit while stamps hold, a miss with a reason once a file changed") {
+    fs::TempDir tmp("/tmp", "romimg-cache-test-");
+    const auto cache_dir = tmp.path() / "cache", host = tmp.path() / "host.conf", sqfs = tmp.path() / "root.sqfs";
+    fs::write_file_atomic(host, "a");
+    fs::write_file_atomic(sqfs, "squashfs bytes");
+    fs::write_file_atomic(tmp.path() / "apache.manifest.json", "{}");
+    fs::write_file_atomic(tmp.path() / "apache.manifest.txt", "table");
+    const std::string key(64, 'a');
+    std::string why;
+    CHECK_FALSE(cache::lookup(cache_dir, key, why).has_value());
+    CHECK(why.empty());
+    auto e = cache::publish(cache_dir, key, sqfs, {{"apache", tmp.path() / "apache.manifest.json"}},
+                            cache::stamp_files({host.string()}));
+    CHECK(e.root_sha256 == fs::sha256_hex("squashfs bytes"));
+    auto hit = cache::lookup(cache_dir, key, why);
+    REQUIRE(hit.has_value());
+    CHECK(fs::read_file(hit->root_sqfs) == "squashfs bytes");
+    CHECK(hit->manifests.at("apache") == cache_dir / "base" / key / "manifests/apache.manifest.json");
+    CHECK(std::filesystem::exists(cache_dir / "base" / key / "manifests/apache.manifest.txt"));
+    // No temporary entry is left beside the published one.
+    int entries = 0;
+    for (const auto& d : std::filesystem::directory_iterator(cache_dir / "base")) entries += !d.path().empty();
+    CHECK(entries == 1);
+
+    fs::write_file_atomic(host, "bb");
+    CHECK_FALSE(cache::lookup(cache_dir, key, why).has_value());
+    CHECK(why.find("1 host file(s) changed since, e.g. " + host.string()) != std::string::npos);
+    // Republishing replaces the stale entry.
+    cache::publish(cache_dir, key, sqfs, {}, cache::stamp_files({host.string()}));
+    CHECK(cache::lookup(cache_dir, key, why).has_value());
+}
+
+TEST_CASE("tree_digest follows bytes, names and modes of overlays/") {
+    fs::TempDir tmp("/tmp", "romimg-cache-test-");
+    CHECK(cache::tree_digest(tmp.path() / "none").empty());
+    std::filesystem::create_directories(tmp.path() / "etc");
+    fs::write_file_atomic(tmp.path() / "etc/hosts", "127.0.0.1 localhost\n");
+    const std::string d = cache::tree_digest(tmp.path());
+    fs::write_file_atomic(tmp.path() / "etc/hosts", "127.0.0.1 localhost \n");
+    CHECK(cache::tree_digest(tmp.path()) != d);
+}
