@@ -1,5 +1,5 @@
 // End-to-end: boot the apache+tomcat appliance ISO in QEMU (TCG) and check it does its job.
-//   e2e-boot ISO bios-cd|uefi-usb poweroff|reboot MEM_MB
+//   e2e-boot ISO bios-cd|uefi-usb|debug-shell|content poweroff|reboot MEM_MB
 // Waits for both services to be ready (init's console lines), makes every trace and verify
 // probe of the shipped templates through forwarded ports, checks that apache's access log
 // reached init's log drain (the image is built with --log-console), then presses the power
@@ -22,6 +22,28 @@
 using namespace romimg;
 using namespace std::chrono_literals;
 
+// The whole response to GET PATH on 127.0.0.1:PORT ("" if nothing answered).
+static std::string http_get(int port, const std::string& path) {
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a {};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct timeval tv = {30, 0};
+    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    std::string out;
+    if (connect(s, (struct sockaddr*)&a, sizeof a) == 0) {
+        std::string req = "GET " + path + " HTTP/1.0\r\nHost: localhost\r\n\r\n";
+        if (write(s, req.data(), req.size()) == (ssize_t)req.size()) {
+            char buf[4096];
+            ssize_t n;
+            while ((n = read(s, buf, sizeof buf)) > 0) out.append(buf, n);
+        }
+    }
+    close(s);
+    return out;
+}
+
 static int free_port() {
     int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in a {};
@@ -36,7 +58,7 @@ static int free_port() {
 
 int main(int argc, char** argv) {
     if (argc != 5) {
-        fmt::print(stderr, "usage: e2e-boot ISO bios-cd|uefi-usb|debug-shell poweroff|reboot MEM_MB\n");
+        fmt::print(stderr, "usage: e2e-boot ISO bios-cd|uefi-usb|debug-shell|content poweroff|reboot MEM_MB\n");
         return 2;
     }
     if (geteuid() != 0) {
@@ -65,6 +87,35 @@ int main(int argc, char** argv) {
         auto t0 = std::chrono::steady_clock::now();
         qemu::Machine m = qemu::Machine::start(spec, dir.path());
         auto since = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
+        if (mode == "content") {
+            // romimg build apache rootwrite --content apache:/var/www/html=DIR
+            //   --content rootwrite:/srv/content=TAR.GZ (tests/e2e/content.sh); markers in the env.
+            const std::string site = getenv("E2E_SITE_MARKER") ? getenv("E2E_SITE_MARKER") : "";
+            const std::string tar = getenv("E2E_TAR_MARKER") ? getenv("E2E_TAR_MARKER") : "";
+            check(!site.empty() && !tar.empty(), "E2E_SITE_MARKER and E2E_TAR_MARKER are set");
+            check(m.wait_for_line(std::regex("content for apache: /run/medium/live/content/apache-1.sqfs on /jail/apache/var/www/html \\(read-only\\)"), 120s, false).has_value(),
+                  "init mounts apache's content layer read-only");
+            check(m.wait_for_line(std::regex("apache is ready .* and exec-locked"), 180s, false).has_value(), "apache is ready, exec-locked");
+            std::string page;
+            for (int i = 0; i < 30 && page.find(site) == std::string::npos; ++i) {
+                page = http_get(apache_port, "/");
+                if (page.find(site) == std::string::npos) sleep(2);
+            }
+            check(page.find(" 200 ") != std::string::npos && page.find(site) != std::string::npos,
+                  "GET / through the forward serves the content release (" + site + ")");
+            check(m.wait_for_line(std::regex("rootwrite is ready"), 120s, false).has_value(), "the rootwrite service is up");
+            std::string c = m.console();
+            check(c.find("ROOTWRITE read:/srv/content/index.html " + tar) != std::string::npos,
+                  "the tar.gz layer is readable in rootwrite's jail");
+            for (const char* f : {"/srv/content/index.html", "/srv/content/new"})
+                check(std::regex_search(c, std::regex(fmt::format("ROOTWRITE {} E(ROFS|ACCES|PERM)", f))),
+                      fmt::format("a write to {} in the content layer is refused", f));
+            check(c.find("ROOTWRITE /run/rootwrite/ok WRITABLE") != std::string::npos, "its tmpfs area is writable (control)");
+            m.power_button();
+            check(m.wait_exit(120s).has_value(), "power button: the guest powers off");
+            fmt::print("{}\n", fails ? fmt::format("{} checks failed", fails) : "all checks passed");
+            return fails ? 1 : 0;
+        }
         if (mode == "debug-shell") {
             check(m.wait_for_line(std::regex(R"(\*\*\* DEBUG SHELL ENABLED: .* NOT tamper-proof)"), 120s, false).has_value(),
                   "init announces the debug shell loudly");

@@ -2,7 +2,8 @@
  * prints one "ROOTWRITE <path> <result>" line per attempt (init echoes service output on the
  * console with --log-console), then listens on 127.0.0.1:9099 so init's ready check and exec
  * lock apply to it like any service. /run/rootwrite (a tmpfs area of its jail) is the positive
- * control. */
+ * control. With a content layer at /srv/content (the e2e content test), it also reads its index
+ * and tries to overwrite it and add a file beside it: a content layer is read-only. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +32,13 @@ int main(int argc, char** argv) {
     try_create("/etc/passwd");
     printf("ROOTWRITE mkdir:/newdir %s\n", mkdir("/newdir", 0755) < 0 ? strerrorname_np(errno) : "WRITABLE");
     try_create("/run/rootwrite/ok");
+    char first[128] = "";
+    FILE* f = fopen("/srv/content/index.html", "re");
+    if (f && fgets(first, sizeof first, f)) first[strcspn(first, "\n")] = 0;
+    printf("ROOTWRITE read:/srv/content/index.html %s\n", f ? first : strerrorname_np(errno));
+    if (f) fclose(f);
+    try_create("/srv/content/index.html");
+    try_create("/srv/content/new");
     fflush(stdout);
     int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
