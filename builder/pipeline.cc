@@ -129,6 +129,7 @@ BaseLayer build_base(const BuildOptions& opt, const std::vector<recipe::ServiceT
                      const std::filesystem::path& work, const std::filesystem::path& cache_dir, time_t epoch) {
     const std::string key = cache::input_key(base_inputs(opt, templates, contents, init, epoch));
     BaseLayer base;
+    if (opt.retrace) log::info("==> base layer: --retrace: tracing again, with the content in place");
     if (!opt.retrace) {
         auto stage = log::stage("base layer");
         std::string why;
