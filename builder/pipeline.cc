@@ -194,7 +194,7 @@ BaseLayer build_base(const BuildOptions& opt, const std::vector<recipe::ServiceT
         rr.log = work / "logs" / "30-rootfs.log";
         rootfs::RootfsResult root = rootfs::build_rootfs(rr);
         stage.detail(fmt::format("{:.1f} MB squashfs ({})", root.bytes / 1048576.0, rr.compression));
-        cache::BaseEntry e = cache::publish(cache_dir, key, root.squashfs, manifests, stamps);
+        cache::BaseEntry e = cache::publish(cache_dir, key, root.squashfs, manifests, stamps, opt.retrace);
         base.root_sqfs = e.root_sqfs;
         base.root_sha256 = e.root_sha256;
         base.root_bytes = root.bytes;

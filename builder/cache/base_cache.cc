@@ -178,7 +178,7 @@ std::optional<BaseEntry> lookup(const sfs::path& cache_dir, const std::string& k
 }
 
 BaseEntry publish(const sfs::path& cache_dir, const std::string& key, const sfs::path& root_sqfs,
-                  const std::map<std::string, sfs::path>& manifests, const std::vector<FileStamp>& stamps) {
+                  const std::map<std::string, sfs::path>& manifests, const std::vector<FileStamp>& stamps, bool replace) {
     const sfs::path base = cache_dir / "base";
     sfs::create_directories(base);
     fs::TempDir tmp(base, ".new-" + key.substr(0, 16) + "-");
@@ -196,7 +196,13 @@ BaseEntry publish(const sfs::path& cache_dir, const std::string& key, const sfs:
     }
     fs::write_file_atomic(tmp.path() / "stamps", format_stamps(stamps));
     const sfs::path dir = base / key;
-    if (sfs::exists(dir)) fs::remove_tree(dir);  // stale: a host file changed
+    std::string why;
+    if (!replace && lookup(cache_dir, key, why)) return entry_at(dir);  // a parallel build of the same inputs won: as good
+    // A stale entry (a host file changed) is moved aside first: a directory cannot be renamed
+    // over a non-empty one, and the new entry must appear in one step.
+    fs::TempDir trash(base, ".old-" + key.substr(0, 16) + "-");
+    if (sfs::exists(dir) && rename(dir.c_str(), (trash.path() / "entry").c_str()) != 0)
+        throw SysError("rename", {dir.string(), (trash.path() / "entry").string()}, errno);
     if (rename(tmp.path().c_str(), dir.c_str()) != 0) throw SysError("rename", {tmp.path().string(), dir.string()}, errno);
     tmp.keep();
     return entry_at(dir);

@@ -57,8 +57,11 @@ struct BaseEntry {
 std::optional<BaseEntry> lookup(const std::filesystem::path& cache_dir, const std::string& key, std::string& why);
 
 // Copies root.sqfs and the manifests (NAME → DIR.manifest.json; the .txt beside it comes along)
-// into a temporary entry, writes the stamps, then renames it into place (replacing a stale one).
+// into a temporary entry, writes the stamps, then renames it into place. A valid entry already
+// there (a parallel build of the same inputs) is kept unless `replace` (--retrace: a new trace
+// of the same inputs supersedes it); a stale one is replaced.
 BaseEntry publish(const std::filesystem::path& cache_dir, const std::string& key, const std::filesystem::path& root_sqfs,
-                  const std::map<std::string, std::filesystem::path>& manifests, const std::vector<FileStamp>& stamps);
+                  const std::map<std::string, std::filesystem::path>& manifests, const std::vector<FileStamp>& stamps,
+                  bool replace = false);
 
 }  // namespace romimg::cache

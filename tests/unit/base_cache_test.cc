@@ -102,6 +102,13 @@ TEST_CASE("publish then lookup: a hit while stamps hold, a miss with a reason on
     // Republishing replaces the stale entry.
     cache::publish(cache_dir, key, sqfs, {}, cache::stamp_files({host.string()}));
     CHECK(cache::lookup(cache_dir, key, why).has_value());
+    // A valid entry is kept (a parallel build of the same inputs), unless told to replace it.
+    fs::write_file_atomic(sqfs, "other bytes");
+    CHECK(fs::read_file(cache::publish(cache_dir, key, sqfs, {}, cache::stamp_files({host.string()})).root_sqfs) == "squashfs bytes");
+    CHECK(fs::read_file(cache::publish(cache_dir, key, sqfs, {}, cache::stamp_files({host.string()}), true).root_sqfs) == "other bytes");
+    int left = 0;
+    for (const auto& d : std::filesystem::directory_iterator(cache_dir / "base")) left += !d.path().empty();
+    CHECK(left == 1);  // no temporary or old entry left behind
 }
 
 TEST_CASE("tree_digest follows bytes, names and modes of overlays/") {
