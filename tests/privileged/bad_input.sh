@@ -60,6 +60,27 @@ expect usage-probe-no-ready 2 "romimg: error: --probe needs --ready" -- "$romimg
 expect ptrace-unavailable 1 "romimg: error: could not start the trace sandbox: ptrace is not available" -- \
   strace -f -qq -e trace=none -o /dev/null "$romimg" trace "${T[@]}" -- /bin/true
 
+# romimg build --content: refused before any work, no ISO, no staging tree.
+mkdir -p "$tmp/site"
+echo hi > "$tmp/site/index.html"
+echo "plain text" > "$tmp/notes.tar.gz"
+B=("$romimg" build apache --fast -o "$tmp/out.iso" --work "$tmp/work")
+expect content-syntax 2 "romimg: error: --content apache/var/www=x: not SERVICE:PATH=SOURCE" -- "${B[@]}" --content apache/var/www=x
+expect content-service 2 "romimg: error: --content tomcat:/srv=.*'tomcat' is not one of the services being built" -- \
+  "${B[@]}" --content "tomcat:/srv=$tmp/site"
+expect content-normalized 2 "romimg: error: --content apache:/var/www/html/=.*not normalized \(write /var/www/html\)" -- \
+  "${B[@]}" --content "apache:/var/www/html/=$tmp/site"
+expect content-nested 2 "romimg: error: --content apache:/var/www/html=.*nested in --content apache:/var/www=" -- \
+  "${B[@]}" --content "apache:/var/www=$tmp/site" --content "apache:/var/www/html=$tmp/site"
+expect content-writable 2 "romimg: error: --content apache:/run=.*would hide the writable area /run/apache2" -- \
+  "${B[@]}" --content "apache:/run=$tmp/site"
+expect content-missing 2 "romimg: error: --content apache:/var/www/html=.*does not exist" -- \
+  "${B[@]}" --content "apache:/var/www/html=$tmp/nowhere"
+expect content-not-archive 2 "romimg: error: --content apache:/var/www/html=.*is not an archive romimg can read" -- \
+  "${B[@]}" --content "apache:/var/www/html=$tmp/notes.tar.gz"
+[ -e "$tmp/out.iso" ] && { echo "FAIL: bad --content wrote an ISO"; fail=1; }
+[ -n "$(ls -A "$tmp/work/content" 2>/dev/null)" ] && { echo "FAIL: bad --content left a staging tree"; fail=1; }
+
 if pgrep -f "$tmp" >/dev/null || pgrep -x apache2 >/dev/null; then echo "FAIL: processes left"; fail=1; fi
 [ "$mounts_before" = "$(awk '{print $5}' /proc/self/mountinfo | sort | sha256sum)" ] || { echo "FAIL: mounts changed"; fail=1; }
 exit $fail
