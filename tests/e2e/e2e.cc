@@ -160,6 +160,10 @@ int main(int argc, char** argv) {
                 check(r.ok, fmt::format("{} {} -> {}{}", name, p, r.status, r.ok ? "" : " (" + r.detail + ")"));
             }
         }
+        // The fixture's content layer (build_iso.sh) replaced apache's /var/www/html.
+        check(http_get(apache_port, "/").find("romimg-e2e-content-marker") != std::string::npos &&
+                  m.console().find("content for apache: /run/medium/live/content/apache-1.sqfs on /jail/apache/var/www/html") != std::string::npos,
+              "apache serves the fixture's content layer, mounted by init");
         // The test-only service tried to write where nothing may be written.
         auto rw = m.wait_for_line(std::regex("rootwrite is ready"), 120s, false);
         check(rw.has_value(), "the test-only rootwrite service is up and exec-locked");
