@@ -60,6 +60,18 @@ expect usage-probe-no-ready 2 "romimg: error: --probe needs --ready" -- "$romimg
 expect ptrace-unavailable 1 "romimg: error: could not start the trace sandbox: ptrace is not available" -- \
   strace -f -qq -e trace=none -o /dev/null "$romimg" trace "${T[@]}" -- /bin/true
 
+# romimg verify: not an ISO, an ISO romimg did not make, usage; no scratch dir left behind.
+echo "not an iso" > "$tmp/not.iso"
+expect verify-not-iso 1 "romimg: error: $tmp/not.iso is not an ISO 9660 image" -- "$romimg" verify "$tmp/not.iso"
+mkdir -p "$tmp/tree" && echo hi > "$tmp/tree/hello.txt"
+xorriso -as mkisofs -quiet -V OTHER -R -o "$tmp/other.iso" "$tmp/tree" 2>/dev/null
+expect verify-foreign-iso 1 "romimg: error: $tmp/other.iso has no /romimg/image.json: it was not made by this romimg" -- \
+  "$romimg" verify "$tmp/other.iso"
+expect verify-missing 1 "romimg: error: no ISO at $tmp/none.iso" -- "$romimg" verify "$tmp/none.iso"
+expect verify-usage 2 "romimg: error: romimg verify takes one ISO, got 0 arguments" -- "$romimg" verify
+expect verify-usage-mem 2 "romimg: error: --mem 64 is too small" -- "$romimg" verify --mem 64 "$tmp/other.iso"
+if ls -d /tmp/romimg-verify-* >/dev/null 2>&1; then echo "FAIL: verify left a scratch dir"; fail=1; fi
+
 if pgrep -f "$tmp" >/dev/null || pgrep -x apache2 >/dev/null; then echo "FAIL: processes left"; fail=1; fi
 [ "$mounts_before" = "$(awk '{print $5}' /proc/self/mountinfo | sort | sha256sum)" ] || { echo "FAIL: mounts changed"; fail=1; }
 exit $fail
