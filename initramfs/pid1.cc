@@ -1,23 +1,21 @@
 // PID 1 from the read-only image, driven by /etc/romimg/appliance.conf: mounts each jail's
-// tmpfs areas and /proc, starts the log drains, writes the romlock policy and seals it, starts
-// each service (chroot, user, only its capabilities, rlimits, no_new_privs), exec-locks it once
-// ready, restarts it with backoff when it dies, and stops everything cleanly on Ctrl+Alt+Del
-// (reboot) or the power button / SIGTERM (power off). No exceptions: bool + a log line.
+// tmpfs areas and /proc, starts the log drains, writes the romlock policy and seals it, forbids
+// ptrace, starts each service (jail_enter.cc: chroot, user, only its capabilities, rlimits,
+// no_new_privs), exec-locks it once ready, restarts it with backoff when it dies, runs the
+// self-test once if this is `romimg verify`'s copy, and stops everything cleanly on
+// Ctrl+Alt+Del (reboot) or the power button / SIGTERM (power off). No exceptions: bool + a log
+// line.
 #include <arpa/inet.h>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
 #include <dirent.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <linux/input.h>
-#include <sys/capability.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
-#include <sys/prctl.h>
 #include <sys/reboot.h>
-#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -29,6 +27,7 @@
 #include <vector>
 
 #include "appliance_conf.h"
+#include "jail_enter.h"
 #include "util.h"
 
 namespace romimg::init {
@@ -40,6 +39,7 @@ namespace {
 
 const char* const kRomlock = "/sys/kernel/security/romlock";
 const char* const kLogDir = "/var/log/romimg";
+const char* const kSelftest = "/run/medium/romimg/selftest";
 
 struct Sink {             // one log source drained into a bounded file
     std::string name;     // "apache-access.log", "apache-console", "romlock"
@@ -74,6 +74,7 @@ private:
     void drain(Sink& s);
     void emit(const std::string& source, const std::string& line, int severity);
     void add_fd(int fd);
+    void start_selftest();
     [[noreturn]] void shutdown(int how);
 
     Conf conf_;
@@ -81,6 +82,8 @@ private:
     std::vector<Sink> sinks_;
     std::vector<int> inputs_;
     int epoll_ = -1, signals_ = -1, kmsg_ = -1, syslog_ = -1;
+    bool selftest_ = false;      // this is `romimg verify`'s copy of the image
+    pid_t selftest_pid_ = 0;     // running; -1 once finished
     struct sockaddr_storage syslog_addr_ {};
     socklen_t syslog_len_ = 0;
 };
@@ -220,6 +223,12 @@ void Pid1::write_policy() {
         if (!write_file(std::string(kRomlock) + "/policy", line + "\n"))
             fatal("romlock refused policy line '" + line + "': " + strerror(errno));
     say("romlock policy written and sealed");
+    // Debian's kernel leaves Yama off (ptrace_scope 0): a service could then ptrace every other
+    // process of its user. 3 = no process may attach to another, and it cannot be lowered again
+    // until reboot (the in-guest self-test caught this).
+    if (!write_file("/proc/sys/kernel/yama/ptrace_scope", "3\n"))
+        fatal(std::string("cannot forbid ptrace (kernel.yama.ptrace_scope=3): ") + strerror(errno));
+    say("ptrace forbidden (yama.ptrace_scope=3)");
 }
 
 // --debug-shell: a root shell on the console, outside any jail and never exec-locked.
@@ -277,38 +286,8 @@ void Pid1::start(Running& r) {
             dprintf(2, "romimg-init: cannot start %s: %s: %s\n", s.name.c_str(), what, strerror(errno));
             _exit(127);
         };
-        if (chroot(s.root.c_str()) < 0) die("chroot");
-        if (chdir(s.cwd.c_str()) < 0) die("chdir");
-        static const struct { const char* name; int res; } limits[] = {
-            {"nofile", RLIMIT_NOFILE}, {"nproc", RLIMIT_NPROC}, {"as", RLIMIT_AS}, {"core", RLIMIT_CORE},
-            {"fsize", RLIMIT_FSIZE}, {"memlock", RLIMIT_MEMLOCK}, {"stack", RLIMIT_STACK}};
-        for (const auto& [name, value] : s.rlimits)
-            for (const auto& l : limits)
-                if (name == l.name) {
-                    struct rlimit rl = {(rlim_t)value, (rlim_t)value};
-                    if (setrlimit(l.res, &rl) < 0) die("setrlimit");
-                }
-        std::vector<cap_value_t> keep;
-        for (const auto& c : s.caps) {
-            cap_value_t v;
-            if (cap_from_name(c.c_str(), &v) == 0) keep.push_back(v);
-        }
-        prctl(PR_SET_KEEPCAPS, 1);
-        for (int c = 0; c <= CAP_LAST_CAP; ++c)
-            if (std::find(keep.begin(), keep.end(), c) == keep.end()) prctl(PR_CAPBSET_DROP, c);
-        if (setgroups(s.groups.size(), (const gid_t*)s.groups.data()) < 0) die("setgroups");
-        if (setresgid(s.gid, s.gid, s.gid) < 0) die("setresgid");
-        if (setresuid(s.uid, s.uid, s.uid) < 0) die("setresuid");
-        cap_t caps = cap_init();
-        if (!keep.empty()) {
-            cap_set_flag(caps, CAP_PERMITTED, keep.size(), keep.data(), CAP_SET);
-            cap_set_flag(caps, CAP_EFFECTIVE, keep.size(), keep.data(), CAP_SET);
-            cap_set_flag(caps, CAP_INHERITABLE, keep.size(), keep.data(), CAP_SET);
-        }
-        if (cap_set_proc(caps) < 0) die("cap_set_proc");
-        for (cap_value_t v : keep)
-            if (cap_set_ambient(v, CAP_SET) < 0) die("cap_set_ambient");
-        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) die("no_new_privs");
+        const char* step = "";
+        if (!enter_jail(s, step)) die(step);
         std::vector<char*> argv, envp;
         for (const auto& a : s.argv) argv.push_back(const_cast<char*>(a.c_str()));
         argv.push_back(nullptr);
@@ -374,11 +353,49 @@ void Pid1::check_ready(Running& r, double now) {
     }
 }
 
+// `romimg verify` adds /romimg/selftest to its copy of the ISO (a release image has none). It
+// runs once, as root outside the jails, when every service is ready and exec-locked; its
+// results go straight to the console. The medium is the image's root of trust (it holds the
+// kernel and the root), so this adds no way in that a different medium would not have.
+void Pid1::start_selftest() {
+    std::vector<std::string> args = {"romimg-selftest"};
+    for (const auto& r : run_)
+        if (r.svc) args.push_back(r.svc->name + "=" + std::to_string(r.pid));
+    pid_t pid = fork();
+    if (pid == 0) {
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, nullptr);
+        setsid();
+        int fd = open("/dev/console", O_RDWR | O_NOCTTY);
+        int null = open("/dev/null", O_RDONLY);
+        if (fd < 0 || null < 0) _exit(127);
+        dup2(null, 0);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        std::vector<char*> argv;
+        for (auto& a : args) argv.push_back(a.data());
+        argv.push_back(nullptr);
+        char* envp[] = {nullptr};
+        execve(kSelftest, argv.data(), envp);
+        dprintf(2, "romimg-init: cannot run the self-test: %s\n", strerror(errno));
+        _exit(127);
+    }
+    selftest_pid_ = pid > 0 ? pid : -1;
+    say(pid > 0 ? "all services ready: starting the self-test (pid " + std::to_string(pid) + ")"
+                : std::string("cannot start the self-test: ") + strerror(errno));
+}
+
 void Pid1::reap(double now) {
     for (;;) {
         int st;
         pid_t pid = waitpid(-1, &st, WNOHANG);
         if (pid <= 0) return;
+        if (pid == selftest_pid_) {
+            say("self-test finished (" + std::string(WIFEXITED(st) ? "exit status " + std::to_string(WEXITSTATUS(st))
+                                                                : std::string("killed by ") + strsignal(WTERMSIG(st))) + ")");
+            selftest_pid_ = -1;
+        }
         for (auto& r : run_) {
             if (r.pid != pid) continue;
             std::string how = WIFEXITED(st) ? "exited with status " + std::to_string(WEXITSTATUS(st))
@@ -440,6 +457,10 @@ void Pid1::drain(Sink& s) {
     say(how == RB_AUTOBOOT ? "Ctrl+Alt+Del: stopping services, then rebooting"
                            : "power button or SIGTERM: stopping services, then powering off");
     int longest = 0;
+    if (selftest_pid_ > 0) {
+        kill(-selftest_pid_, SIGKILL);
+        waitpid(selftest_pid_, nullptr, 0);
+    }
     for (auto& r : run_) {
         r.restart_at = 0;
         if (r.pid > 0 && !r.svc) {  // the debug shell
@@ -518,14 +539,20 @@ void Pid1::drain(Sink& s) {
             say("*** DEBUG SHELL ENABLED: a root shell is on the console; this image is NOT tamper-proof ***");
         run_.push_back(Running{});  // svc == nullptr
     }
+    selftest_ = access(kSelftest, X_OK) == 0;
+    if (selftest_)
+        say("SELF-TEST copy of the image (made by romimg verify): the attack self-test runs once every service is ready");
     for (auto& r : run_) start(r);
 
     for (;;) {
         double now = monotonic_seconds();
+        bool all_ready = true;
         for (auto& r : run_) {
             if (r.svc && r.pid > 0 && !r.ready) check_ready(r, now);
             if (r.pid == 0 && r.restart_at > 0 && now >= r.restart_at) start(r);
+            all_ready = all_ready && r.pid > 0 && r.ready;
         }
+        if (selftest_ && selftest_pid_ == 0 && all_ready) start_selftest();
         struct epoll_event evs[16];
         int n = epoll_wait(epoll_, evs, 16, 200);
         now = monotonic_seconds();

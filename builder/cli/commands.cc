@@ -11,6 +11,7 @@ Subcommand jail_command();
 Subcommand kernel_command();
 Subcommand iso_command();
 Subcommand boot_command();
+Subcommand verify_command();
 
 const std::vector<Subcommand>& subcommands() {
     static const std::vector<Subcommand> table = {
@@ -21,6 +22,7 @@ const std::vector<Subcommand>& subcommands() {
         kernel_command(),
         iso_command(),
         boot_command(),
+        verify_command(),
     };
     return table;
 }

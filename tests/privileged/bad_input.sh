@@ -81,6 +81,18 @@ expect content-not-archive 2 "romimg: error: --content apache:/var/www/html=.*is
 [ -e "$tmp/out.iso" ] && { echo "FAIL: bad --content wrote an ISO"; fail=1; }
 [ -n "$(ls -A "$tmp/work/content" 2>/dev/null)" ] && { echo "FAIL: bad --content left a staging tree"; fail=1; }
 
+# romimg verify: not an ISO, an ISO romimg did not make, usage; no scratch dir left behind.
+echo "not an iso" > "$tmp/not.iso"
+expect verify-not-iso 1 "romimg: error: $tmp/not.iso is not an ISO 9660 image" -- "$romimg" verify "$tmp/not.iso"
+mkdir -p "$tmp/tree" && echo hi > "$tmp/tree/hello.txt"
+xorriso -as mkisofs -quiet -V OTHER -R -o "$tmp/other.iso" "$tmp/tree" 2>/dev/null
+expect verify-foreign-iso 1 "romimg: error: $tmp/other.iso has no /romimg/image.json: it was not made by this romimg" -- \
+  "$romimg" verify "$tmp/other.iso"
+expect verify-missing 1 "romimg: error: no ISO at $tmp/none.iso" -- "$romimg" verify "$tmp/none.iso"
+expect verify-usage 2 "romimg: error: romimg verify takes one ISO, got 0 arguments" -- "$romimg" verify
+expect verify-usage-mem 2 "romimg: error: --mem 64 is too small" -- "$romimg" verify --mem 64 "$tmp/other.iso"
+if ls -d /tmp/romimg-verify-* >/dev/null 2>&1; then echo "FAIL: verify left a scratch dir"; fail=1; fi
+
 if pgrep -f "$tmp" >/dev/null || pgrep -x apache2 >/dev/null; then echo "FAIL: processes left"; fail=1; fi
 [ "$mounts_before" = "$(awk '{print $5}' /proc/self/mountinfo | sort | sha256sum)" ] || { echo "FAIL: mounts changed"; fail=1; }
 exit $fail

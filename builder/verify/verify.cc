@@ -1,0 +1,297 @@
+#include "verify.h"
+
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <optional>
+#include <regex>
+#include <thread>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "common/error.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "common/signals.h"
+#include "common/strings.h"
+#include "image/image_info.h"
+#include "iso/iso.h"
+#include "qemu/qemu.h"
+#include "trace/probe.h"
+
+namespace romimg::verify {
+
+using namespace std::chrono_literals;
+namespace sfs = std::filesystem;
+
+int Report::failed() const {
+    int n = 0;
+    for (const auto& c : checks) n += !c.pass;
+    return n;
+}
+
+std::vector<Check> parse_selftest(const std::string& console, bool& done) {
+    static const std::regex check(
+        R"(romimg-selftest: CHECK (PASS|FAIL) (\S+) (\S+) \| (.*?) \| expected: (.*?) \| got: (.*))");
+    std::vector<Check> out;
+    done = false;
+    for (std::string line : split(console, '\n')) {
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        std::smatch m;
+        if (std::regex_search(line, m, check))
+            out.push_back({fmt::format("self-test {} {}: {}", m[2].str(), m[3].str(), m[4].str()), m[5].str(),
+                           m[6].str(), m[1] == "PASS"});
+        else if (line.find("romimg-selftest: DONE ") != std::string::npos)
+            done = true;
+    }
+    return out;
+}
+
+std::string format_check(const Check& c) {
+    return fmt::format("{}  {} | expected: {} | got: {}", c.pass ? "PASS" : "FAIL", c.what, c.expected, c.got);
+}
+
+nlohmann::json report_json(const Report& r) {
+    nlohmann::json checks = nlohmann::json::array();
+    for (const auto& c : r.checks)
+        checks.push_back({{"what", c.what}, {"expected", c.expected}, {"got", c.got}, {"pass", c.pass}});
+    return {{"iso", r.iso},
+            {"sha256", r.sha256},
+            {"checks", checks},
+            {"total", r.checks.size()},
+            {"failed", r.failed()},
+            {"passed", r.failed() == 0 && !r.checks.empty()}};
+}
+
+bool generated_by_iso_stage(const std::string& p) {
+    return p == iso::kKernelPath || p == iso::kInitrdPath || p.rfind(std::string(iso::kIsolinuxDir) + "/", 0) == 0;
+}
+
+namespace {
+
+int free_port() {
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0) throw SysError("socket", "AF_INET", errno);
+    struct sockaddr_in a {};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (bind(s, (struct sockaddr*)&a, sizeof a) < 0 || getsockname(s, (struct sockaddr*)&a, &len) < 0) {
+        int e = errno;
+        close(s);
+        throw SysError("bind", "127.0.0.1:0", e);
+    }
+    close(s);
+    return ntohs(a.sin_port);
+}
+
+class Run {
+public:
+    explicit Run(Report& r) : r_(r) {}
+    bool add(bool pass, std::string what, std::string expected, std::string got) {
+        Check c{std::move(what), std::move(expected), std::move(got), pass};
+        log::info("{}", format_check(c));
+        r_.checks.push_back(std::move(c));
+        return pass;
+    }
+
+private:
+    Report& r_;
+};
+
+struct Parts {
+    sfs::path kernel, initrd;
+    std::vector<iso::Payload> payload;
+};
+
+// Everything the ISO stage needs to make this ISO again, copied out of it.
+Parts extract_parts(const sfs::path& iso, const sfs::path& dir) {
+    Parts p;
+    sfs::create_directories(dir);
+    p.kernel = dir / "vmlinuz";
+    p.initrd = dir / "initrd.img";
+    image::extract_iso_file(iso, iso::kKernelPath, p.kernel);
+    image::extract_iso_file(iso, iso::kInitrdPath, p.initrd);
+    for (const auto& f : image::iso_files(iso)) {
+        if (generated_by_iso_stage(f)) continue;
+        sfs::path dest = dir / "payload" / f;
+        sfs::create_directories(dest.parent_path());
+        image::extract_iso_file(iso, f, dest);
+        p.payload.push_back({dest, f});
+    }
+    return p;
+}
+
+iso::IsoRequest iso_request(const image::ImageInfo& info, const Parts& parts, const sfs::path& out,
+                            const sfs::path& work) {
+    iso::IsoRequest req;
+    req.kernel = parts.kernel;
+    req.initramfs = parts.initrd;
+    req.payload = parts.payload;
+    req.label = info.label;
+    req.cmdline = info.cmdline;
+    req.source_date_epoch = (time_t)info.source_date_epoch;
+    req.output = out;
+    req.work_dir = work;
+    req.log = work / "logs" / "iso.log";
+    return req;
+}
+
+std::string selftest_binary() {
+    if (const char* env = getenv("ROMIMG_SELFTEST")) return env;
+    return ROMIMG_SELFTEST_BINARY;
+}
+
+struct Target {
+    const image::ServiceInfo* svc = nullptr;
+    int host_port = 0;
+    std::string base;  // http://127.0.0.1:HOST
+};
+
+// Every probe of every service; the first one of each retried until `deadline`.
+void run_probes(Run& run, std::vector<Target>& targets, const std::string& when,
+                std::chrono::steady_clock::time_point deadline) {
+    for (auto& t : targets) {
+        if (t.base.empty()) continue;
+        bool first = true;
+        for (const auto& spec : t.svc->probes) {
+            trace::Probe probe = trace::parse_probe(spec);
+            trace::ProbeResult res;
+            do {
+                res = trace::run_probe(probe, t.base, 60);
+                if (res.ok || !first) break;
+                signals::throw_if_interrupted();
+                std::this_thread::sleep_for(2s);
+            } while (std::chrono::steady_clock::now() < deadline);
+            first = false;
+            run.add(res.ok, fmt::format("{} {}: {}", t.svc->name, when, spec), fmt::format("HTTP {}", probe.expect),
+                    res.status ? fmt::format("HTTP {}{}", res.status, res.ok ? "" : " (" + res.detail + ")")
+                               : res.detail);
+        }
+    }
+}
+
+}  // namespace
+
+Report verify_image(const Options& opt) {
+    if (!sfs::is_regular_file(opt.iso)) throw Error(fmt::format("no ISO at {}", opt.iso.string()));
+    image::ImageInfo info = image::read_image_info(opt.iso);
+    const std::string selftest = selftest_binary();
+    if (!sfs::is_regular_file(selftest))
+        throw Error("romimg-selftest is not built (" + selftest + "): run `make`");
+    signals::install_interrupt_handlers();
+    Report report;
+    report.iso = sfs::absolute(opt.iso).string();
+    Run run(report);
+
+    std::optional<fs::TempDir> tmp;
+    sfs::path work = opt.work;
+    if (work.empty()) {
+        const char* t = getenv("TMPDIR");
+        tmp.emplace(t && *t ? t : "/tmp", "romimg-verify-");
+        work = tmp->path();
+    } else {
+        work = sfs::absolute(work);
+        sfs::create_directories(work);
+    }
+
+    // 1. The verify copy, and the proof that it is the release plus one file.
+    sfs::path copy = work / "verify.iso";
+    {
+        auto stage = log::stage("verify: the self-test copy");
+        report.sha256 = fs::sha256_file(opt.iso);
+        Parts parts = extract_parts(opt.iso, work / "parts");
+        iso::build_iso(iso_request(info, parts, work / "release-again.iso", work / "again"));
+        std::string again = fs::sha256_file(work / "release-again.iso");
+        sfs::remove(work / "release-again.iso");
+        run.add(again == report.sha256, "the release rebuilt from its own parts is bit-identical",
+                "sha256 " + report.sha256, "sha256 " + again);
+        parts.payload.push_back({selftest, "romimg/selftest"});
+        iso::build_iso(iso_request(info, parts, copy, work / "copy"));
+        stage.detail(copy.string() + " = the release + /romimg/selftest");
+    }
+    run.add(info.romlock_mode == "enforce", "the kernel command line enforces romlock", "romlock.mode=enforce",
+            "romlock.mode=" + info.romlock_mode);
+
+    // 2. Boot it.
+    auto stage = log::stage("verify: boot and attack");
+    std::vector<Target> targets;
+    qemu::QemuSpec spec;
+    spec.iso = copy;
+    spec.mem_mb = opt.mem_mb;
+    for (const auto& s : info.services) {
+        Target t;
+        t.svc = &s;
+        if (!s.ports.empty()) {
+            int guest = s.ports.front();
+            if (s.ready.rfind("tcp:", 0) == 0) guest = atoi(s.ready.c_str() + 4);
+            t.host_port = free_port();
+            t.base = fmt::format("http://127.0.0.1:{}", t.host_port);
+            spec.forwards.push_back({(uint16_t)t.host_port, (uint16_t)guest});
+        }
+        targets.push_back(t);
+    }
+    if (opt.uefi) {
+        spec.firmware = qemu::Firmware::uefi;
+        spec.ovmf_vars = qemu::prepare_uefi_vars(work);
+    }
+    auto t0 = std::chrono::steady_clock::now();
+    auto deadline = t0 + std::chrono::seconds(opt.timeout_s);
+    auto left = [&] {
+        return std::max(1ms, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()));
+    };
+    auto since = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
+    qemu::Machine m = qemu::Machine::start(spec, work);
+    auto keep_console = [&] {
+        if (!opt.console.empty()) fs::write_file_atomic(opt.console, m.console());
+    };
+    try {
+        bool sealed = m.wait_for_line(std::regex("romlock policy written and sealed"), left(), false).has_value();
+        run.add(sealed, "init wrote the romlock policy and sealed it", "sealed before the services start",
+                sealed ? "sealed" : "no such console line");
+        for (auto& t : targets) {
+            auto line = m.wait_for_line(std::regex("romimg-init: " + t.svc->name + " is ready .*"), left(), false);
+            std::string got = line ? line->substr(line->find(t.svc->name)) : "not ready";
+            run.add(line.has_value(), fmt::format("{} is ready", t.svc->name), "ready", got);
+            if (line && t.svc->exec_lock)
+                run.add(line->find("and exec-locked") != std::string::npos, fmt::format("{} is exec-locked once ready", t.svc->name),
+                        "exec-locked", got);
+            else if (line)
+                run.add(false, fmt::format("{} is exec-locked once ready", t.svc->name), "exec-locked",
+                        "the image turns the exec lock off for it");
+        }
+        log::info("     (all services up {:.1f} s after QEMU started)", since());
+        run_probes(run, targets, "answers", deadline);
+
+        // 3. The self-test runs in the guest once every service was ready.
+        bool done = m.wait_for_line(std::regex("romimg-selftest: DONE "), left(), false).has_value();
+        std::vector<Check> attacks = parse_selftest(m.console(), done);
+        for (auto& c : attacks) {
+            log::info("{}", format_check(c));
+            report.checks.push_back(c);
+        }
+        run.add(done && attacks.size() >= 20, "the in-guest self-test ran to the end", ">= 20 checks and DONE",
+                fmt::format("{} checks{}", attacks.size(), done ? ", DONE" : ", no DONE line"));
+
+        // 4. Still working after all that; then a clean power-off.
+        run_probes(run, targets, "after the attacks", std::chrono::steady_clock::now() + 120s);
+        m.power_button();
+        bool stopped = m.wait_for_line(std::regex("all services stopped; syncing"), 120s, true).has_value();
+        bool off = m.wait_exit(120s).has_value();
+        run.add(stopped && off, "the power button stops the services and powers off", "stopped, powered off",
+                fmt::format("{}, {}", stopped ? "stopped" : "services not reported stopped",
+                            off ? "powered off" : "still running"));
+        stage.detail(fmt::format("{:.0f} s in QEMU", since()));
+    } catch (...) {
+        keep_console();
+        throw;
+    }
+    keep_console();
+    if (!opt.json.empty()) fs::write_file_atomic(opt.json, report_json(report).dump(2) + "\n");
+    return report;
+}
+
+}  // namespace romimg::verify

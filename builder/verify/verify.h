@@ -1,0 +1,56 @@
+// `romimg verify ISO`: prove an image works and is locked down before it is burnt.
+//  1. Rebuild the release ISO from its own parts (kernel, initramfs, layers, /romimg/image.json)
+//     and check the sha256 matches, then build the verify copy the same way plus one file,
+//     /romimg/selftest (romimg-selftest): so the copy differs from the release in nothing else.
+//  2. Boot the copy in QEMU (TCG) with every service port forwarded; wait for each service to be
+//     ready and exec-locked; run every trace and verify probe.
+//  3. Read the in-guest attack self-test's results from the console (initramfs/selftest.cc).
+//  4. Run the probes again (the services still work after the attacks); press the power button.
+// One check per line (what, expected, got, PASS/FAIL); passed only if every check passed.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace romimg::verify {
+
+struct Check {
+    std::string what, expected, got;
+    bool pass = false;
+};
+
+struct Options {
+    std::filesystem::path iso;
+    std::filesystem::path json;      // also write the report here ("" = no)
+    std::filesystem::path work;      // scratch ("" = a temporary directory, removed)
+    std::filesystem::path console;   // keep the serial console here ("" = no)
+    int mem_mb = 1024;
+    bool uefi = false;
+    int timeout_s = 600;             // for each service to be ready and answer, and the self-test
+};
+
+struct Report {
+    std::string iso, sha256;
+    std::vector<Check> checks;
+    int failed() const;
+};
+
+// Runs everything; prints each check as it is made. Throws Error only when it cannot verify
+// at all (not an ISO, not made by romimg, QEMU missing); a failed check is in the report.
+Report verify_image(const Options& opt);
+
+// ---- pure parts ----
+
+// The self-test's "romimg-selftest: CHECK ..." lines of a console transcript; `done` says
+// whether its "DONE" line was there.
+std::vector<Check> parse_selftest(const std::string& console, bool& done);
+std::string format_check(const Check& c);
+nlohmann::json report_json(const Report& r);
+// The ISO paths the ISO stage generates itself (boot loaders, kernel, initramfs): everything
+// else in an ISO is payload to carry over.
+bool generated_by_iso_stage(const std::string& iso_path);
+
+}  // namespace romimg::verify

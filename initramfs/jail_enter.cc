@@ -1,0 +1,56 @@
+#include "jail_enter.h"
+
+#include <grp.h>
+#include <sys/capability.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <vector>
+
+namespace romimg::init {
+
+bool enter_jail(const appliance::Service& s, const char*& what) {
+    auto fail = [&](const char* step) {
+        what = step;
+        return false;
+    };
+    if (chroot(s.root.c_str()) < 0) return fail("chroot");
+    if (chdir(s.cwd.c_str()) < 0) return fail("chdir");
+    static const struct { const char* name; int res; } limits[] = {
+        {"nofile", RLIMIT_NOFILE}, {"nproc", RLIMIT_NPROC}, {"as", RLIMIT_AS}, {"core", RLIMIT_CORE},
+        {"fsize", RLIMIT_FSIZE}, {"memlock", RLIMIT_MEMLOCK}, {"stack", RLIMIT_STACK}};
+    for (const auto& [name, value] : s.rlimits)
+        for (const auto& l : limits)
+            if (name == l.name) {
+                struct rlimit rl = {(rlim_t)value, (rlim_t)value};
+                if (setrlimit(l.res, &rl) < 0) return fail("setrlimit");
+            }
+    std::vector<cap_value_t> keep;
+    for (const auto& c : s.caps) {
+        cap_value_t v;
+        if (cap_from_name(c.c_str(), &v) == 0) keep.push_back(v);
+    }
+    prctl(PR_SET_KEEPCAPS, 1);
+    for (int c = 0; c <= CAP_LAST_CAP; ++c)
+        if (std::find(keep.begin(), keep.end(), c) == keep.end()) prctl(PR_CAPBSET_DROP, c);
+    if (setgroups(s.groups.size(), (const gid_t*)s.groups.data()) < 0) return fail("setgroups");
+    if (setresgid(s.gid, s.gid, s.gid) < 0) return fail("setresgid");
+    if (setresuid(s.uid, s.uid, s.uid) < 0) return fail("setresuid");
+    cap_t caps = cap_init();
+    if (!keep.empty()) {
+        cap_set_flag(caps, CAP_PERMITTED, keep.size(), keep.data(), CAP_SET);
+        cap_set_flag(caps, CAP_EFFECTIVE, keep.size(), keep.data(), CAP_SET);
+        cap_set_flag(caps, CAP_INHERITABLE, keep.size(), keep.data(), CAP_SET);
+    }
+    int rc = cap_set_proc(caps);
+    cap_free(caps);
+    if (rc < 0) return fail("cap_set_proc");
+    for (cap_value_t v : keep)
+        if (cap_set_ambient(v, CAP_SET) < 0) return fail("cap_set_ambient");
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return fail("no_new_privs");
+    return true;
+}
+
+}  // namespace romimg::init

@@ -1,0 +1,881 @@
+// romimg-selftest: the in-guest hardening self-test that `romimg verify` ships on its verify copy
+// of an ISO (never in a release image). PID 1 runs it once, as root outside the jails, after every
+// service is ready and exec-locked; argv carries the services' pids ("apache=123"). It attacks
+//   - from inside each jail: a process confined by exactly the services' code (jail_enter.cc:
+//     chroot, the service's uid/gid/groups, only its capabilities, rlimits, no_new_privs) and
+//     exec-locked the way init locks the service (unless the image turned the lock off), with
+//     every attack made by a forked process of that locked tree;
+//   - as root outside the jails, after the seal;
+// and prints one line per check on the console:
+//   romimg-selftest: CHECK PASS|FAIL SCOPE ID | WHAT | expected: ... | got: ...
+//   romimg-selftest: DONE N checks, F failed
+// An attack passes when it was refused; one that romlock must refuse also needs romlock's DENY
+// line for the attacking pid in the kernel log (WOULD-DENY, permissive mode, fails it). Attacks
+// that succeed (weakened images) undo what they did where they can. No exceptions: static and
+// built like init.
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <sys/klog.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "appliance_conf.h"
+#include "jail_enter.h"
+#include "util.h"
+
+namespace romimg::selftest {
+
+using appliance::Conf;
+using appliance::Service;
+
+namespace {
+
+const char* const kRomlock = "/sys/kernel/security/romlock";
+// An attack that was contained without a failing call (e.g. a chroot that worked but did not
+// lead out of the jail).
+constexpr int kContained = 100000;
+
+std::string errname(int e) {
+    if (e == 0) return "succeeded";
+    if (e == kContained) return "contained";
+    if (e < 0) return "no report";
+    const char* n = strerrorname_np(e);
+    return n ? n : "errno " + std::to_string(e);
+}
+
+void out(const std::string& line) {
+    std::string l = "romimg-selftest: " + line + "\n";
+    (void)!write(1, l.data(), l.size());
+}
+
+// ---- running one attempt in its own process ----
+
+struct Outcome {
+    pid_t pid = 0;       // the process that made the attempt
+    int err = -1;        // 0 = the attack worked, errno = refused, -1 = no report
+    std::string detail;
+};
+
+using AttackFn = std::function<int(std::string& detail)>;
+
+void report(int fd, int err, const std::string& detail) {
+    std::string line = std::to_string(getpid()) + " " + std::to_string(err) + " " + detail + "\n";
+    (void)!write(fd, line.data(), line.size());
+}
+
+// The attempt runs in a fresh process group; its report comes back over a close-on-exec pipe,
+// so an exec that works shows as a report that never came (and whatever ran is killed).
+Outcome attempt(const AttackFn& fn, int timeout_ms = 8000) {
+    int p[2];
+    Outcome o;
+    if (pipe2(p, O_CLOEXEC) < 0) {
+        o.detail = std::string("pipe: ") + strerror(errno);
+        return o;
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        setpgid(0, 0);
+        close(p[0]);
+        std::string detail;
+        int err = fn(detail);
+        report(p[1], err, detail);
+        _exit(0);
+    }
+    close(p[1]);
+    std::string buf;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long left = timeout_ms - ((now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000);
+        if (left <= 0) break;
+        struct pollfd pfd = {p[0], POLLIN, 0};
+        if (poll(&pfd, 1, (int)left) <= 0) continue;
+        char b[1024];
+        ssize_t n = read(p[0], b, sizeof b);
+        if (n <= 0) break;
+        buf.append(b, n);
+    }
+    close(p[0]);
+    if (pid > 0) {
+        kill(-pid, SIGKILL);
+        kill(pid, SIGKILL);
+        waitpid(pid, nullptr, 0);
+    }
+    size_t a = buf.find(' '), b = a == std::string::npos ? a : buf.find(' ', a + 1);
+    if (b == std::string::npos) {
+        o.pid = pid;
+        o.detail = "the attempt replaced itself (an exec that worked) or died";
+        return o;
+    }
+    o.pid = atoi(buf.c_str());
+    o.err = atoi(buf.c_str() + a + 1);
+    o.detail = buf.substr(b + 1);
+    while (!o.detail.empty() && o.detail.back() == '\n') o.detail.pop_back();
+    return o;
+}
+
+// ---- the kernel log: romlock's lines ----
+
+class Kmsg {
+public:
+    Kmsg() {
+        fd_ = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        if (fd_ >= 0) lseek(fd_, 0, SEEK_END);
+    }
+    bool ok() const { return fd_ >= 0; }
+    int fd() const { return fd_; }
+    // romlock's first line about `pid` with `verdict` ("DENY", "WOULD-DENY"), or "" (the first:
+    // an attack that worked may log more while undoing itself).
+    std::string find(pid_t pid, const std::string& verdict) {
+        drain();
+        std::string tag = " pid=" + std::to_string(pid) + " ";
+        for (const auto& l : lines_)
+            if (l.rfind("romlock: " + verdict + " ", 0) == 0 && l.find(tag) != std::string::npos) return l;
+        return "";
+    }
+
+private:
+    void drain() {
+        char buf[8192];
+        for (;;) {
+            ssize_t n = read(fd_, buf, sizeof buf);
+            if (n < 0 && errno == EPIPE) continue;  // overwritten records: go on with the next
+            if (n <= 0) return;
+            std::string rec(buf, n);
+            size_t semi = rec.find(';');
+            std::string text = semi == std::string::npos ? rec : rec.substr(semi + 1);
+            size_t nl = text.find('\n');
+            if (nl != std::string::npos) text.resize(nl);
+            if (text.rfind("romlock: ", 0) == 0) lines_.push_back(text);
+        }
+    }
+    int fd_ = -1;
+    std::vector<std::string> lines_;
+};
+
+// ---- checks ----
+
+struct Attack {
+    std::string id;
+    std::string what;
+    bool romlock = false;  // romlock must refuse it, and log DENY for the attacking pid
+    AttackFn fn;
+};
+
+struct Tally {
+    int checks = 0, failed = 0;
+};
+
+void print_check(Tally& t, bool pass, const std::string& scope, const std::string& id, const std::string& what,
+                 const std::string& expected, const std::string& got) {
+    ++t.checks;
+    t.failed += !pass;
+    out("CHECK " + std::string(pass ? "PASS " : "FAIL ") + scope + " " + id + " | " + what + " | expected: " + expected +
+        " | got: " + got);
+}
+
+void judge(Tally& t, Kmsg& k, const std::string& scope, const Attack& a, const Outcome& o) {
+    std::string expected = a.romlock ? "refused, romlock DENY logged" : "refused";
+    std::string got = errname(o.err);
+    if (!o.detail.empty()) got += " (" + o.detail + ")";
+    bool pass = o.err > 0;
+    if (a.romlock && o.pid > 0) {
+        std::string deny = k.find(o.pid, "DENY");
+        std::string would = deny.empty() ? k.find(o.pid, "WOULD-DENY") : "";
+        if (!deny.empty()) got += "; " + deny;
+        else if (!would.empty()) got += "; only " + would;
+        else got += "; no romlock DENY line for pid " + std::to_string(o.pid);
+        pass = pass && !deny.empty();
+    }
+    print_check(t, pass, scope, a.id, a.what, expected, got);
+}
+
+// ---- helpers for the attacks ----
+
+int fail_errno() { return errno ? errno : EIO; }
+
+// 0 if `fd` or path could be opened for writing (and closes it).
+int try_open(const std::string& path, int flags, std::string& detail) {
+    int fd = open(path.c_str(), flags | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0600);
+    if (fd >= 0) {
+        close(fd);
+        detail = path + " opened";
+        return 0;
+    }
+    return errno;
+}
+
+// All of `paths` must fail to open for reading; 0 (and which) if one opened.
+int none_readable(const std::vector<std::string>& paths, std::string& detail) {
+    std::string errs;
+    for (const auto& p : paths) {
+        int fd = open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+        if (fd >= 0) {
+            close(fd);
+            detail = p + " was readable";
+            return 0;
+        }
+        errs += (errs.empty() ? "" : ", ") + p + ": " + errname(errno);
+    }
+    detail = errs;
+    return kContained;
+}
+
+std::string dirname_of(const std::string& p) {
+    size_t s = p.rfind('/');
+    return s == 0 || s == std::string::npos ? "/" : p.substr(0, s);
+}
+
+bool on_writable_fs(int dirfd) {
+    struct statfs sf;
+    if (fstatfs(dirfd, &sf) < 0) return true;
+    return sf.f_type == TMPFS_MAGIC || sf.f_type == PROC_SUPER_MAGIC || sf.f_type == SYSFS_MAGIC ||
+           sf.f_type == DEVPTS_SUPER_MAGIC;
+}
+
+// Walks the jail's read-only tree (not its tmpfs areas or /proc): `on_file` for each regular
+// file, `on_dir` for each directory; stops at the first success (returns 0 and names it).
+int walk(int dirfd, const std::string& path, int depth, int& files, int& dirs,
+         const std::function<bool(int, const char*)>& on_file, const std::function<bool(int)>& on_dir,
+         std::string& detail) {
+    if (depth > 64 || on_writable_fs(dirfd)) return kContained;
+    ++dirs;
+    if (on_dir && on_dir(dirfd)) {
+        detail = "created an entry in " + path;
+        return 0;
+    }
+    int dup = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+    DIR* d = fdopendir(dup);
+    if (!d) return kContained;
+    std::vector<std::string> subdirs;
+    while (dirent* e = readdir(d)) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        struct stat st;
+        if (fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) continue;
+        if (S_ISDIR(st.st_mode)) subdirs.push_back(e->d_name);
+        else if (S_ISREG(st.st_mode)) {
+            ++files;
+            if (on_file && on_file(dirfd, e->d_name)) {
+                closedir(d);
+                detail = (path == "/" ? "" : path) + "/" + e->d_name + " opened for writing";
+                return 0;
+            }
+        }
+    }
+    closedir(d);
+    for (const auto& s : subdirs) {
+        int fd = openat(dirfd, s.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) continue;
+        int r = walk(fd, (path == "/" ? "" : path) + "/" + s, depth + 1, files, dirs, on_file, on_dir, detail);
+        close(fd);
+        if (r == 0) return 0;
+    }
+    return kContained;
+}
+
+char* const* no_env() {
+    static char* env[] = {nullptr};
+    return env;
+}
+
+// ---- the attacks from inside a jail ----
+
+std::vector<Attack> jail_attacks(const Conf& conf, const Service& s, pid_t service_pid) {
+    const std::string bin = s.argv.empty() ? "/" : s.argv[0];
+    std::string writable;  // its first tmpfs area, as seen inside the jail
+    for (const auto& m : s.mounts)
+        if (m.type == "tmpfs" && m.target.rfind(s.root + "/", 0) == 0) {
+            writable = m.target.substr(s.root.size());
+            break;
+        }
+    auto exec_argv = [bin](const std::string& p) {
+        static std::string a0, a1 = "--romimg-selftest-must-not-run";
+        a0 = p.empty() ? bin : p;
+        static char* argv[3];
+        argv[0] = a0.data();
+        argv[1] = a1.data();
+        argv[2] = nullptr;
+        return argv;
+    };
+    std::vector<Attack> v;
+    v.push_back({"exec-binary", "execve its own program " + bin, true, [=](std::string&) {
+                     execve(bin.c_str(), exec_argv(""), no_env());
+                     return fail_errno();
+                 }});
+    v.push_back({"execveat", "execveat(AT_FDCWD, " + bin + ")", true, [=](std::string&) {
+                     syscall(SYS_execveat, AT_FDCWD, bin.c_str(), exec_argv(""), no_env(), 0);
+                     return fail_errno();
+                 }});
+    v.push_back({"fexecve-memfd", "fexecve a memfd holding a copy of " + bin, true, [=](std::string& d) {
+                     int src = open(bin.c_str(), O_RDONLY | O_CLOEXEC);
+                     int mfd = memfd_create("payload", 0);
+                     if (src < 0 || mfd < 0) {
+                         d = "could not prepare the memfd";
+                         return fail_errno();
+                     }
+                     char buf[65536];
+                     ssize_t n;
+                     while ((n = read(src, buf, sizeof buf)) > 0) (void)!write(mfd, buf, n);
+                     fexecve(mfd, exec_argv("payload"), no_env());
+                     return fail_errno();
+                 }});
+    v.push_back({"exec-script", "exec a #! script (memfd) whose interpreter is " + bin, true, [=](std::string& d) {
+                     int mfd = memfd_create("script", 0);
+                     std::string text = "#!" + bin + "\n";
+                     if (mfd < 0 || write(mfd, text.data(), text.size()) < 0) {
+                         d = "could not prepare the script";
+                         return fail_errno();
+                     }
+                     fexecve(mfd, exec_argv("script"), no_env());
+                     return fail_errno();
+                 }});
+    v.push_back({"exec-orphan", "an orphaned grandchild (re-parented to init) execs " + bin, true, [=](std::string& d) {
+                     pid_t c = fork();
+                     if (c < 0) return fail_errno();
+                     if (c > 0) _exit(0);  // the orphan reports
+                     for (int i = 0; i < 100 && getppid() != 1; ++i) usleep(10000);
+                     d = getppid() == 1 ? "re-parented to PID 1" : "not re-parented";
+                     execve(bin.c_str(), exec_argv(""), no_env());
+                     return fail_errno();
+                 }});
+    if (!writable.empty())
+        v.push_back({"exec-written-file", "write an ELF into its writable area " + writable + " and exec it", false,
+                     [=](std::string& d) {
+                         std::string p = writable + "/.romimg-selftest-exe";
+                         int src = open(bin.c_str(), O_RDONLY | O_CLOEXEC);
+                         int dst = open(p.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
+                         if (src < 0 || dst < 0) {
+                             d = "could not write " + p;
+                             return fail_errno();
+                         }
+                         char buf[65536];
+                         ssize_t n;
+                         while ((n = read(src, buf, sizeof buf)) > 0) (void)!write(dst, buf, n);
+                         close(dst);
+                         execve(p.c_str(), exec_argv(p), no_env());
+                         int e = fail_errno();
+                         unlink(p.c_str());
+                         return e;
+                     }});
+    v.push_back({"write-root", "create a file in /", false,
+                 [](std::string& d) { return try_open("/.romimg-selftest", O_WRONLY | O_CREAT | O_EXCL, d); }});
+    v.push_back({"write-binary", "open its program " + bin + " for writing", false,
+                 [=](std::string& d) { return try_open(bin, O_WRONLY | O_APPEND, d); }});
+    v.push_back({"write-any-file", "open every file of the jail's read-only tree (program, libraries, content) for writing", false,
+                 [](std::string& d) {
+                     int files = 0, dirs = 0;
+                     int root = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                     int r = walk(root, "/", 0, files, dirs,
+                                  [](int dfd, const char* name) {
+                                      int fd = openat(dfd, name, O_WRONLY | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+                                      if (fd >= 0) close(fd);
+                                      return fd >= 0;
+                                  },
+                                  nullptr, d);
+                     if (r != 0) d = std::to_string(files) + " files, none writable";
+                     return files == 0 ? ENOENT : r;
+                 }});
+    v.push_back({"create-anywhere", "create a directory in every directory of the jail's read-only tree", false,
+                 [](std::string& d) {
+                     int files = 0, dirs = 0;
+                     int root = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                     int r = walk(root, "/", 0, files, dirs, nullptr,
+                                  [](int dfd) {
+                                      if (mkdirat(dfd, ".romimg-selftest", 0700) < 0) return false;
+                                      unlinkat(dfd, ".romimg-selftest", AT_REMOVEDIR);
+                                      return true;
+                                  },
+                                  d);
+                     if (r != 0) d = std::to_string(dirs) + " directories, none writable";
+                     return r;
+                 }});
+    v.push_back({"setuid-root-file", "create a setuid-root program", false, [=](std::string& d) {
+                     std::string p = (writable.empty() ? std::string("") : writable) + "/.romimg-selftest-suid";
+                     int fd = open(p.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
+                     if (fd < 0) return fail_errno();
+                     int e = 0;
+                     if (fchown(fd, 0, 0) < 0 || fchmod(fd, 04755) < 0) e = fail_errno();
+                     struct stat st;
+                     struct statvfs sv;
+                     if (!e && fstat(fd, &st) == 0 && fstatvfs(fd, &sv) == 0) {
+                         bool effective = st.st_uid == 0 && (st.st_mode & S_ISUID) && !(sv.f_flag & ST_NOSUID);
+                         d = effective ? p + " is setuid root on a suid mount" : p + " exists but its mount is nosuid";
+                         e = effective ? 0 : kContained;
+                     }
+                     close(fd);
+                     unlink(p.c_str());
+                     return e;
+                 }});
+    v.push_back({"mknod", "mknod a character device (1:1, /dev/mem)", false, [=](std::string& d) {
+                     std::string p = (writable.empty() ? std::string("") : writable) + "/.romimg-selftest-mem";
+                     if (mknod(p.c_str(), S_IFCHR | 0666, makedev(1, 1)) == 0) {
+                         unlink(p.c_str());
+                         d = p + " created";
+                         return 0;
+                     }
+                     return fail_errno();
+                 }});
+    for (const auto& o : conf.services) {
+        if (o.name == s.name || o.argv.empty()) continue;
+        std::string ob = o.argv[0];
+        v.push_back({"read-jail-" + o.name, "read " + o.name + "'s jail", false, [=](std::string& d) {
+                         return none_readable({o.root + ob, "/.." + o.root + ob, "../../.." + o.root + ob,
+                                               "/proc/1/root" + o.root + ob, "/proc/self/root/.." + o.root + ob},
+                                              d);
+                     }});
+    }
+    v.push_back({"read-outside", "read files outside the jail", false, [](std::string& d) {
+                     return none_readable({"/etc/shadow", "/etc/romimg/appliance.conf", "/../../etc/romimg/appliance.conf",
+                                           "/sbin/init", "/run/medium/live/root.sqfs"},
+                                          d);
+                 }});
+    v.push_back({"proc1-root", "reach the real root through /proc/1/root", false, [](std::string& d) {
+                     return none_readable({"/proc/1/root/etc/romimg/appliance.conf", "/proc/1/cwd/etc/romimg/appliance.conf"}, d);
+                 }});
+    v.push_back({"proc1-environ", "read PID 1's environment and memory", false,
+                 [](std::string& d) { return none_readable({"/proc/1/environ", "/proc/1/mem"}, d); }});
+    v.push_back({"ptrace", "ptrace the running service (pid " + std::to_string(service_pid) + ") and PID 1", false,
+                 [=](std::string& d) {
+                     std::string errs;
+                     for (pid_t target : {service_pid, (pid_t)1}) {
+                         if (target <= 0) continue;
+                         if (ptrace(PTRACE_ATTACH, target, nullptr, nullptr) == 0) {
+                             ptrace(PTRACE_DETACH, target, nullptr, nullptr);
+                             d = "attached to pid " + std::to_string(target);
+                             return 0;
+                         }
+                         errs += "attach " + std::to_string(target) + ": " + errname(errno) + ", ";
+                         char buf[16];
+                         struct iovec local = {buf, sizeof buf}, remote = {(void*)0x400000, sizeof buf};
+                         if (process_vm_readv(target, &local, 1, &remote, 1, 0) >= 0) {
+                             d = "read the memory of pid " + std::to_string(target);
+                             return 0;
+                         }
+                         errs += "process_vm_readv: " + errname(errno) + "; ";
+                     }
+                     d = errs;
+                     return kContained;
+                 }});
+    v.push_back({"raw-socket", "open raw IP and packet sockets", false, [](std::string& d) {
+                     int a = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMP);
+                     int ea = errno;
+                     int b = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+                     int eb = errno;
+                     if (a >= 0 || b >= 0) {
+                         d = a >= 0 ? "AF_INET SOCK_RAW opened" : "AF_PACKET opened";
+                         return 0;
+                     }
+                     d = "AF_INET: " + errname(ea) + ", AF_PACKET: " + errname(eb);
+                     return kContained;
+                 }});
+    v.push_back({"chroot-double", "escape with a second chroot (mkdir x; chroot x; cd ../..)", false, [=](std::string& d) {
+                     std::string x = writable.empty() ? "/etc" : writable;
+                     if (chroot(x.c_str()) < 0) return fail_errno();
+                     for (int i = 0; i < 64; ++i) (void)!chdir("..");
+                     (void)!chroot(".");
+                     bool out = access("/sbin/init", F_OK) == 0 && access("/etc/romimg/appliance.conf", F_OK) == 0;
+                     d = out ? "reached the appliance's root" : "chroot worked but stayed inside the jail";
+                     return out ? 0 : kContained;
+                 }});
+    v.push_back({"chroot-fchdir", "escape with fchdir to a directory fd kept from outside a new chroot", false, [=](std::string& d) {
+                     int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                     std::string x = writable.empty() ? "/etc" : writable;
+                     if (chroot(x.c_str()) < 0) return fail_errno();
+                     if (fchdir(fd) < 0) return fail_errno();
+                     for (int i = 0; i < 64; ++i) (void)!chdir("..");
+                     (void)!chroot(".");
+                     bool out = access("/etc/romimg/appliance.conf", F_OK) == 0;
+                     d = out ? "reached the appliance's root" : "stayed inside the jail";
+                     return out ? 0 : kContained;
+                 }});
+    // romlock's mount hook runs before the capability check, so it refuses (and logs) this too.
+    v.push_back({"mount", "mount a tmpfs (directly and in a new user+mount namespace)", true, [=](std::string& d) {
+                     std::string target = writable.empty() ? "/" : writable;
+                     if (mount("tmpfs", target.c_str(), "tmpfs", 0, nullptr) == 0) {
+                         umount2(target.c_str(), MNT_DETACH);
+                         d = "mounted on " + target;
+                         return 0;
+                     }
+                     int e1 = errno;
+                     if (unshare(CLONE_NEWUSER | CLONE_NEWNS) == 0 && mount("tmpfs", "/", "tmpfs", 0, nullptr) == 0) {
+                         d = "mounted inside a new user namespace";
+                         return 0;
+                     }
+                     d = "mount: " + errname(e1) + ", user namespace: " + errname(errno);
+                     return kContained;
+                 }});
+    return v;
+}
+
+// ---- the attacks as root outside the jails, after the seal ----
+
+int copy_self_and_exec(const std::string& dir, std::string& d) {
+    mkdir(dir.c_str(), 01777);
+    std::string p = dir + "/romimg-selftest-copy";
+    int src = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+    int dst = open(p.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
+    if (src < 0 || dst < 0) {
+        d = "could not copy to " + p;
+        return fail_errno();
+    }
+    char buf[65536];
+    ssize_t n;
+    while ((n = read(src, buf, sizeof buf)) > 0) (void)!write(dst, buf, n);
+    close(dst);
+    close(src);
+    char* argv[] = {p.data(), const_cast<char*>("--noop"), nullptr};
+    execve(p.c_str(), argv, no_env());
+    int e = fail_errno();
+    unlink(p.c_str());
+    return e;
+}
+
+int do_mount(const char* src, const std::string& target, const char* type, unsigned long flags, std::string& d) {
+    if (mount(src, target.c_str(), type, flags, nullptr) == 0) {
+        d = "mounted on " + target;
+        if (!(flags & MS_REMOUNT)) umount2(target.c_str(), MNT_DETACH);
+        return 0;
+    }
+    return errno;
+}
+
+std::vector<Attack> root_attacks(const Conf& conf) {
+    std::vector<Attack> v;
+    v.push_back({"remount-root-rw", "remount / read-write", true,
+                 [](std::string& d) { return do_mount(nullptr, "/", nullptr, MS_REMOUNT, d); }});
+    v.push_back({"tmpfs-over-etc", "mount a tmpfs over /etc", true,
+                 [](std::string& d) { return do_mount("tmpfs", "/etc", "tmpfs", 0, d); }});
+    for (const auto& s : conf.services) {
+        v.push_back({"tmpfs-over-jail-" + s.name, "mount a tmpfs over " + s.root, true,
+                     [s](std::string& d) { return do_mount("tmpfs", s.root, "tmpfs", 0, d); }});
+        if (s.argv.empty()) continue;
+        std::string bindir = s.root + dirname_of(s.argv[0]);
+        v.push_back({"bind-over-binaries-" + s.name, "bind-mount a writable directory over " + bindir, true,
+                     [bindir](std::string& d) {
+                         mkdir("/tmp/romimg-selftest-bind", 0755);
+                         return do_mount("/tmp/romimg-selftest-bind", bindir, nullptr, MS_BIND, d);
+                     }});
+    }
+    v.push_back({"umount-var", "umount /var", true, [](std::string& d) {
+                     if (umount2("/var", 0) == 0) {
+                         d = "/var unmounted";
+                         return 0;
+                     }
+                     return errno;
+                 }});
+    // In a mount namespace of its own: were it allowed (permissive), it would move init's root.
+    v.push_back({"pivot-root", "pivot_root to /tmp (in a private mount namespace)", true, [](std::string& d) {
+                     if (unshare(CLONE_NEWNS) < 0) {
+                         d = "unshare";
+                         return errno;
+                     }
+                     if (syscall(SYS_pivot_root, "/tmp", "/tmp") == 0) {
+                         d = "pivoted";
+                         return 0;
+                     }
+                     return errno;
+                 }});
+    v.push_back({"chroot-tmp", "chroot into /tmp", true, [](std::string& d) {
+                     if (chroot("/tmp") == 0) {
+                         d = "chrooted";
+                         return 0;
+                     }
+                     return errno;
+                 }});
+    v.push_back({"setattr-exec-tmp", "mount_setattr(2) to clear noexec on /tmp", true, [](std::string& d) {
+                     struct mount_attr attr {};
+                     attr.attr_clr = MOUNT_ATTR_NOEXEC;
+                     if (syscall(SYS_mount_setattr, AT_FDCWD, "/tmp", 0, &attr, sizeof attr) == 0) {
+                         d = "noexec cleared";
+                         struct mount_attr undo {};
+                         undo.attr_set = MOUNT_ATTR_NOEXEC;
+                         syscall(SYS_mount_setattr, AT_FDCWD, "/tmp", 0, &undo, sizeof undo);
+                         return 0;
+                     }
+                     return errno;
+                 }});
+    v.push_back({"remount-exec-tmp", "remount /tmp without noexec (MS_REMOUNT|MS_BIND)", true, [](std::string& d) {
+                     int r = do_mount(nullptr, "/tmp", nullptr, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV, d);
+                     if (r == 0) mount(nullptr, "/tmp", nullptr, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr);
+                     return r;
+                 }});
+    v.push_back({"fsmount-detached", "fsopen/fsmount a detached writable, exec tmpfs", true, [](std::string& d) {
+                     int fs = (int)syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC);
+                     if (fs < 0) return errno;
+                     if (syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) < 0) return errno;
+                     int m = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, 0);
+                     if (m < 0) return errno;
+                     d = "got a detached mount fd";
+                     return 0;
+                 }});
+    v.push_back({"move-mount", "open_tree(OPEN_TREE_CLONE) of /tmp and move_mount it over /etc", true, [](std::string& d) {
+                     int t = (int)syscall(SYS_open_tree, AT_FDCWD, "/tmp", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+                     if (t < 0) return errno;
+                     if (syscall(SYS_move_mount, t, "", AT_FDCWD, "/etc", MOVE_MOUNT_F_EMPTY_PATH) == 0) {
+                         umount2("/etc", MNT_DETACH);
+                         d = "attached over /etc";
+                         return 0;
+                     }
+                     return errno;
+                 }});
+    for (const char* dir : {"/tmp", "/var", "/run", "/dev/shm"})
+        v.push_back({std::string("exec-copy-") + (dir + 1), std::string("exec a program copied to ") + dir, false,
+                     [dir](std::string& d) { return copy_self_and_exec(dir, d); }});
+    v.push_back({"write-policy", "write a romlock policy line after the seal", true, [](std::string& d) {
+                     int fd = open((std::string(kRomlock) + "/policy").c_str(), O_WRONLY | O_CLOEXEC);
+                     if (fd < 0) return errno;
+                     const char line[] = "mount tmpfs /etc nosuid,nodev,noexec\n";
+                     ssize_t n = write(fd, line, sizeof line - 1);
+                     int e = errno;
+                     close(fd);
+                     if (n >= 0) d = "policy accepted a line";
+                     return n >= 0 ? 0 : e;
+                 }});
+    v.push_back({"load-module", "load a kernel module (init_module, finit_module)", false, [](std::string& d) {
+                     int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+                     if (syscall(SYS_finit_module, fd, "", 0) == 0) {
+                         d = "finit_module accepted";
+                         return 0;
+                     }
+                     int e1 = errno;
+                     char blob[64] = {};
+                     if (syscall(SYS_init_module, blob, sizeof blob, "") == 0) {
+                         d = "init_module accepted";
+                         return 0;
+                     }
+                     d = "finit_module: " + errname(e1) + ", init_module: " + errname(errno);
+                     return kContained;
+                 }});
+    v.push_back({"dev-mem", "read physical memory through /dev/mem (or a node made for it)", false, [](std::string& d) {
+                     char b[16];
+                     int fd = open("/dev/mem", O_RDONLY | O_CLOEXEC);
+                     int e1 = errno;
+                     if (fd < 0 && mknod("/dev/.romimg-selftest-mem", S_IFCHR | 0600, makedev(1, 1)) == 0) {
+                         fd = open("/dev/.romimg-selftest-mem", O_RDONLY | O_CLOEXEC);
+                         unlink("/dev/.romimg-selftest-mem");
+                     }
+                     if (fd >= 0 && pread(fd, b, sizeof b, 0x1000) > 0) {
+                         d = "read physical memory";
+                         close(fd);
+                         return 0;
+                     }
+                     d = "/dev/mem: " + errname(e1) + ", a 1:1 node: " + errname(errno);
+                     if (fd >= 0) close(fd);
+                     return kContained;
+                 }});
+    v.push_back({"kexec", "kexec a new kernel (kexec_load, kexec_file_load)", false, [](std::string& d) {
+                     if (syscall(SYS_kexec_load, 0, 0, nullptr, 0) == 0) {
+                         d = "kexec_load accepted";
+                         return 0;
+                     }
+                     int e1 = errno;
+                     int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+                     if (syscall(SYS_kexec_file_load, fd, fd, 1, "", 0) == 0) {
+                         d = "kexec_file_load accepted";
+                         return 0;
+                     }
+                     d = "kexec_load: " + errname(e1) + ", kexec_file_load: " + errname(errno);
+                     return kContained;
+                 }});
+    v.push_back({"write-root-device", "write the root filesystem's block device and its image on the medium", false,
+                 [](std::string& d) {
+                     struct stat st;
+                     std::string dev;
+                     if (stat("/", &st) == 0) {
+                         dev = "/dev/.romimg-selftest-root";
+                         mknod(dev.c_str(), S_IFBLK | 0600, st.st_dev);
+                     }
+                     int e1 = dev.empty() ? ENOENT : try_open(dev, O_WRONLY, d);
+                     if (!dev.empty()) unlink(dev.c_str());
+                     if (e1 == 0) return 0;
+                     int e2 = try_open("/run/medium/live/root.sqfs", O_WRONLY, d);
+                     if (e2 == 0) return 0;
+                     d = "root device: " + errname(e1) + ", /run/medium/live/root.sqfs: " + errname(e2);
+                     return kContained;
+                 }});
+    return v;
+}
+
+// ---- running the attackers ----
+
+void run_root_attacks(const Conf& conf, Kmsg& k, Tally& t) {
+    for (const auto& a : root_attacks(conf)) judge(t, k, "root", a, attempt(a.fn));
+}
+
+bool read_line(int fd, std::string& buf, std::string& line, int timeout_ms) {
+    for (;;) {
+        size_t nl = buf.find('\n');
+        if (nl != std::string::npos) {
+            line = buf.substr(0, nl);
+            buf.erase(0, nl + 1);
+            return true;
+        }
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, timeout_ms) <= 0) return false;
+        char b[4096];
+        ssize_t n = read(fd, b, sizeof b);
+        if (n <= 0) return false;
+        buf.append(b, n);
+    }
+}
+
+void run_jail_attacks(const Conf& conf, const Service& s, pid_t service_pid, Kmsg& k, Tally& t) {
+    const std::string scope = "jail:" + s.name;
+    std::vector<Attack> attacks = jail_attacks(conf, s, service_pid);
+    int res[2], go[2];
+    if (pipe2(res, O_CLOEXEC) < 0 || pipe2(go, O_CLOEXEC) < 0) {
+        print_check(t, false, scope, "attacker", "start an attacker in the jail", "started", strerror(errno));
+        return;
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        // The attacker: only its two pipes, then the service's confinement.
+        dup2(res[1], 3);
+        dup2(go[0], 4);
+        close_range(5, ~0U, 0);
+        fcntl(3, F_SETFD, FD_CLOEXEC);
+        fcntl(4, F_SETFD, FD_CLOEXEC);
+        int null = open("/dev/null", O_RDWR);
+        if (null >= 0) {
+            dup2(null, 0);
+            dup2(null, 1);
+            dup2(null, 2);
+            if (null > 4) close(null);
+        }
+        setsid();
+        const char* step = "";
+        if (!init::enter_jail(s, step)) {
+            dprintf(3, "failed %s: %s\n", step, strerror(errno));
+            _exit(1);
+        }
+        dprintf(3, "entered %u %s\n", getuid(), s.exec_lock ? "locked" : "unlocked");
+        char c;
+        if (read(4, &c, 1) != 1) _exit(1);
+        for (size_t i = 0; i < attacks.size(); ++i) {
+            Outcome o = attempt(attacks[i].fn);
+            dprintf(3, "%zu %d %d %s\n", i, o.pid, o.err, o.detail.c_str());
+        }
+        _exit(0);
+    }
+    close(res[1]);
+    close(go[0]);
+    std::string buf, line;
+    bool entered = read_line(res[0], buf, line, 10000);
+    bool in_jail = entered && line.rfind("entered ", 0) == 0;
+    print_check(t, in_jail && (unsigned)atoi(line.c_str() + 8) == s.uid, scope, "attacker",
+                "an attacker confined like " + s.name + " (jail " + s.root + ", uid " + std::to_string(s.uid) + ")",
+                "confined as uid " + std::to_string(s.uid), entered ? line : "no word from the attacker");
+    if (in_jail && s.exec_lock) {
+        // Exactly how PID 1 locks a service once it is ready.
+        int fd = open((std::string(kRomlock) + "/exec_lock").c_str(), O_WRONLY | O_CLOEXEC);
+        std::string p = std::to_string(pid) + "\n";
+        bool ok = fd >= 0 && write(fd, p.data(), p.size()) == (ssize_t)p.size();
+        int e = errno;
+        if (fd >= 0) close(fd);
+        print_check(t, ok, scope, "exec-lock", "exec-lock the attacker as init locks the service", "locked",
+                    ok ? "locked" : errname(e));
+    }
+    if (in_jail) {
+        (void)!write(go[1], "g", 1);
+        while (read_line(res[0], buf, line, 60000)) {
+            size_t i = strtoul(line.c_str(), nullptr, 10);
+            if (i >= attacks.size()) continue;
+            Outcome o;
+            char* end;
+            const char* p = strchr(line.c_str(), ' ');
+            if (!p) continue;
+            o.pid = (pid_t)strtol(p + 1, &end, 10);
+            o.err = (int)strtol(end + 1, &end, 10);
+            o.detail = *end == ' ' ? end + 1 : "";
+            judge(t, k, scope, attacks[i], o);
+        }
+    }
+    close(res[0]);
+    close(go[1]);
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+}
+
+}  // namespace
+
+int selftest_main(int argc, char** argv) {
+    if (argc > 1 && !strcmp(argv[1], "--noop")) return 0;  // what an exec that should have failed runs
+    std::string text, error;
+    Conf conf;
+    if (!init::read_file("/etc/romimg/appliance.conf", text) || !appliance::parse_conf(text, conf, error)) {
+        out("FATAL cannot read /etc/romimg/appliance.conf " + error);
+        return 2;
+    }
+    std::vector<std::pair<std::string, pid_t>> pids;  // "apache=123" from init
+    for (int i = 1; i < argc; ++i) {
+        const char* eq = strchr(argv[i], '=');
+        if (eq) pids.emplace_back(std::string(argv[i], eq - argv[i]), (pid_t)atoi(eq + 1));
+    }
+    // Kernel messages off the console while the results are printed (they could split a line);
+    // romlock's lines still reach the kernel log, where the checks read them.
+    std::string printk;
+    int console_level = init::read_file("/proc/sys/kernel/printk", printk) ? atoi(printk.c_str()) : 7;
+    klogctl(8 /* SYSLOG_ACTION_CONSOLE_LEVEL */, nullptr, 1);
+    out("BEGIN " + std::to_string(conf.services.size()) + " service(s)");
+    Kmsg k;
+    Tally t;
+    std::string status;
+    bool have = init::read_file(std::string(kRomlock) + "/status", status);
+    print_check(t, have && status.find("mode: enforce") != std::string::npos, "root", "romlock-mode",
+                "romlock is enforcing", "mode: enforce",
+                have ? status.substr(0, status.find('\n')) : "no " + std::string(kRomlock) + "/status");
+    print_check(t, have && status.find("sealed: yes") != std::string::npos, "root", "romlock-sealed",
+                "the romlock policy is sealed", "sealed: yes",
+                have && status.find("sealed: ") != std::string::npos
+                    ? status.substr(status.find("sealed: "), status.find('\n', status.find("sealed: ")) - status.find("sealed: "))
+                    : "unknown");
+    print_check(t, k.ok(), "root", "kernel-log", "the self-test reads romlock's lines from /dev/kmsg", "readable",
+                k.ok() ? "readable" : errname(errno));
+    for (const auto& s : conf.services) {
+        pid_t sp = 0;
+        for (const auto& [n, p] : pids)
+            if (n == s.name) sp = p;
+        run_jail_attacks(conf, s, sp, k, t);
+    }
+    run_root_attacks(conf, k, t);
+    for (const auto& s : conf.services) {
+        pid_t sp = 0;
+        for (const auto& [n, p] : pids)
+            if (n == s.name) sp = p;
+        bool alive = sp > 0 && kill(sp, 0) == 0;
+        print_check(t, alive, "service:" + s.name, "survived", s.name + " still runs after the attacks",
+                    "pid " + std::to_string(sp) + " alive", alive ? "alive" : (sp > 0 ? "gone" : "pid unknown"));
+    }
+    klogctl(8, nullptr, console_level > 0 ? console_level : 7);
+    out("DONE " + std::to_string(t.checks) + " checks, " + std::to_string(t.failed) + " failed");
+    return t.failed ? 1 : 0;
+}
+
+}  // namespace romimg::selftest
+
+int main(int argc, char** argv) { return romimg::selftest::selftest_main(argc, argv); }

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# A deliberately weakened image must fail `romimg verify`, with the right checks named:
+#   verify_weakened.sh ROMIMG WORKDIR permissive|no-exec-lock
+# permissive:   built with --romlock-mode permissive: romlock only logs, so every refusal that is
+#               romlock's must FAIL (mounts, remounts, pivot_root, chroot, policy writes, exec lock)
+#               while the refusals that are not romlock's still PASS (read-only root, noexec, caps).
+# no-exec-lock: built with --no-exec-lock: only the exec attacks from the jail FAIL; romlock's
+#               mount rules still hold.
+# Either way the services still answer: the positive side passes.
+set -uo pipefail
+romimg=$1 work=$2 mode=$3
+[ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root"; exit 77; }
+rm -rf "$work" && mkdir -p "$work"
+iso=$work/weak.iso
+case $mode in
+  permissive) flags=(--romlock-mode permissive) ;;
+  no-exec-lock) flags=(--no-exec-lock) ;;
+  *) echo "unknown mode $mode"; exit 2 ;;
+esac
+"$romimg" -q build apache --fast "${flags[@]}" -o "$iso" --work "$work/build" || { echo "FAIL: build"; exit 1; }
+"$romimg" verify "$iso" --json "$work/report.json" --timeout 300 >"$work/verify.out" 2>&1
+rc=$?
+cat "$work/verify.out"
+fails=0
+expect() {  # expect PASS|FAIL "check name prefix"
+  if grep -qF -- "$1  $2" "$work/verify.out"; then echo "ok    $1 $2"
+  else echo "WRONG expected $1 $2"; fails=$((fails + 1)); fi
+}
+[ "$rc" -eq 1 ] && echo "ok    verify exits 1" || { echo "WRONG verify exited $rc, expected 1"; fails=$((fails + 1)); }
+grep -q '"passed": false' "$work/report.json" && echo "ok    the JSON report says not passed" ||
+  { echo "WRONG the JSON report"; fails=$((fails + 1)); }
+expect PASS "apache answers: GET / 200"
+expect PASS "apache after the attacks: GET / 200"
+expect PASS "self-test jail:apache write-root:"
+expect PASS "self-test root exec-copy-tmp:"
+if [ "$mode" = permissive ]; then
+  expect FAIL "the kernel command line enforces romlock"
+  expect FAIL "self-test root romlock-mode:"
+  expect FAIL "self-test jail:apache exec-binary:"
+  expect FAIL "self-test root remount-root-rw:"
+  expect FAIL "self-test root tmpfs-over-etc:"
+  expect FAIL "self-test root pivot-root:"
+  expect FAIL "self-test root chroot-tmp:"
+  expect FAIL "self-test root fsmount-detached:"
+  expect FAIL "self-test root write-policy:"
+else
+  expect FAIL "apache is exec-locked once ready"
+  expect FAIL "self-test jail:apache exec-binary:"
+  expect FAIL "self-test jail:apache fexecve-memfd:"
+  expect FAIL "self-test jail:apache exec-orphan:"
+  expect PASS "self-test root romlock-mode:"
+  expect PASS "self-test root tmpfs-over-etc:"
+  expect PASS "self-test root write-policy:"
+fi
+rm -rf "$work"
+[ "$fails" -eq 0 ] && echo "the weakened ($mode) image fails verify with the right checks named" || echo "$fails expectations wrong"
+[ "$fails" -eq 0 ]
