@@ -5,8 +5,6 @@
 // reached init's log drain (the image is built with --log-console), then presses the power
 // button (services stopped first, then power-off) or Ctrl+Alt+Del (services stopped, reboot,
 // and the appliance comes up again). Self-describing output; exit 0 = all passed.
-#include <arpa/inet.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -21,18 +19,6 @@
 
 using namespace romimg;
 using namespace std::chrono_literals;
-
-static int free_port() {
-    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a {};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(s, (struct sockaddr*)&a, sizeof a);
-    socklen_t len = sizeof a;
-    getsockname(s, (struct sockaddr*)&a, &len);
-    close(s);
-    return ntohs(a.sin_port);
-}
 
 int main(int argc, char** argv) {
     if (argc != 5) {
@@ -52,7 +38,7 @@ int main(int argc, char** argv) {
     };
     try {
         fs::TempDir dir("/tmp", "romimg-e2e-");
-        int apache_port = free_port(), tomcat_port = free_port();
+        int apache_port = qemu::free_local_port(), tomcat_port = qemu::free_local_port();
         qemu::QemuSpec spec;
         spec.iso = iso;
         spec.mem_mb = atoi(argv[4]);
