@@ -231,14 +231,20 @@ void Pid1::write_policy() {
     say("ptrace forbidden (yama.ptrace_scope=3)");
 }
 
+// In a child of init: signals unblocked (init blocks them for its signalfd), a session and
+// process group of its own (so it can be stopped as a group).
+void child_defaults() {
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    setsid();
+}
+
 // --debug-shell: a root shell on the console, outside any jail and never exec-locked.
 void start_debug_shell(Running& r) {
     pid_t pid = fork();
     if (pid == 0) {
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, nullptr);
-        setsid();
+        child_defaults();
         int fd = open("/dev/console", O_RDWR);
         if (fd < 0) _exit(127);
         ioctl(fd, TIOCSCTTY, 1);
@@ -274,10 +280,7 @@ void Pid1::start(Running& r) {
         return;
     }
     if (pid == 0) {
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, nullptr);
-        setsid();
+        child_defaults();
         int null = open("/dev/null", O_RDONLY);
         dup2(null, 0);
         dup2(pipefd[1], 1);
@@ -363,10 +366,7 @@ void Pid1::start_selftest() {
         if (r.svc) args.push_back(r.svc->name + "=" + std::to_string(r.pid));
     pid_t pid = fork();
     if (pid == 0) {
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, nullptr);
-        setsid();
+        child_defaults();
         int fd = open("/dev/console", O_RDWR | O_NOCTTY);
         int null = open("/dev/null", O_RDONLY);
         if (fd < 0 || null < 0) _exit(127);

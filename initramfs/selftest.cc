@@ -303,6 +303,30 @@ char* const* no_env() {
     return env;
 }
 
+void copy_fd(int src, int dst) {
+    char buf[65536];
+    ssize_t n;
+    while ((n = read(src, buf, sizeof buf)) > 0) (void)!write(dst, buf, n);
+}
+
+// Copies `src` to a new executable file `dst` and execs it; the errno of the refusal (the copy
+// is removed), or no return when the exec worked.
+int copy_and_exec(const std::string& src, const std::string& dst, char* const* argv, std::string& d) {
+    int in = open(src.c_str(), O_RDONLY | O_CLOEXEC);
+    int out = open(dst.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
+    if (in < 0 || out < 0) {
+        d = "could not copy to " + dst;
+        return fail_errno();
+    }
+    copy_fd(in, out);
+    close(out);
+    close(in);
+    execve(dst.c_str(), argv, no_env());
+    int e = fail_errno();
+    unlink(dst.c_str());
+    return e;
+}
+
 // ---- the attacks from inside a jail ----
 
 std::vector<Attack> jail_attacks(const Conf& conf, const Service& s, pid_t service_pid) {
@@ -338,9 +362,7 @@ std::vector<Attack> jail_attacks(const Conf& conf, const Service& s, pid_t servi
                          d = "could not prepare the memfd";
                          return fail_errno();
                      }
-                     char buf[65536];
-                     ssize_t n;
-                     while ((n = read(src, buf, sizeof buf)) > 0) (void)!write(mfd, buf, n);
+                     copy_fd(src, mfd);
                      fexecve(mfd, exec_argv("payload"), no_env());
                      return fail_errno();
                  }});
@@ -367,20 +389,7 @@ std::vector<Attack> jail_attacks(const Conf& conf, const Service& s, pid_t servi
         v.push_back({"exec-written-file", "write an ELF into its writable area " + writable + " and exec it", false,
                      [=](std::string& d) {
                          std::string p = writable + "/.romimg-selftest-exe";
-                         int src = open(bin.c_str(), O_RDONLY | O_CLOEXEC);
-                         int dst = open(p.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
-                         if (src < 0 || dst < 0) {
-                             d = "could not write " + p;
-                             return fail_errno();
-                         }
-                         char buf[65536];
-                         ssize_t n;
-                         while ((n = read(src, buf, sizeof buf)) > 0) (void)!write(dst, buf, n);
-                         close(dst);
-                         execve(p.c_str(), exec_argv(p), no_env());
-                         int e = fail_errno();
-                         unlink(p.c_str());
-                         return e;
+                         return copy_and_exec(bin, p, exec_argv(p), d);
                      }});
     v.push_back({"write-root", "create a file in /", false,
                  [](std::string& d) { return try_open("/.romimg-selftest", O_WRONLY | O_CREAT | O_EXCL, d); }});
@@ -537,22 +546,8 @@ std::vector<Attack> jail_attacks(const Conf& conf, const Service& s, pid_t servi
 int copy_self_and_exec(const std::string& dir, std::string& d) {
     mkdir(dir.c_str(), 01777);
     std::string p = dir + "/romimg-selftest-copy";
-    int src = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
-    int dst = open(p.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
-    if (src < 0 || dst < 0) {
-        d = "could not copy to " + p;
-        return fail_errno();
-    }
-    char buf[65536];
-    ssize_t n;
-    while ((n = read(src, buf, sizeof buf)) > 0) (void)!write(dst, buf, n);
-    close(dst);
-    close(src);
     char* argv[] = {p.data(), const_cast<char*>("--noop"), nullptr};
-    execve(p.c_str(), argv, no_env());
-    int e = fail_errno();
-    unlink(p.c_str());
-    return e;
+    return copy_and_exec("/proc/self/exe", p, argv, d);
 }
 
 int do_mount(const char* src, const std::string& target, const char* type, unsigned long flags, std::string& d) {

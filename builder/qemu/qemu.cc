@@ -3,6 +3,7 @@
 // can ask for PDEATHSIG: QEMU never outlives romimg, even when romimg is SIGKILLed.
 #include "qemu/qemu.h"
 
+#include <arpa/inet.h>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -31,6 +32,22 @@ namespace romimg::qemu {
 namespace sfs = std::filesystem;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
+
+uint16_t free_local_port() {
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0) throw SysError("socket", "AF_INET", errno);
+    struct sockaddr_in a {};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (bind(s, (struct sockaddr*)&a, sizeof a) < 0 || getsockname(s, (struct sockaddr*)&a, &len) < 0) {
+        int e = errno;
+        close(s);
+        throw SysError("bind", "127.0.0.1:0", e);
+    }
+    close(s);
+    return ntohs(a.sin_port);
+}
 
 Forward parse_forward(const std::string& s) {
     auto bad = [&s](const std::string& why) {

@@ -32,6 +32,8 @@ struct Forward {  // tcp 127.0.0.1:host → guest
 };
 // "8080:80" → {8080, 80}. Throws UsageError.
 Forward parse_forward(const std::string& s);
+// A TCP port on 127.0.0.1 that is free right now (for the host side of a forward).
+uint16_t free_local_port();
 
 struct QemuSpec {
     std::filesystem::path iso;

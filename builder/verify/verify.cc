@@ -1,7 +1,5 @@
 #include "verify.h"
 
-#include <arpa/inet.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -71,22 +69,6 @@ bool generated_by_iso_stage(const std::string& p) {
 }
 
 namespace {
-
-int free_port() {
-    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (s < 0) throw SysError("socket", "AF_INET", errno);
-    struct sockaddr_in a {};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    if (bind(s, (struct sockaddr*)&a, sizeof a) < 0 || getsockname(s, (struct sockaddr*)&a, &len) < 0) {
-        int e = errno;
-        close(s);
-        throw SysError("bind", "127.0.0.1:0", e);
-    }
-    close(s);
-    return ntohs(a.sin_port);
-}
 
 class Run {
 public:
@@ -228,7 +210,7 @@ Report verify_image(const Options& opt) {
         if (!s.ports.empty()) {
             int guest = s.ports.front();
             if (s.ready.rfind("tcp:", 0) == 0) guest = atoi(s.ready.c_str() + 4);
-            t.host_port = free_port();
+            t.host_port = qemu::free_local_port();
             t.base = fmt::format("http://127.0.0.1:{}", t.host_port);
             spec.forwards.push_back({(uint16_t)t.host_port, (uint16_t)guest});
         }

@@ -44,18 +44,6 @@ static std::string http_get(int port, const std::string& path) {
     return out;
 }
 
-static int free_port() {
-    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a {};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(s, (struct sockaddr*)&a, sizeof a);
-    socklen_t len = sizeof a;
-    getsockname(s, (struct sockaddr*)&a, &len);
-    close(s);
-    return ntohs(a.sin_port);
-}
-
 int main(int argc, char** argv) {
     if (argc != 5) {
         fmt::print(stderr, "usage: e2e-boot ISO bios-cd|uefi-usb|debug-shell|content poweroff|reboot MEM_MB\n");
@@ -74,7 +62,7 @@ int main(int argc, char** argv) {
     };
     try {
         fs::TempDir dir("/tmp", "romimg-e2e-");
-        int apache_port = free_port(), tomcat_port = free_port();
+        int apache_port = qemu::free_local_port(), tomcat_port = qemu::free_local_port();
         qemu::QemuSpec spec;
         spec.iso = iso;
         spec.mem_mb = atoi(argv[4]);
