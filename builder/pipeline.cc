@@ -3,6 +3,7 @@
 #include "pipeline.h"
 
 #include <arpa/inet.h>
+#include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 #include "common/log.h"
 #include "common/strings.h"
 #include "image/image_info.h"
+#include "image/manifest.h"
 #include "initramfs/cpio.h"
 #include "iso/iso.h"
 #include "jail/stage.h"
@@ -61,9 +63,114 @@ std::filesystem::path init_binary() {
     return ROMIMG_INIT_BINARY;
 }
 
-time_t source_date_epoch() {
-    const char* env = getenv("SOURCE_DATE_EPOCH");
-    return env ? (time_t)atoll(env) : 0;
+}  // namespace
+
+void apply_config(const recipe::ApplianceConfig& c, BuildOptions& opt) {
+    if (c.services) opt.services = *c.services;
+    opt.content.insert(opt.content.end(), c.content.begin(), c.content.end());
+    if (c.net) opt.net = *c.net;
+    if (c.hostname) opt.hostname = *c.hostname;
+    if (c.log_to) opt.log_to = *c.log_to;
+    if (c.log_console) opt.log_console = *c.log_console;
+    if (c.media) opt.media = *c.media;
+    if (c.label) opt.label = *c.label;
+    if (c.compression) opt.fast = *c.compression == "zstd";
+    if (c.romlock_mode) opt.romlock_mode = *c.romlock_mode;
+    if (c.output) opt.output = *c.output;
+    if (c.work) opt.work = *c.work;
+    if (c.source_date_epoch) opt.source_date_epoch = *c.source_date_epoch;
+}
+
+int64_t newest_input_time(const std::vector<std::filesystem::path>& paths) {
+    int64_t newest = 0;
+    for (const auto& p : paths) {
+        struct stat st;
+        if (lstat(p.c_str(), &st) != 0) continue;
+        if (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) continue;
+        newest = std::max<int64_t>(newest, st.st_mtim.tv_sec);
+    }
+    return newest;
+}
+
+int64_t choose_source_date_epoch(const std::optional<int64_t>& explicit_value, const char* env, int64_t newest) {
+    if (explicit_value) {
+        if (*explicit_value < 0) throw UsageError(fmt::format("--source-date-epoch must not be negative, got {}", *explicit_value));
+        return *explicit_value;
+    }
+    if (env && *env) {
+        char* end = nullptr;
+        errno = 0;
+        long long v = strtoll(env, &end, 10);
+        if (*end || errno || v < 0)
+            throw UsageError(fmt::format("SOURCE_DATE_EPOCH must be seconds since 1970, got '{}' (unset it to use the "
+                                         "newest input's time)",
+                                         env));
+        return v;
+    }
+    return newest;
+}
+
+namespace {
+
+// The inputs whose newest mtime is the default SOURCE_DATE_EPOCH: the templates, every host
+// file the jails copy, romimg-init, overlays/ and the kernel's inputs (kernel-config/ and the
+// source tarball). Not directories, not the build host's clock.
+std::vector<std::filesystem::path> image_inputs(const std::vector<recipe::ServiceTemplate>& templates,
+                                                const std::vector<jail::JailBuild>& jails,
+                                                const std::filesystem::path& init,
+                                                const std::filesystem::path& source_dir) {
+    std::vector<std::filesystem::path> out;
+    for (const auto& t : templates) out.push_back(t.file);
+    for (const auto& j : jails)
+        for (const auto& n : j.plan.nodes)
+            if (n.kind == jail::JailNode::file) out.push_back(n.source);
+    out.push_back(init);
+    for (const char* dir : {"overlays", "kernel-config"}) {
+        std::error_code ec;
+        for (auto it = std::filesystem::recursive_directory_iterator(source_dir / dir, ec);
+             !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec))
+            out.push_back(it->path());
+    }
+    out.push_back(kernel::KernelOptions{}.source_tarball);
+    return out;
+}
+
+appliance::Conf appliance_conf(const BuildOptions& opt, const std::vector<recipe::ServiceTemplate>& templates,
+                               const std::vector<jail::JailBuild>& jails) {
+    appliance::Conf conf;
+    conf.hostname = opt.hostname;
+    conf.log_to = opt.log_to;
+    conf.log_console = opt.log_console;
+    conf.debug_shell = opt.debug_shell;
+    for (size_t i = 0; i < templates.size(); ++i)
+        conf.services.push_back(rootfs::service_entry(templates[i], jails[i].plan, opt.exec_lock));
+    return conf;
+}
+
+// The /romimg/ files (ISO path → contents): image.json, kernel.json, the romlock policy and one
+// manifest per jail, each file's sha256 read from the applied jail.
+std::vector<std::pair<std::string, std::string>> image_description(const image::ImageInfo& info,
+                                                                   const kernel::KernelResult& kernel,
+                                                                   const appliance::Conf& conf,
+                                                                   const std::vector<jail::JailBuild>& jails) {
+    std::vector<std::pair<std::string, std::string>> out;
+    out.emplace_back(image::kInfoPath, image::to_json(info).dump(2) + "\n");
+    image::KernelInfo k;
+    k.version = image::bzimage_version(fs::read_file(kernel.bzimage).substr(0, 65536));
+    k.config_sha256 = fs::sha256_file(kernel.config);
+    k.cache_key = kernel.key;
+    k.source = kernel.source_version;
+    k.compiler = kernel.compiler;
+    out.emplace_back(image::kKernelInfoPath, image::to_json(k).dump(2) + "\n");
+    std::string policy;
+    for (const auto& line : appliance::romlock_policy(conf)) policy += line + "\n";
+    out.emplace_back(image::kPolicyPath, policy);
+    for (const auto& j : jails) {
+        nlohmann::json m = nlohmann::json::parse(fs::read_file(j.manifest));
+        out.emplace_back(std::string(image::kJailsDir) + j.plan.service + ".json",
+                         image::jail_record_json(m, j.dir).dump(1) + "\n");
+    }
+    return out;
 }
 
 }  // namespace
@@ -76,12 +183,15 @@ BuildResult build_appliance(const BuildOptions& opt) {
     if (!opt.log_to.empty() && opt.log_to.rfind("udp://", 0) != 0)
         throw UsageError("--log-to takes udp://ADDRESS:PORT, got " + opt.log_to);
     if (opt.services.empty()) throw UsageError("romimg build needs at least one service");
+    // Content layers are packed by a stage that is not on this branch yet: refuse rather than
+    // build an image without the content asked for. (Remove when the content stage joins.)
+    if (!opt.content.empty())
+        throw UsageError("content layers (" + opt.content.front() + ") are not supported by this romimg yet");
     std::filesystem::path init = init_binary();
     if (!std::filesystem::exists(init)) throw Error("romimg-init is not built (" + init.string() + "): run `make`");
     std::vector<recipe::ServiceTemplate> templates;
     for (const auto& s : opt.services) templates.push_back(recipe::load_template(s));
     const std::filesystem::path work = std::filesystem::absolute(opt.work);
-    const time_t epoch = source_date_epoch();
     BuildResult result;
 
     // 1. One jail per service.
@@ -104,20 +214,19 @@ BuildResult build_appliance(const BuildOptions& opt) {
         stage.detail(kernel.from_cache ? "cached " + kernel.bzimage.string() : "built " + kernel.bzimage.string());
     }
 
+    // Every date in the image is this one: given, or the newest input's.
+    const time_t epoch = (time_t)choose_source_date_epoch(
+        opt.source_date_epoch, getenv("SOURCE_DATE_EPOCH"),
+        newest_input_time(image_inputs(templates, jails, init, std::filesystem::path(ROMIMG_SOURCE_DIR))));
+    log::verbose("SOURCE_DATE_EPOCH {}", (int64_t)epoch);
+    const appliance::Conf conf = appliance_conf(opt, templates, jails);
+
     // 3. The read-only root: jails, init, appliance.conf, overlays.
     rootfs::RootfsResult root;
     {
         auto stage = log::stage("root filesystem");
         rootfs::RootfsRequest rr;
-        appliance::Conf conf;
-        conf.hostname = opt.hostname;
-        conf.log_to = opt.log_to;
-        conf.log_console = opt.log_console;
-        conf.debug_shell = opt.debug_shell;
-        for (size_t i = 0; i < templates.size(); ++i) {
-            rr.jails.push_back({&templates[i], &jails[i].plan, jails[i].dir});
-            conf.services.push_back(rootfs::service_entry(templates[i], jails[i].plan, opt.exec_lock));
-        }
+        for (size_t i = 0; i < templates.size(); ++i) rr.jails.push_back({&templates[i], &jails[i].plan, jails[i].dir});
         rr.conf = conf;
         rr.init_binary = init;
         rr.overlays = std::filesystem::path(ROMIMG_SOURCE_DIR) / "overlays";
@@ -159,10 +268,13 @@ BuildResult build_appliance(const BuildOptions& opt) {
             info.services.push_back(si);
         }
         info.layers.push_back({"live/root.sqfs", fs::sha256_file(root.squashfs), root.bytes, "/"});
-        std::filesystem::path info_file = work / "image" / image::kInfoPath;
-        std::filesystem::create_directories(info_file.parent_path());
-        fs::write_file_atomic(info_file, image::to_json(info).dump(2) + "\n");
-        ir.payload = {{root.squashfs, "live/root.sqfs"}, {info_file, image::kInfoPath}};
+        ir.payload = {{root.squashfs, "live/root.sqfs"}};
+        for (const auto& [iso_path, text] : image_description(info, kernel, conf, jails)) {
+            std::filesystem::path file = work / "image" / iso_path;
+            std::filesystem::create_directories(file.parent_path());
+            fs::write_file_atomic(file, text);
+            ir.payload.push_back({file, iso_path});
+        }
         ir.label = opt.label;
         ir.cmdline = cmdline;
         ir.source_date_epoch = epoch;

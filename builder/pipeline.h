@@ -1,9 +1,13 @@
 // `romimg build`: services → jails → kernel → root filesystem → initramfs → ISO.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "recipe/appliance_config.h"
 
 namespace romimg::pipeline {
 
@@ -22,6 +26,13 @@ struct BuildOptions {
     bool fast = false;          // zstd instead of xz
     bool debug_shell = false;   // a root shell on the console (busybox), announced loudly
     int jobs = 0;               // kernel build; 0 = all cores
+    // Content layers, "SERVICE:PATH=SOURCE" as --content takes them (romimg.toml's [[content]]
+    // lands here too). Packed by the content-layer stage, which lives on its own branch: until
+    // it is merged, build_appliance refuses a non-empty list rather than ignore it.
+    std::vector<std::string> content;
+    // SOURCE_DATE_EPOCH: --source-date-epoch or romimg.toml; else the environment variable;
+    // else the newest input (see newest_input_time).
+    std::optional<int64_t> source_date_epoch;
 };
 
 struct BuildResult {
@@ -32,6 +43,19 @@ struct BuildResult {
 };
 
 BuildResult build_appliance(const BuildOptions& opt);
+
+// Pure: lays romimg.toml's settings over `opt` (the build command then lays its flags over
+// the result). compression zstd is --fast.
+void apply_config(const recipe::ApplianceConfig& config, BuildOptions& opt);
+
+// Pure: every file in `paths` that exists contributes its mtime (symlinks: the link's own);
+// the newest one, or 0 when there is none. Only regular files and symlinks count: directories
+// change whenever a service on the build host writes a log or a pid file.
+int64_t newest_input_time(const std::vector<std::filesystem::path>& paths);
+
+// The image's SOURCE_DATE_EPOCH: the explicit value if any, else $SOURCE_DATE_EPOCH (`env`,
+// may be null; must be a non-negative integer), else `newest`.
+int64_t choose_source_date_epoch(const std::optional<int64_t>& explicit_value, const char* env, int64_t newest);
 
 // Pure: the kernel's ip= argument for --net (Documentation/admin-guide/nfs/nfsroot.rst syntax).
 std::string kernel_ip_argument(const std::string& net);

@@ -11,6 +11,8 @@ Subcommand jail_command();
 Subcommand kernel_command();
 Subcommand iso_command();
 Subcommand boot_command();
+Subcommand manifest_command();
+Subcommand diff_command();
 
 const std::vector<Subcommand>& subcommands() {
     static const std::vector<Subcommand> table = {
@@ -21,6 +23,8 @@ const std::vector<Subcommand>& subcommands() {
         kernel_command(),
         iso_command(),
         boot_command(),
+        manifest_command(),
+        diff_command(),
     };
     return table;
 }
