@@ -48,7 +48,7 @@ BuildResult build_appliance(const BuildOptions& opt);
 // the result). compression zstd is --fast.
 void apply_config(const recipe::ApplianceConfig& config, BuildOptions& opt);
 
-// Pure: every file in `paths` that exists contributes its mtime (symlinks: the link's own);
+// Reads only metadata (lstat): every path that exists contributes its mtime (symlinks: the link's own);
 // the newest one, or 0 when there is none. Only regular files and symlinks count: directories
 // change whenever a service on the build host writes a log or a pid file.
 int64_t newest_input_time(const std::vector<std::filesystem::path>& paths);
