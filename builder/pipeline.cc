@@ -81,13 +81,16 @@ void apply_config(const recipe::ApplianceConfig& c, BuildOptions& opt) {
     if (c.source_date_epoch) opt.source_date_epoch = *c.source_date_epoch;
 }
 
-int64_t newest_input_time(const std::vector<std::filesystem::path>& paths) {
+int64_t newest_input_time(const std::vector<std::filesystem::path>& paths, std::filesystem::path* which) {
     int64_t newest = 0;
     for (const auto& p : paths) {
         struct stat st;
         if (lstat(p.c_str(), &st) != 0) continue;
         if (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) continue;
-        newest = std::max<int64_t>(newest, st.st_mtim.tv_sec);
+        if (st.st_mtim.tv_sec > newest || (which && which->empty())) {
+            newest = std::max<int64_t>(newest, st.st_mtim.tv_sec);
+            if (which) *which = p;
+        }
     }
     return newest;
 }
@@ -186,7 +189,8 @@ BuildResult build_appliance(const BuildOptions& opt) {
     // Content layers are packed by a stage that is not on this branch yet: refuse rather than
     // build an image without the content asked for. (Remove when the content stage joins.)
     if (!opt.content.empty())
-        throw UsageError("content layers (" + opt.content.front() + ") are not supported by this romimg yet");
+        throw UsageError("content layers (" + opt.content.front() +
+                         ") are not supported by this romimg yet: remove [[content]] from romimg.toml");
     std::filesystem::path init = init_binary();
     if (!std::filesystem::exists(init)) throw Error("romimg-init is not built (" + init.string() + "): run `make`");
     std::vector<recipe::ServiceTemplate> templates;
@@ -215,10 +219,15 @@ BuildResult build_appliance(const BuildOptions& opt) {
     }
 
     // Every date in the image is this one: given, or the newest input's.
-    const time_t epoch = (time_t)choose_source_date_epoch(
-        opt.source_date_epoch, getenv("SOURCE_DATE_EPOCH"),
-        newest_input_time(image_inputs(templates, jails, init, std::filesystem::path(ROMIMG_SOURCE_DIR))));
-    log::verbose("SOURCE_DATE_EPOCH {}", (int64_t)epoch);
+    std::filesystem::path newest;
+    const int64_t newest_time =
+        newest_input_time(image_inputs(templates, jails, init, std::filesystem::path(ROMIMG_SOURCE_DIR)), &newest);
+    const char* env_epoch = getenv("SOURCE_DATE_EPOCH");
+    const time_t epoch = (time_t)choose_source_date_epoch(opt.source_date_epoch, env_epoch, newest_time);
+    if (!opt.source_date_epoch && !(env_epoch && *env_epoch))
+        log::info("SOURCE_DATE_EPOCH {} (the newest input, {})", (int64_t)epoch, newest.string());
+    else
+        log::info("SOURCE_DATE_EPOCH {} (given)", (int64_t)epoch);
     const appliance::Conf conf = appliance_conf(opt, templates, jails);
 
     // 3. The read-only root: jails, init, appliance.conf, overlays.

@@ -49,9 +49,10 @@ BuildResult build_appliance(const BuildOptions& opt);
 void apply_config(const recipe::ApplianceConfig& config, BuildOptions& opt);
 
 // Reads only metadata (lstat): every path that exists contributes its mtime (symlinks: the link's own);
-// the newest one, or 0 when there is none. Only regular files and symlinks count: directories
-// change whenever a service on the build host writes a log or a pid file.
-int64_t newest_input_time(const std::vector<std::filesystem::path>& paths);
+// the newest one, or 0 when there is none; `which`, if given, is set to that path. Only regular
+// files and symlinks count: directories change whenever a service on the build host writes a
+// log or a pid file.
+int64_t newest_input_time(const std::vector<std::filesystem::path>& paths, std::filesystem::path* which = nullptr);
 
 // The image's SOURCE_DATE_EPOCH: the explicit value if any, else $SOURCE_DATE_EPOCH (`env`,
 // may be null; must be a non-negative integer), else `newest`.

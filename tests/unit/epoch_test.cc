@@ -30,7 +30,9 @@ TEST_CASE("newest_input_time: the newest file or symlink; directories and missin
     set_mtime(link, 1500);
     set_mtime(dir, 9000);
     CHECK(pipeline::newest_input_time({a, link}) == 1500);
-    CHECK(pipeline::newest_input_time({a, b, link, dir, tmp.path() / "missing"}) == 2000);
+    std::filesystem::path which;
+    CHECK(pipeline::newest_input_time({a, b, link, dir, tmp.path() / "missing"}, &which) == 2000);
+    CHECK(which == b);
     CHECK(pipeline::newest_input_time({}) == 0);
 }
 
