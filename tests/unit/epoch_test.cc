@@ -18,7 +18,7 @@ void set_mtime(const std::filesystem::path& p, time_t t) {
 }
 }  // namespace
 
-TEST_CASE("newest_input_time: the newest file or symlink; directories and missing paths do not count") {
+TEST_CASE("newest_input_time: the newest file or symlink, not directories nor missing paths") {
     fs::TempDir tmp(std::filesystem::temp_directory_path(), "romimg-epoch-test-");
     auto a = tmp.path() / "a", b = tmp.path() / "b", link = tmp.path() / "link", dir = tmp.path() / "d";
     fs::write_file_atomic(a, "a");

@@ -78,7 +78,7 @@ TEST_CASE("bzimage_version reads the setup header's version string") {
     CHECK_THROWS_AS(bzimage_version(fake_bzimage("6.12").substr(0, 0x300)), Error);  // points past the end
 }
 
-TEST_CASE("jail_record_json adds the sha256 of files read from the jail; the record reads it back") {
+TEST_CASE("jail_record_json adds the sha256 of files read from the jail, and the record reads it back") {
     fs::TempDir dir(std::filesystem::temp_directory_path(), "romimg-manifest-test-");
     std::filesystem::create_directories(dir.path() / "etc");
     fs::write_file_atomic(dir.path() / "etc/passwd", "www-data:x:33:33::/:/nonexistent\n");
