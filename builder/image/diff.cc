@@ -1,7 +1,9 @@
 #include "image/diff.h"
 
+#include <algorithm>
 #include <map>
 #include <set>
+#include <type_traits>
 
 #include <fmt/format.h>
 
@@ -19,6 +21,23 @@ bool ImageDiff::empty() const {
 }
 
 namespace {
+
+// Matches two lists by key, in key order: gone(old) or both(old, new) for every old item, then
+// added(new) for every new item whose key the old list lacks.
+template <typename Range, typename KeyOf, typename Gone, typename Both, typename Added>
+void match_by_key(const Range& old_items, const Range& new_items, KeyOf key_of, Gone gone, Both both, Added added) {
+    using Item = std::remove_reference_t<decltype(*std::begin(old_items))>;
+    std::map<std::string, const Item*> old_by_key, new_by_key;
+    for (const auto& x : old_items) old_by_key[key_of(x)] = &x;
+    for (const auto& x : new_items) new_by_key[key_of(x)] = &x;
+    for (const auto& [key, x] : old_by_key) {
+        auto it = new_by_key.find(key);
+        if (it == new_by_key.end()) gone(*x);
+        else both(*x, *it->second);
+    }
+    for (const auto& [key, x] : new_by_key)
+        if (!old_by_key.count(key)) added(*x);
+}
 
 void compare(std::vector<ValueChange>& out, const std::string& what, const std::string& a, const std::string& b) {
     if (a != b) out.push_back({what, a, b});
@@ -38,49 +57,37 @@ FileChange compare_entries(const JailEntry& a, const JailEntry& b) {
 JailDiff diff_jails(const JailRecord& a, const JailRecord& b) {
     JailDiff d;
     d.service = a.service;
-    std::map<std::string, const JailEntry*> old_entries, new_entries;
-    for (const auto& e : a.entries) old_entries[e.path] = &e;
-    for (const auto& e : b.entries) new_entries[e.path] = &e;
-    for (const auto& [path, e] : old_entries) {
-        auto it = new_entries.find(path);
-        if (it == new_entries.end()) {
-            d.removed.push_back(*e);
-            continue;
-        }
-        FileChange c = compare_entries(*e, *it->second);
-        if (!c.changes.empty()) d.changed.push_back(std::move(c));
-    }
-    for (const auto& [path, e] : new_entries)
-        if (!old_entries.count(path)) d.added.push_back(*e);
-    std::set<std::string> names;
-    for (const auto& [p, v] : a.packages) names.insert(p);
-    for (const auto& [p, v] : b.packages) names.insert(p);
-    for (const auto& p : names) {
-        auto ia = a.packages.find(p), ib = b.packages.find(p);
-        std::string va = ia == a.packages.end() ? "" : ia->second, vb = ib == b.packages.end() ? "" : ib->second;
-        // A package that is in both with no version change is not news, nor is one that is in
-        // neither with a version (it owns only directories).
-        if (va != vb || (ia == a.packages.end()) != (ib == b.packages.end())) d.packages.push_back({p, va, vb});
-    }
+    match_by_key(
+        a.entries, b.entries, [](const JailEntry& e) { return e.path; },
+        [&](const JailEntry& e) { d.removed.push_back(e); },
+        [&](const JailEntry& x, const JailEntry& y) {
+            FileChange c = compare_entries(x, y);
+            if (!c.changes.empty()) d.changed.push_back(std::move(c));
+        },
+        [&](const JailEntry& e) { d.added.push_back(e); });
+    using Package = std::pair<const std::string, std::string>;
+    match_by_key(
+        a.packages, b.packages, [](const Package& p) { return p.first; },
+        [&](const Package& p) { d.packages.push_back({p.first, p.second, ""}); },
+        [&](const Package& x, const Package& y) {
+            if (x.second != y.second) d.packages.push_back({x.first, x.second, y.second});
+        },
+        [&](const Package& p) { d.packages.push_back({p.first, "", p.second}); });
+    std::sort(d.packages.begin(), d.packages.end(),
+              [](const PackageChange& x, const PackageChange& y) { return x.package < y.package; });
     return d;
 }
 
 void diff_layers(std::vector<ValueChange>& out, const ImageInfo& a, const ImageInfo& b) {
-    std::map<std::string, const LayerInfo*> old_layers, new_layers;
-    for (const auto& l : a.layers) old_layers[l.iso_path] = &l;
-    for (const auto& l : b.layers) new_layers[l.iso_path] = &l;
-    for (const auto& [path, l] : old_layers) {
-        auto it = new_layers.find(path);
-        if (it == new_layers.end()) {
-            out.push_back({path, fmt::format("{} on {}", l->sha256, l->mount), "(removed)"});
-            continue;
-        }
-        compare(out, path + " sha256", l->sha256, it->second->sha256);
-        compare(out, path + " bytes", std::to_string(l->bytes), std::to_string(it->second->bytes));
-        compare(out, path + " mount", l->mount, it->second->mount);
-    }
-    for (const auto& [path, l] : new_layers)
-        if (!old_layers.count(path)) out.push_back({path, "(added)", fmt::format("{} on {}", l->sha256, l->mount)});
+    match_by_key(
+        a.layers, b.layers, [](const LayerInfo& l) { return l.iso_path; },
+        [&](const LayerInfo& l) { out.push_back({l.iso_path, fmt::format("{} on {}", l.sha256, l.mount), "(removed)"}); },
+        [&](const LayerInfo& x, const LayerInfo& y) {
+            compare(out, x.iso_path + " sha256", x.sha256, y.sha256);
+            compare(out, x.iso_path + " bytes", std::to_string(x.bytes), std::to_string(y.bytes));
+            compare(out, x.iso_path + " mount", x.mount, y.mount);
+        },
+        [&](const LayerInfo& l) { out.push_back({l.iso_path, "(added)", fmt::format("{} on {}", l.sha256, l.mount)}); });
 }
 
 }  // namespace
@@ -98,20 +105,14 @@ ImageDiff diff_images(const ImageManifest& a, const ImageManifest& b) {
     compare(d.kernel, "source", a.kernel.source, b.kernel.source);
     compare(d.kernel, "compiler", a.kernel.compiler, b.kernel.compiler);
 
-    std::map<std::string, const JailRecord*> old_jails, new_jails;
-    for (const auto& j : a.jails) old_jails[j.service] = &j;
-    for (const auto& j : b.jails) new_jails[j.service] = &j;
-    for (const auto& [name, j] : old_jails) {
-        auto it = new_jails.find(name);
-        if (it == new_jails.end()) {
-            d.services_removed.push_back(name);
-            continue;
-        }
-        JailDiff jd = diff_jails(*j, *it->second);
-        if (!jd.empty()) d.jails.push_back(std::move(jd));
-    }
-    for (const auto& [name, j] : new_jails)
-        if (!old_jails.count(name)) d.services_added.push_back(name);
+    match_by_key(
+        a.jails, b.jails, [](const JailRecord& j) { return j.service; },
+        [&](const JailRecord& j) { d.services_removed.push_back(j.service); },
+        [&](const JailRecord& x, const JailRecord& y) {
+            JailDiff jd = diff_jails(x, y);
+            if (!jd.empty()) d.jails.push_back(std::move(jd));
+        },
+        [&](const JailRecord& j) { d.services_added.push_back(j.service); });
 
     std::multiset<std::string> old_policy(a.policy.begin(), a.policy.end()), new_policy(b.policy.begin(), b.policy.end());
     for (const auto& p : a.policy)
