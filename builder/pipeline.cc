@@ -150,8 +150,8 @@ appliance::Conf appliance_conf(const BuildOptions& opt, const std::vector<recipe
     return conf;
 }
 
-// The /romimg/ files (ISO path → contents): image.json, kernel.json, the romlock policy and one
-// manifest per jail, each file's sha256 read from the applied jail.
+// The /romimg/ files (ISO path → contents): image.json, kernel.json, the romlock policy,
+// appliance.conf and one manifest per jail, each file's sha256 read from the applied jail.
 std::vector<std::pair<std::string, std::string>> image_description(const image::ImageInfo& info,
                                                                    const kernel::KernelResult& kernel,
                                                                    const appliance::Conf& conf,
@@ -168,6 +168,7 @@ std::vector<std::pair<std::string, std::string>> image_description(const image::
     std::string policy;
     for (const auto& line : appliance::romlock_policy(conf)) policy += line + "\n";
     out.emplace_back(image::kPolicyPath, policy);
+    out.emplace_back(image::kConfPath, appliance::format_conf(conf));
     for (const auto& j : jails) {
         nlohmann::json m = nlohmann::json::parse(fs::read_file(j.manifest));
         out.emplace_back(std::string(image::kJailsDir) + j.plan.service + ".json",

@@ -17,7 +17,8 @@ bool ImageDiff::empty() const {
     for (const auto& j : jails)
         if (!j.empty()) return false;
     return image.empty() && kernel.empty() && services_added.empty() && services_removed.empty() &&
-           policy_added.empty() && policy_removed.empty() && layers.empty();
+           policy_added.empty() && policy_removed.empty() && conf_added.empty() && conf_removed.empty() &&
+           layers.empty();
 }
 
 namespace {
@@ -90,6 +91,16 @@ void diff_layers(std::vector<ValueChange>& out, const ImageInfo& a, const ImageI
         [&](const LayerInfo& l) { out.push_back({l.iso_path, "(added)", fmt::format("{} on {}", l.sha256, l.mount)}); });
 }
 
+// Lines of `a` not in `b` and lines of `b` not in `a`, each in its own list's order.
+void diff_lines(const std::vector<std::string>& a, const std::vector<std::string>& b, std::vector<std::string>& removed,
+                std::vector<std::string>& added) {
+    std::multiset<std::string> in_a(a.begin(), a.end()), in_b(b.begin(), b.end());
+    for (const auto& l : a)
+        if (!in_b.count(l)) removed.push_back(l);
+    for (const auto& l : b)
+        if (!in_a.count(l)) added.push_back(l);
+}
+
 }  // namespace
 
 ImageDiff diff_images(const ImageManifest& a, const ImageManifest& b) {
@@ -114,11 +125,8 @@ ImageDiff diff_images(const ImageManifest& a, const ImageManifest& b) {
         },
         [&](const JailRecord& j) { d.services_added.push_back(j.service); });
 
-    std::multiset<std::string> old_policy(a.policy.begin(), a.policy.end()), new_policy(b.policy.begin(), b.policy.end());
-    for (const auto& p : a.policy)
-        if (!new_policy.count(p)) d.policy_removed.push_back(p);
-    for (const auto& p : b.policy)
-        if (!old_policy.count(p)) d.policy_added.push_back(p);
+    diff_lines(a.policy, b.policy, d.policy_removed, d.policy_added);
+    diff_lines(conf_lines(a.conf), conf_lines(b.conf), d.conf_removed, d.conf_added);
     diff_layers(d.layers, a.info, b.info);
     return d;
 }
@@ -174,11 +182,13 @@ json diff_json(const ImageDiff& d) {
             {"jails", jails},
             {"policy_added", d.policy_added},
             {"policy_removed", d.policy_removed},
+            {"appliance_conf_added", d.conf_added},
+            {"appliance_conf_removed", d.conf_removed},
             {"layers", changes_json(d.layers)}};
 }
 
 std::string diff_table(const ImageDiff& d) {
-    if (d.empty()) return "images are identical (same manifests, kernel, policy and layers)\n";
+    if (d.empty()) return "images are identical (same manifests, kernel, policy, init configuration and layers)\n";
     std::string out;
     section(out, "image", d.image);
     section(out, "kernel", d.kernel);
@@ -189,6 +199,11 @@ std::string diff_table(const ImageDiff& d) {
         out += "romlock policy:\n";
         for (const auto& p : d.policy_removed) out += "  - " + p + "\n";
         for (const auto& p : d.policy_added) out += "  + " + p + "\n";
+    }
+    if (!d.conf_added.empty() || !d.conf_removed.empty()) {
+        out += "appliance.conf (what init does):\n";
+        for (const auto& p : d.conf_removed) out += "  - " + p + "\n";
+        for (const auto& p : d.conf_added) out += "  + " + p + "\n";
     }
     for (const auto& j : d.jails) {
         out += fmt::format("jail {}: {} added, {} removed, {} changed, {} package changes\n", j.service, j.added.size(),

@@ -41,6 +41,7 @@ struct ImageDiff {
     std::vector<std::string> services_added, services_removed;
     std::vector<JailDiff> jails;      // services in both, only those that changed
     std::vector<std::string> policy_added, policy_removed;
+    std::vector<std::string> conf_added, conf_removed;  // conf_lines of appliance.conf
     std::vector<ValueChange> layers;  // per layer: added, removed, sha256, bytes, mount
     bool empty() const;
 };

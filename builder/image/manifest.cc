@@ -112,11 +112,29 @@ ImageManifest read_manifest(const std::filesystem::path& iso) {
     try {
         m.kernel = kernel_info_from_json(parse(kKernelInfoPath));
         for (const auto& line : split(read_iso_file(iso, kPolicyPath), '\n', true)) m.policy.push_back(line);
+        m.conf = read_iso_file(iso, kConfPath);
         for (const auto& s : m.info.services) m.jails.push_back(jail_record_from_json(parse(kJailsDir + s.name + ".json")));
     } catch (const Error& e) {
         throw Error(fmt::format("{} (an image built before manifests were added? rebuild it with `romimg build`)", e.what()));
     }
     return m;
+}
+
+std::vector<std::string> conf_lines(const std::string& conf) {
+    std::vector<std::string> out;
+    std::string service;
+    for (const auto& line : split(conf, '\n', true)) {
+        if (line[0] == '#') continue;
+        if (line.rfind("service ", 0) == 0) {
+            service = line.substr(8);
+            out.push_back(line);
+        } else if (line == "end") {
+            service.clear();
+        } else {
+            out.push_back(service.empty() ? line : service + ": " + line);
+        }
+    }
+    return out;
 }
 
 std::vector<LayerInfo> content_layers(const ImageInfo& info) {
@@ -158,6 +176,7 @@ json manifest_json(const ImageManifest& m) {
             {"root", root},
             {"content_layers", layers},
             {"romlock_policy", m.policy},
+            {"appliance_conf", conf_lines(m.conf)},
             {"jails", jails}};
 }
 
@@ -184,6 +203,14 @@ std::string manifest_table(const ImageManifest& m) {
     out += fmt::format("         .config sha256 {}\n", m.kernel.config_sha256);
     out += fmt::format("         cache key {}, {}\n", short_hash(m.kernel.cache_key), m.kernel.source);
     out += fmt::format("cmdline  {}\n", m.info.cmdline);
+    // The appliance-wide settings (before the first service) as init reads them.
+    for (const auto& line : conf_lines(m.conf)) {
+        if (line.rfind("service ", 0) == 0) break;
+        if (line.rfind("debug_shell yes", 0) == 0)
+            out += "init     debug_shell yes: A ROOT SHELL ON THE CONSOLE, this image is not tamper-proof\n";
+        else
+            out += "init     " + line + "\n";
+    }
     out += "\nlayers:\n";
     for (const auto& l : m.info.layers)
         out += fmt::format("  {:<36} {:>10}  sha256 {}  on {}\n", l.iso_path, human_bytes(l.bytes), l.sha256, l.mount);

@@ -3,6 +3,8 @@
 //   /romimg/jails/NAME.json    the jail manifest (jail/manifest.h) with the sha256 of every file
 //   /romimg/kernel.json        kernel version string, sha256 of its .config, cache key, inputs
 //   /romimg/romlock.policy     the policy lines init writes before sealing
+//   /romimg/appliance.conf     a copy of /etc/romimg/appliance.conf: what PID 1 does (host name,
+//                              logs, debug shell, each service's argv, user, caps, mounts)
 // All of it is deterministic: no build paths, no host name, no time but SOURCE_DATE_EPOCH.
 // Reading them back and formatting them is pure apart from read_manifest (which reads the ISO).
 #pragma once
@@ -22,6 +24,7 @@ namespace romimg::image {
 inline constexpr const char* kKernelInfoPath = "romimg/kernel.json";
 inline constexpr const char* kPolicyPath = "romimg/romlock.policy";
 inline constexpr const char* kJailsDir = "romimg/jails/";
+inline constexpr const char* kConfPath = "romimg/appliance.conf";
 
 struct KernelInfo {
     std::string version;        // "6.12.117-romimg (romimg@romimg) #1 SMP 1970-01-01", from the bzImage
@@ -72,7 +75,12 @@ struct ImageManifest {
     KernelInfo kernel;
     std::vector<std::string> policy;  // romlock policy lines, "seal" last
     std::vector<JailRecord> jails;    // in the order of info.services
+    std::string conf;                 // appliance.conf as written
 };
+
+// Pure: appliance.conf as lines that stand alone, for diffing: comments, blank lines and "end"
+// dropped, and a service's lines prefixed with its name ("apache: caps cap_net_bind_service").
+std::vector<std::string> conf_lines(const std::string& conf);
 
 ImageManifest read_manifest(const std::filesystem::path& iso);
 

@@ -63,7 +63,7 @@ fi
 
 # romimg manifest: the kernel, the policy, and apache's binary with its package.
 m=$("$romimg" manifest "$second")
-for want in "kernel   6.12" "  seal" "jail apache:" "apache2-bin" "/usr/sbin/apache2" "jail rootwrite:"; do
+for want in "kernel   6.12" "init     hostname romimg" "  seal" "jail apache:" "apache2-bin" "/usr/sbin/apache2" "jail rootwrite:"; do
     grep -qF -- "$want" <<<"$m" || { echo "FAIL: romimg manifest does not show '$want'" >&2; fail=1; }
 done
 "$romimg" manifest --json "$second" | python3 -c 'import json,sys; m=json.load(sys.stdin); assert m["jails"][0]["entries"], m.keys()' ||

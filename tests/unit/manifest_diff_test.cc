@@ -60,6 +60,8 @@ ImageManifest sample() {
     m.info.layers.push_back({"live/root.sqfs", std::string(64, 'a'), 1000, "/"});
     m.kernel = {"6.12.117-romimg #1", std::string(64, 'c'), std::string(64, 'k'), "6.12.117-1", "gcc 12"};
     m.policy = {"chroot /jail/apache", "mount tmpfs /jail/apache/run nosuid,nodev,noexec", "seal"};
+    m.conf = "# generated\nhostname www1\nlog_console no\ndebug_shell no\n\nservice apache\nuid 33\n"
+             "caps cap_net_bind_service\nend\n";
     m.jails.push_back(jail("apache", {file("/usr/sbin/apache2", 700000, "11", "apache2-bin", "2.4.65-1"),
                                       file("/etc/apache2/apache2.conf", 7000, "22", "apache2", "2.4.65-1"),
                                       file("/lib/x86_64-linux-gnu/libc.so.6", 1900000, "33", "libc6", "2.36-9")}));
@@ -107,6 +109,13 @@ TEST_CASE("jail_record_json adds the sha256 of files read from the jail, and the
     CHECK_THROWS_AS(jail_record_from_json(broken), Error);
 }
 
+TEST_CASE("conf_lines: appliance.conf lines that stand alone, service lines named after their service") {
+    CHECK(conf_lines(sample().conf) == std::vector<std::string>{"hostname www1", "log_console no", "debug_shell no",
+                                                                 "service apache", "apache: uid 33",
+                                                                 "apache: caps cap_net_bind_service"});
+    CHECK(conf_lines("").empty());
+}
+
 TEST_CASE("manifest table and JSON show kernel, cmdline, layers, policy and every file with its package") {
     ImageManifest m = sample();
     m.info.layers.push_back({"live/content/apache-www.sqfs", std::string(64, 'd'), 4096, "/jail/apache/var/www/html"});
@@ -120,6 +129,10 @@ TEST_CASE("manifest table and JSON show kernel, cmdline, layers, policy and ever
     CHECK(t.find("jail apache: 3 entries, 3 files") != std::string::npos);
     CHECK(t.find("apache2-bin              2.4.65-1               /usr/sbin/apache2 (read)") != std::string::npos);
     CHECK(t.find("2023-11-14T22:13:20Z") != std::string::npos);
+    CHECK(t.find("init     hostname www1\n") != std::string::npos);
+    CHECK(t.find("apache: uid") == std::string::npos);  // only the appliance-wide settings
+    m.conf = "debug_shell yes\n";
+    CHECK(manifest_table(m).find("A ROOT SHELL ON THE CONSOLE") != std::string::npos);
     json j = manifest_json(m);
     CHECK(j["content_layers"].size() == 1);
     CHECK(j["content_layers"][0]["mount"] == "/jail/apache/var/www/html");
@@ -150,6 +163,7 @@ TEST_CASE("diff of an image with itself is empty, and exit-worthy differences ar
     e[1].mode = "0755";                                                      // libc mode
     e.push_back(file("/usr/lib/apache2/modules/mod_ssl.so", 300000, "55", "apache2-bin", "2.4.66-1"));
     b.jails[0] = jail("apache", e);
+    b.conf = "# generated\nhostname www1\nlog_console no\ndebug_shell yes\n\nservice apache\nuid 33\nend\n";
     b.info.services.push_back({"tomcat", {8080}, "tcp:8080", {}, true});
     b.jails.push_back(jail("tomcat", {}));
 
@@ -163,6 +177,8 @@ TEST_CASE("diff of an image with itself is empty, and exit-worthy differences ar
     CHECK(d.policy_added == std::vector<std::string>{"mount tmpfs /jail/apache/tmp nosuid,nodev,noexec"});
     CHECK(d.policy_removed.empty());
     CHECK(d.services_added == std::vector<std::string>{"tomcat"});
+    CHECK(d.conf_removed == std::vector<std::string>{"debug_shell no", "apache: caps cap_net_bind_service"});
+    CHECK(d.conf_added == std::vector<std::string>{"debug_shell yes"});
     REQUIRE(d.layers.size() == 2);
     CHECK(d.layers[0].what == "live/root.sqfs sha256");
     CHECK(d.layers[1].what == "live/content/site.sqfs");
@@ -194,6 +210,8 @@ TEST_CASE("diff of an image with itself is empty, and exit-worthy differences ar
     CHECK(t.find("  ~ /lib/x86_64-linux-gnu/libc.so.6: mode 0644 -> 0755") != std::string::npos);
     CHECK(t.find("  package apache2-bin: 2.4.65-1 -> 2.4.66-1") != std::string::npos);
     CHECK(t.find("service tomcat: added") != std::string::npos);
+    CHECK(t.find("appliance.conf (what init does):\n  - debug_shell no\n  - apache: caps cap_net_bind_service\n"
+                 "  + debug_shell yes\n") != std::string::npos);
     json dj = diff_json(d);
     CHECK(dj["identical"] == false);
     CHECK(dj["jails"][0]["removed"][0]["path"] == "/etc/apache2/apache2.conf");
