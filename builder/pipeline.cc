@@ -187,6 +187,7 @@ BuildResult build_appliance(const BuildOptions& opt) {
     if (!opt.log_to.empty() && opt.log_to.rfind("udp://", 0) != 0)
         throw UsageError("--log-to takes udp://ADDRESS:PORT, got " + opt.log_to);
     if (opt.services.empty()) throw UsageError("romimg build needs at least one service");
+    choose_source_date_epoch(opt.source_date_epoch, getenv("SOURCE_DATE_EPOCH"), 0);  // a bad value, now
     // Content layers are packed by a stage that is not on this branch yet: refuse rather than
     // build an image without the content asked for. (Remove when the content stage joins.)
     if (!opt.content.empty())
