@@ -21,6 +21,7 @@
 #include "content/content.h"
 #include "content/pack.h"
 #include "image/image_info.h"
+#include "image/manifest.h"
 #include "initramfs/cpio.h"
 #include "iso/iso.h"
 #include "jail/stage.h"
@@ -67,10 +68,93 @@ std::filesystem::path init_binary() {
     return ROMIMG_INIT_BINARY;
 }
 
-time_t source_date_epoch() {
-    const char* env = getenv("SOURCE_DATE_EPOCH");
-    return env ? (time_t)atoll(env) : 0;
+}  // namespace
+
+void apply_config(const recipe::ApplianceConfig& c, BuildOptions& opt) {
+    if (c.services) opt.services = *c.services;
+    opt.content.insert(opt.content.end(), c.content.begin(), c.content.end());
+    if (c.net) opt.net = *c.net;
+    if (c.hostname) opt.hostname = *c.hostname;
+    if (c.log_to) opt.log_to = *c.log_to;
+    if (c.log_console) opt.log_console = *c.log_console;
+    if (c.media) opt.media = *c.media;
+    if (c.label) opt.label = *c.label;
+    if (c.compression) opt.fast = *c.compression == "zstd";
+    if (c.romlock_mode) opt.romlock_mode = *c.romlock_mode;
+    if (c.output) opt.output = *c.output;
+    if (c.work) opt.work = *c.work;
+    if (c.source_date_epoch) opt.source_date_epoch = *c.source_date_epoch;
 }
+
+int64_t newest_input_time(const std::vector<std::filesystem::path>& paths, std::filesystem::path* which) {
+    int64_t newest = 0;
+    for (const auto& p : paths) {
+        struct stat st;
+        if (lstat(p.c_str(), &st) != 0) continue;
+        if (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) continue;
+        if (st.st_mtim.tv_sec > newest || (which && which->empty())) {
+            newest = std::max<int64_t>(newest, st.st_mtim.tv_sec);
+            if (which) *which = p;
+        }
+    }
+    return newest;
+}
+
+int64_t choose_source_date_epoch(const std::optional<int64_t>& explicit_value, const char* env, int64_t newest) {
+    if (explicit_value) {
+        if (*explicit_value < 0) throw UsageError(fmt::format("--source-date-epoch must not be negative, got {}", *explicit_value));
+        return *explicit_value;
+    }
+    if (env && *env) {
+        char* end = nullptr;
+        errno = 0;
+        long long v = strtoll(env, &end, 10);
+        if (*end || errno || v < 0)
+            throw UsageError(fmt::format("SOURCE_DATE_EPOCH must be seconds since 1970, got '{}' (unset it to use the "
+                                         "newest input's time)",
+                                         env));
+        return v;
+    }
+    return newest;
+}
+
+namespace {
+
+// The newest of some inputs, and which one it was (for the build's log line).
+struct Newest {
+    int64_t time = 0;
+    std::string which;
+    void take(int64_t t, const std::string& w) {
+        if (t > time || which.empty()) {
+            time = std::max(time, t);
+            which = w;
+        }
+    }
+    void take(const std::vector<std::filesystem::path>& paths) {
+        std::filesystem::path w;
+        int64_t t = newest_input_time(paths, &w);
+        if (!w.empty()) take(t, w.string());
+    }
+};
+
+// Every regular file and symlink under `p` (or `p` itself when it is not a directory).
+std::vector<std::filesystem::path> files_under(const std::filesystem::path& p) {
+    std::vector<std::filesystem::path> out;
+    std::error_code ec;
+    if (!std::filesystem::is_directory(p, ec)) return {p};
+    for (auto it = std::filesystem::recursive_directory_iterator(p, ec);
+         !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec))
+        out.push_back(it->path());
+    return out;
+}
+
+// SOURCE_DATE_EPOCH given (--source-date-epoch, romimg.toml, or the environment), if it was.
+std::optional<int64_t> given_epoch(const BuildOptions& opt) {
+    const char* env = getenv("SOURCE_DATE_EPOCH");
+    if (!opt.source_date_epoch && !(env && *env)) return std::nullopt;
+    return choose_source_date_epoch(opt.source_date_epoch, env, 0);
+}
+
 
 const recipe::ServiceTemplate& template_of(const std::vector<recipe::ServiceTemplate>& ts, const std::string& name) {
     for (const auto& t : ts)
@@ -81,7 +165,7 @@ const recipe::ServiceTemplate& template_of(const std::vector<recipe::ServiceTemp
 // Everything the jails and the root squashfs are made from, by name (cache::input_key).
 std::map<std::string, std::string> base_inputs(const BuildOptions& opt, const std::vector<recipe::ServiceTemplate>& templates,
                                                const std::vector<content::ContentSpec>& contents,
-                                               const std::filesystem::path& init, time_t epoch) {
+                                               const std::filesystem::path& init, const std::string& epoch_rule) {
     std::map<std::string, std::string> in;
     auto file = [](const std::filesystem::path& p) { return std::filesystem::exists(p) ? fs::sha256_file(p) : "absent"; };
     in["romimg"] = file("/proc/self/exe");  // the builder's own rules (closure, jail plan, rootfs)
@@ -102,7 +186,7 @@ std::map<std::string, std::string> base_inputs(const BuildOptions& opt, const st
     in["option:log-console"] = opt.log_console ? "yes" : "no";
     in["option:debug-shell"] = opt.debug_shell ? "yes" : "no";
     in["option:exec-lock"] = opt.exec_lock ? "yes" : "no";
-    in["option:epoch"] = std::to_string((long long)epoch);
+    in["option:epoch"] = epoch_rule;  // a given value, or "newest input" and the pre-trace inputs' newest
     return in;
 }
 
@@ -119,15 +203,30 @@ struct BaseLayer {
     std::filesystem::path root_sqfs;
     std::string root_sha256;
     uint64_t root_bytes = 0;
-    std::vector<std::string> manifests;
+    std::vector<std::pair<std::string, std::string>> manifests;  // service → its manifest (with sha256s)
+    std::string conf_text;  // /etc/romimg/appliance.conf in the root
+    Newest epoch;           // what root.sqfs is stamped with, and why
     bool cached = false;
 };
+
+// The base layer's SOURCE_DATE_EPOCH: the given one, else the newest of the inputs known before
+// tracing (`pre`) and the host files the jails copied (their stamps: the same set whether the
+// base is built now or taken from the cache, so both give the same bytes).
+Newest base_epoch(const std::optional<int64_t>& given, const Newest& pre, const std::vector<cache::FileStamp>& stamps) {
+    if (given) return {*given, "given"};
+    Newest n = pre;
+    for (const auto& st : stamps)
+        if (st.type == 'f') n.take(st.mtime_ns / 1000000000, st.path);
+    return n;
+}
 
 // Stages 1 and 3 of a build: jails and the root squashfs, or both from the base cache.
 BaseLayer build_base(const BuildOptions& opt, const std::vector<recipe::ServiceTemplate>& templates,
                      const std::vector<content::ContentSpec>& contents, const std::filesystem::path& init,
-                     const std::filesystem::path& work, const std::filesystem::path& cache_dir, time_t epoch) {
-    const std::string key = cache::input_key(base_inputs(opt, templates, contents, init, epoch));
+                     const std::filesystem::path& work, const std::filesystem::path& cache_dir,
+                     const std::optional<int64_t>& given, const Newest& pre) {
+    const std::string rule = given ? "given " + std::to_string(*given) : "newest input, at least " + std::to_string(pre.time);
+    const std::string key = cache::input_key(base_inputs(opt, templates, contents, init, rule));
     BaseLayer base;
     if (opt.retrace) log::info("==> base layer: --retrace: tracing again, with the content in place");
     if (!opt.retrace) {
@@ -138,7 +237,9 @@ BaseLayer build_base(const BuildOptions& opt, const std::vector<recipe::ServiceT
             base.root_sha256 = hit->root_sha256;
             base.root_bytes = std::filesystem::file_size(hit->root_sqfs);
             for (const auto& t : templates)
-                if (hit->manifests.count(t.name)) base.manifests.push_back(hit->manifests.at(t.name).string());
+                if (hit->manifests.count(t.name)) base.manifests.emplace_back(t.name, hit->manifests.at(t.name).string());
+            base.conf_text = hit->appliance_conf;
+            base.epoch = base_epoch(given, pre, hit->stamps);
             base.cached = true;
             stage.detail(fmt::format("cached (jails and root.sqfs, key {}; --retrace traces again)", key.substr(0, 16)));
             return base;
@@ -165,8 +266,11 @@ BaseLayer build_base(const BuildOptions& opt, const std::vector<recipe::ServiceT
             return content::replace_subtrees(std::move(plan), paths);
         };
         jails.push_back(jail::build_jail(t, work / "jails" / t.name, work, extras));
-        base.manifests.push_back(jails.back().manifest.string());
-        manifests[t.name] = jails.back().manifest;
+        // The manifest gains each file's sha256 (from the applied jail), for manifest and diff.
+        const jail::JailBuild& j = jails.back();
+        nlohmann::json m = nlohmann::json::parse(fs::read_file(j.manifest));
+        fs::write_file_atomic(j.manifest, image::jail_record_json(m, j.dir).dump(1) + "\n");
+        manifests[t.name] = j.manifest;
         // Stamped right after the copy: a file edited later invalidates the entry.
         for (const auto& st : cache::stamp_files(cache::host_sources(jails.back().plan))) stamps.push_back(st);
     }
@@ -189,17 +293,48 @@ BaseLayer build_base(const BuildOptions& opt, const std::vector<recipe::ServiceT
         rr.init_binary = init;
         rr.overlays = std::filesystem::path(ROMIMG_SOURCE_DIR) / "overlays";
         rr.compression = opt.fast ? "zstd" : "xz";
-        rr.epoch = epoch;
+        base.epoch = base_epoch(given, pre, stamps);
+        rr.epoch = (time_t)base.epoch.time;
         rr.work = work;
         rr.log = work / "logs" / "30-rootfs.log";
         rootfs::RootfsResult root = rootfs::build_rootfs(rr);
         stage.detail(fmt::format("{:.1f} MB squashfs ({})", root.bytes / 1048576.0, rr.compression));
-        cache::BaseEntry e = cache::publish(cache_dir, key, root.squashfs, manifests, stamps, opt.retrace);
+        cache::BaseEntry e =
+            cache::publish(cache_dir, key, root.squashfs, manifests, stamps, appliance::format_conf(conf), opt.retrace);
         base.root_sqfs = e.root_sqfs;
         base.root_sha256 = e.root_sha256;
-        base.root_bytes = root.bytes;
+        base.root_bytes = std::filesystem::file_size(e.root_sqfs);
+        base.conf_text = e.appliance_conf;
+        for (const auto& t : templates) base.manifests.emplace_back(t.name, e.manifests.at(t.name).string());
     }
     return base;
+}
+
+// The /romimg/ files (ISO path → contents): image.json, kernel.json, the romlock policy,
+// appliance.conf and one manifest per jail (with each file's sha256).
+std::vector<std::pair<std::string, std::string>> image_description(
+    const image::ImageInfo& info, const kernel::KernelResult& kernel, const std::string& conf_text,
+    const std::vector<std::pair<std::string, std::string>>& manifests) {
+    std::vector<std::pair<std::string, std::string>> out;
+    out.emplace_back(image::kInfoPath, image::to_json(info).dump(2) + "\n");
+    image::KernelInfo k;
+    k.version = image::bzimage_version(fs::read_file(kernel.bzimage).substr(0, 65536));
+    k.config_sha256 = fs::sha256_file(kernel.config);
+    k.cache_key = kernel.key;
+    k.source = kernel.source_version;
+    k.compiler = kernel.compiler;
+    out.emplace_back(image::kKernelInfoPath, image::to_json(k).dump(2) + "\n");
+    appliance::Conf conf;
+    std::string error;
+    if (!appliance::parse_conf(conf_text, conf, error))
+        throw Error("internal: the base layer's appliance.conf does not parse: " + error);
+    std::string policy;
+    for (const auto& line : appliance::romlock_policy(conf)) policy += line + "\n";
+    out.emplace_back(image::kPolicyPath, policy);
+    out.emplace_back(image::kConfPath, conf_text);
+    for (const auto& [service, path] : manifests)
+        out.emplace_back(std::string(image::kJailsDir) + service + ".json", fs::read_file(path));
+    return out;
 }
 
 // The ISO's inputs, and the stat of the ISO last made from them: equal means nothing to do.
@@ -219,6 +354,7 @@ BuildResult build_appliance(const BuildOptions& opt) {
     if (!opt.log_to.empty() && opt.log_to.rfind("udp://", 0) != 0)
         throw UsageError("--log-to takes udp://ADDRESS:PORT, got " + opt.log_to);
     if (opt.services.empty()) throw UsageError("romimg build needs at least one service");
+    const std::optional<int64_t> given = given_epoch(opt);  // a bad value is refused now
     std::filesystem::path init = init_binary();
     if (!std::filesystem::exists(init)) throw Error("romimg-init is not built (" + init.string() + "): run `make`");
     std::vector<recipe::ServiceTemplate> templates;
@@ -244,7 +380,18 @@ BuildResult build_appliance(const BuildOptions& opt) {
     }
     const std::filesystem::path work = std::filesystem::absolute(opt.work);
     const std::filesystem::path cache_dir = kernel::resolve_cache_dir(std::nullopt, getenv("ROMIMG_CACHE"), getenv("HOME"));
-    const time_t epoch = source_date_epoch();
+    // SOURCE_DATE_EPOCH (docs/release.md): the given one, else the newest input's mtime, per
+    // layer: the base layer's (templates, romimg-init, overlays/, the host files the jails copy),
+    // each content layer's (its source), and the image's (all of those and the kernel's inputs),
+    // so that a content release does not change the base layer.
+    Newest pre;
+    {
+        std::vector<std::filesystem::path> in;
+        for (const auto& t : templates) in.push_back(t.file);
+        in.push_back(init);
+        for (const auto& f : files_under(std::filesystem::path(ROMIMG_SOURCE_DIR) / "overlays")) in.push_back(f);
+        pre.take(in);
+    }
     const std::string compression = opt.fast ? "zstd" : "xz";
     BuildResult result;
     for (const auto& t : templates)
@@ -252,6 +399,7 @@ BuildResult build_appliance(const BuildOptions& opt) {
 
     // Content layers first: packing is quick, and --retrace traces with them in place.
     std::vector<content::PackedLayer> layers;
+    std::vector<Newest> content_epochs;
     {
         std::map<std::string, int> per_service;
         for (const auto& c : contents) {
@@ -259,7 +407,11 @@ BuildResult build_appliance(const BuildOptions& opt) {
             auto stage = log::stage(fmt::format("content {}:{}", c.service, c.path));
             content::PackRequest pr;
             pr.compression = compression;
-            pr.epoch = epoch;
+            Newest own;
+            if (given) own.take(*given, "given");
+            else own.take(files_under(c.source));
+            pr.epoch = (time_t)own.time;
+            content_epochs.push_back(own);
             pr.work = work;
             pr.cache_dir = cache_dir;
             pr.log = work / "logs" / "25-content.log";
@@ -272,8 +424,8 @@ BuildResult build_appliance(const BuildOptions& opt) {
     }
 
     // 1 + 3. Jails and the read-only root, from the base cache when nothing they depend on changed.
-    BaseLayer base = build_base(opt, templates, contents, init, work, cache_dir, epoch);
-    result.manifests = base.manifests;
+    BaseLayer base = build_base(opt, templates, contents, init, work, cache_dir, given, pre);
+    for (const auto& [name, path] : base.manifests) result.manifests.push_back(path);
     result.base_cached = base.cached;
     result.root_sha256 = base.root_sha256;
 
@@ -288,6 +440,18 @@ BuildResult build_appliance(const BuildOptions& opt) {
         kernel = kernel::build_kernel(ko);
         stage.detail(kernel.from_cache ? "cached " + kernel.bzimage.string() : "built " + kernel.bzimage.string());
     }
+
+    // The image's epoch (initramfs, ISO, /romimg/): the newest of every layer's and the kernel's.
+    Newest image_epoch = base.epoch;
+    for (const auto& c : content_epochs) image_epoch.take(c.time, c.which);
+    if (!given) {
+        std::vector<std::filesystem::path> kin = files_under(std::filesystem::path(ROMIMG_SOURCE_DIR) / "kernel-config");
+        kin.push_back(kernel::KernelOptions{}.source_tarball);
+        image_epoch.take(kin);
+    }
+    const time_t epoch = (time_t)image_epoch.time;
+    log::info("==> SOURCE_DATE_EPOCH {} ({})", (int64_t)epoch,
+              given ? "given" : "the newest input: " + image_epoch.which);
 
     // 4. The initramfs: romimg-init alone, as /init.
     std::filesystem::path initrd = work / "initramfs.cpio.gz";
@@ -328,11 +492,14 @@ BuildResult build_appliance(const BuildOptions& opt) {
                 ir.payload.push_back({layers[i].squashfs, iso_path});
             }
         }
-        std::filesystem::path info_file = work / "image" / image::kInfoPath;
-        std::filesystem::create_directories(info_file.parent_path());
-        const std::string info_text = image::to_json(info).dump(2) + "\n";
-        fs::write_file_atomic(info_file, info_text);
-        ir.payload.push_back({info_file, image::kInfoPath});
+        std::string described;  // every /romimg/ file, for the ISO's inputs key
+        for (const auto& [iso_path, text] : image_description(info, kernel, base.conf_text, base.manifests)) {
+            std::filesystem::path file = work / "image" / iso_path;
+            std::filesystem::create_directories(file.parent_path());
+            fs::write_file_atomic(file, text);
+            ir.payload.push_back({file, iso_path});
+            described += iso_path + "\n" + fs::sha256_hex(text) + "\n";
+        }
         ir.label = opt.label;
         ir.cmdline = cmdline;
         ir.source_date_epoch = epoch;
@@ -343,7 +510,7 @@ BuildResult build_appliance(const BuildOptions& opt) {
         // Everything else the ISO is made of (the payload is described by image.json's hashes).
         const std::string inputs_key = fs::sha256_hex(fmt::format(
             "romimg iso v1\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n", fs::sha256_file("/proc/self/exe"), fs::sha256_file(ir.kernel),
-            fs::sha256_file(ir.initramfs), info_text, opt.label, cmdline, opt.media, (long long)epoch));
+            fs::sha256_file(ir.initramfs), described, opt.label, cmdline, opt.media, (long long)epoch));
         const std::filesystem::path stamp_file = work / "iso.stamp";
         const std::string before = std::filesystem::exists(stamp_file) ? fs::read_file(stamp_file) : "";
         if (!before.empty() && before == iso_stamp(inputs_key, ir.output)) {

@@ -1,9 +1,13 @@
 // `romimg build`: services → jails → kernel → root filesystem → initramfs → ISO.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "recipe/appliance_config.h"
 
 namespace romimg::pipeline {
 
@@ -22,8 +26,13 @@ struct BuildOptions {
     bool fast = false;          // zstd instead of xz
     bool debug_shell = false;   // a root shell on the console (busybox), announced loudly
     int jobs = 0;               // kernel build; 0 = all cores
-    std::vector<std::string> content;  // --content SERVICE:PATH=SOURCE, as given
+    // Content layers, "SERVICE:PATH=SOURCE" as --content takes them (romimg.toml's [[content]]
+    // lands here too).
+    std::vector<std::string> content;
     bool retrace = false;       // trace again (content in place) instead of using the base cache
+    // SOURCE_DATE_EPOCH: --source-date-epoch or romimg.toml; else the environment variable;
+    // else the newest input (see newest_input_time).
+    std::optional<int64_t> source_date_epoch;
 };
 
 struct BuildResult {
@@ -37,6 +46,20 @@ struct BuildResult {
 };
 
 BuildResult build_appliance(const BuildOptions& opt);
+
+// Pure: lays romimg.toml's settings over `opt` (the build command then lays its flags over
+// the result). compression zstd is --fast.
+void apply_config(const recipe::ApplianceConfig& config, BuildOptions& opt);
+
+// Reads only metadata (lstat): every path that exists contributes its mtime (symlinks: the link's own);
+// the newest one, or 0 when there is none; `which`, if given, is set to that path. Only regular
+// files and symlinks count: directories change whenever a service on the build host writes a
+// log or a pid file.
+int64_t newest_input_time(const std::vector<std::filesystem::path>& paths, std::filesystem::path* which = nullptr);
+
+// The image's SOURCE_DATE_EPOCH: the explicit value if any, else $SOURCE_DATE_EPOCH (`env`,
+// may be null; must be a non-negative integer), else `newest`.
+int64_t choose_source_date_epoch(const std::optional<int64_t>& explicit_value, const char* env, int64_t newest);
 
 // Pure: the kernel's ip= argument for --net (Documentation/admin-guide/nfs/nfsroot.rst syntax).
 std::string kernel_ip_argument(const std::string& net);

@@ -146,6 +146,8 @@ BaseEntry entry_at(const sfs::path& dir) {
     e.dir = dir;
     e.root_sqfs = dir / "root.sqfs";
     e.root_sha256 = fs::read_file(dir / "root.sqfs.sha256");
+    parse_stamps(fs::read_file(dir / "stamps"), e.stamps);
+    e.appliance_conf = fs::read_file(dir / "appliance.conf");
     if (sfs::exists(dir / "manifests"))
         for (const auto& f : sfs::directory_iterator(dir / "manifests")) {
             std::string name = f.path().filename().string();
@@ -161,7 +163,8 @@ BaseEntry entry_at(const sfs::path& dir) {
 std::optional<BaseEntry> lookup(const sfs::path& cache_dir, const std::string& key, std::string& why) {
     why.clear();
     const sfs::path dir = cache_dir / "base" / key;
-    if (!sfs::exists(dir / "root.sqfs") || !sfs::exists(dir / "stamps")) return std::nullopt;
+    if (!sfs::exists(dir / "root.sqfs") || !sfs::exists(dir / "stamps") || !sfs::exists(dir / "appliance.conf"))
+        return std::nullopt;
     std::vector<FileStamp> recorded;
     if (!parse_stamps(fs::read_file(dir / "stamps"), recorded)) {
         why = "its stamp file is damaged";
@@ -178,7 +181,8 @@ std::optional<BaseEntry> lookup(const sfs::path& cache_dir, const std::string& k
 }
 
 BaseEntry publish(const sfs::path& cache_dir, const std::string& key, const sfs::path& root_sqfs,
-                  const std::map<std::string, sfs::path>& manifests, const std::vector<FileStamp>& stamps, bool replace) {
+                  const std::map<std::string, sfs::path>& manifests, const std::vector<FileStamp>& stamps,
+                  const std::string& appliance_conf, bool replace) {
     const sfs::path base = cache_dir / "base";
     sfs::create_directories(base);
     fs::TempDir tmp(base, ".new-" + key.substr(0, 16) + "-");
@@ -194,6 +198,7 @@ BaseEntry publish(const sfs::path& cache_dir, const std::string& key, const sfs:
         txt.replace_extension(".txt");
         if (sfs::exists(txt)) sfs::copy_file(txt, tmp.path() / "manifests" / (name + ".manifest.txt"));
     }
+    fs::write_file_atomic(tmp.path() / "appliance.conf", appliance_conf);
     fs::write_file_atomic(tmp.path() / "stamps", format_stamps(stamps));
     const sfs::path dir = base / key;
     std::string why;

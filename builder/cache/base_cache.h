@@ -50,6 +50,8 @@ struct BaseEntry {
     std::filesystem::path root_sqfs;
     std::string root_sha256;
     std::map<std::string, std::filesystem::path> manifests;  // service → its .manifest.json
+    std::vector<FileStamp> stamps;      // the host files the jails copied, as they were
+    std::string appliance_conf;         // /etc/romimg/appliance.conf inside root.sqfs
 };
 
 // The entry for `key` if it exists and every stamped host file is unchanged; otherwise nullopt
@@ -62,6 +64,6 @@ std::optional<BaseEntry> lookup(const std::filesystem::path& cache_dir, const st
 // of the same inputs supersedes it); a stale one is replaced.
 BaseEntry publish(const std::filesystem::path& cache_dir, const std::string& key, const std::filesystem::path& root_sqfs,
                   const std::map<std::string, std::filesystem::path>& manifests, const std::vector<FileStamp>& stamps,
-                  bool replace = false);
+                  const std::string& appliance_conf, bool replace = false);
 
 }  // namespace romimg::cache

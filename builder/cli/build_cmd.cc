@@ -1,6 +1,11 @@
 // `romimg build`: the whole pipeline.
+#include <cerrno>
+#include <cstdlib>
+#include <filesystem>
+
 #include <fmt/format.h>
 
+#include "cli/build_options.h"
 #include "cli/cli.h"
 #include "common/log.h"
 #include "pipeline.h"
@@ -10,13 +15,18 @@ namespace romimg::cli {
 namespace {
 
 const char* const usage =
-    "usage: romimg build [SERVICE...] [-o ISO] [OPTIONS]\n"
+    "usage: romimg build [SERVICE...] [-c romimg.toml] [-o ISO] [OPTIONS]\n"
     "\n"
     "Traces and jails each service (default: apache tomcat), takes the romlock kernel from the\n"
     "cache (building it if needed), packs the read-only root and the initramfs, and writes a\n"
     "hybrid ISO that boots from CD/DVD or USB stick, BIOS or UEFI, straight into the services.\n"
     "\n"
+    "Settings come from the appliance config (./romimg.toml when there is one, or -c FILE; see\n"
+    "romimg.toml.example), and the options below override it. With neither, the defaults.\n"
+    "\n"
     "options:\n"
+    "  -c, --config FILE      the appliance config (default ./romimg.toml if present)\n"
+    "  --no-config            ignore ./romimg.toml\n"
     "  -o, --output ISO       where the ISO goes (default out/romimg.iso; replaced only when done)\n"
     "  --media cd|dvd         refuse an image that does not fit (700 MB / 4.7 GB)\n"
     "  --label LABEL          ISO volume label, how the appliance finds its medium (default ROMIMG)\n"
@@ -38,6 +48,8 @@ const char* const usage =
     "  --fast                 zstd instead of xz for the root filesystem (bigger, faster to build)\n"
     "  --jobs N               kernel build parallelism when the kernel is not cached\n"
     "  --work DIR             scratch space and logs (default ./work)\n"
+    "  --source-date-epoch N  the time stamped on every file of the image (default:\n"
+    "                         $SOURCE_DATE_EPOCH, else the newest input's mtime)\n"
     "\n"
     "Caching: the kernel, the base layer (jails + root squashfs, keyed by a hash of templates,\n"
     "options, romimg, romimg-init, overlays/, the dpkg status and a stamp of every host file the\n"
@@ -47,32 +59,82 @@ const char* const usage =
     "\n"
     "Needs root.\n";
 
-int build_main(const GlobalOptions&, const std::vector<std::string>& args) {
+int64_t parse_epoch(const std::string& s) {
+    char* end = nullptr;
+    errno = 0;
+    long long v = strtoll(s.c_str(), &end, 10);
+    if (s.empty() || *end || errno || v < 0)
+        throw UsageError("--source-date-epoch takes seconds since 1970, got '" + s + "'");
+    return v;
+}
+
+}  // namespace
+
+pipeline::BuildOptions build_options(const BuildFlags& f, const std::filesystem::path& cwd) {
     pipeline::BuildOptions o;
-    std::string output, work;
-    bool no_exec_lock = false;
+    if (f.no_config && !f.config.empty()) throw UsageError("-c and --no-config contradict each other");
+    std::optional<std::filesystem::path> given;
+    if (!f.config.empty()) given = std::filesystem::path(f.config);
+    if (!f.no_config)
+        if (auto file = recipe::find_config(given, cwd)) {
+            pipeline::apply_config(recipe::load_config(*file), o);
+            log::info("appliance config: {}", file->string());
+        }
+    if (!f.services.empty()) o.services = f.services;
+    auto set = [](std::string& target, const std::string& flag) {
+        if (!flag.empty()) target = flag;
+    };
+    set(o.media, f.media);
+    set(o.label, f.label);
+    set(o.hostname, f.hostname);
+    set(o.net, f.net);
+    set(o.log_to, f.log_to);
+    set(o.romlock_mode, f.romlock_mode);
+    if (!f.output.empty()) o.output = f.output;
+    if (!f.work.empty()) o.work = f.work;
+    if (!f.epoch.empty()) o.source_date_epoch = parse_epoch(f.epoch);
+    o.log_console |= f.log_console;
+    o.fast |= f.fast;
+    o.debug_shell |= f.debug_shell;
+    if (f.no_exec_lock) o.exec_lock = false;
+    if (f.jobs) o.jobs = f.jobs;
+    o.retrace |= f.retrace;
+    for (const auto& c : f.content) {
+        // The same SERVICE:PATH from the command line replaces the config file's.
+        const std::string where = c.substr(0, c.find('='));
+        std::erase_if(o.content, [&](const std::string& x) { return x.substr(0, x.find('=')) == where; });
+        o.content.push_back(c);
+    }
+    return o;
+}
+
+namespace {
+
+int build_main(const GlobalOptions&, const std::vector<std::string>& args) {
+    BuildFlags f;
     ArgParser p("build", usage, args);
-    p.option("-o", output);
-    p.option("--output", output);
-    p.option("--media", o.media);
-    p.option("--label", o.label);
-    p.option("--hostname", o.hostname);
-    p.option("--net", o.net);
-    p.option("--log-to", o.log_to);
-    p.flag("--log-console", o.log_console);
-    p.option("--romlock-mode", o.romlock_mode);
-    p.flag("--no-exec-lock", no_exec_lock);
-    p.flag("--fast", o.fast);
-    p.repeated("--content", o.content);
-    p.flag("--retrace", o.retrace);
-    p.flag("--debug-shell", o.debug_shell);
-    p.option("--jobs", o.jobs);
-    p.option("--work", work);
-    auto services = p.parse();
-    if (!services.empty()) o.services = services;
-    if (!output.empty()) o.output = output;
-    if (!work.empty()) o.work = work;
-    o.exec_lock = !no_exec_lock;
+    p.option("-c", f.config);
+    p.option("--config", f.config);
+    p.flag("--no-config", f.no_config);
+    p.option("-o", f.output);
+    p.option("--output", f.output);
+    p.option("--media", f.media);
+    p.option("--label", f.label);
+    p.option("--hostname", f.hostname);
+    p.option("--net", f.net);
+    p.option("--log-to", f.log_to);
+    p.flag("--log-console", f.log_console);
+    p.option("--romlock-mode", f.romlock_mode);
+    p.flag("--no-exec-lock", f.no_exec_lock);
+    p.flag("--fast", f.fast);
+    p.repeated("--content", f.content);
+    p.flag("--retrace", f.retrace);
+    p.flag("--debug-shell", f.debug_shell);
+    p.option("--jobs", f.jobs);
+    p.option("--work", f.work);
+    p.option("--source-date-epoch", f.epoch);
+    f.services = p.parse();
+    pipeline::BuildOptions o = build_options(f, std::filesystem::current_path());
     pipeline::BuildResult r = pipeline::build_appliance(o);
     log::info("\n{} ({:.1f} MB){}", r.iso.string(), r.bytes / 1048576.0,
               r.iso_unchanged ? ", unchanged" : r.base_cached ? ", base layer from the cache" : "");

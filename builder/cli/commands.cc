@@ -12,6 +12,8 @@ Subcommand kernel_command();
 Subcommand iso_command();
 Subcommand boot_command();
 Subcommand verify_command();
+Subcommand manifest_command();
+Subcommand diff_command();
 
 const std::vector<Subcommand>& subcommands() {
     static const std::vector<Subcommand> table = {
@@ -23,6 +25,8 @@ const std::vector<Subcommand>& subcommands() {
         iso_command(),
         boot_command(),
         verify_command(),
+        manifest_command(),
+        diff_command(),
     };
     return table;
 }

@@ -1,5 +1,7 @@
 #include "common/strings.h"
 
+#include <fmt/format.h>
+
 namespace romimg {
 
 std::vector<std::string> split(const std::string& s, char sep, bool skip_empty) {
@@ -12,6 +14,12 @@ std::vector<std::string> split(const std::string& s, char sep, bool skip_empty) 
         if (j == std::string::npos) return out;
         i = j + 1;
     }
+}
+
+std::string human_bytes(uint64_t b) {
+    if (b >= 10ull << 20) return fmt::format("{:.1f} MB", b / 1048576.0);
+    if (b >= 10ull << 10) return fmt::format("{:.1f} kB", b / 1024.0);
+    return fmt::format("{} B", b);
 }
 
 }  // namespace romimg

@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "common/strings.h"
+
 namespace romimg::jail {
 
 namespace {
@@ -20,11 +22,7 @@ const char* kind_name(JailNode::Kind k) {
     return "?";
 }
 
-std::string human(uint64_t b) {
-    if (b >= 10ull << 20) return fmt::format("{:.1f} MB", b / 1048576.0);
-    if (b >= 10ull << 10) return fmt::format("{:.1f} kB", b / 1024.0);
-    return fmt::format("{} B", b);
-}
+std::string human(uint64_t b) { return human_bytes(b); }
 }  // namespace
 
 nlohmann::json manifest_json(const JailPlan& plan, const dpkg::Database& db,

@@ -340,7 +340,7 @@ KernelResult build_kernel(const KernelOptions& opt) {
     const sfs::path entry = root / key;
     if (sfs::is_regular_file(entry / "bzImage")) {
         log::info("==> kernel: cached {}", (entry / "bzImage").string());
-        return {entry / "bzImage", key, true};
+        return {entry / "bzImage", key, true, entry / "config", in.source_version, in.compiler};
     }
 
     // Ctrl-C / SIGTERM: finish the current step, then unwind so the temporary tree goes away.
@@ -424,7 +424,7 @@ KernelResult build_kernel(const KernelOptions& opt) {
     std::error_code ec;
     sfs::remove(failed_log, ec);
     log::info("==> kernel: built {}", (entry / "bzImage").string());
-    return {entry / "bzImage", key, false};
+    return {entry / "bzImage", key, false, entry / "config", in.source_version, in.compiler};
 }
 
 }  // namespace romimg::kernel

@@ -77,6 +77,9 @@ struct KernelResult {
     std::filesystem::path bzimage;
     std::string key;
     bool from_cache = false;
+    std::filesystem::path config;  // the final .config, beside the bzImage
+    std::string source_version;    // KernelInputs::source_version
+    std::string compiler;          // KernelInputs::compiler
 };
 
 // Reads the inputs from disk (tarball version, compiler, kernel-config files).

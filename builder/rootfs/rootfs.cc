@@ -109,14 +109,23 @@ void link_tree(const std::filesystem::path& src, const std::filesystem::path& ds
     if (nftw(s_src.c_str(), fix, 64, FTW_PHYS | FTW_DEPTH) != 0) throw Error("cannot stage the jail " + s_src + ": " + error);
 }
 
+// Modes are normalized (0755 directories and executables, 0644 the rest): a checkout's modes
+// depend on the umask of whoever cloned it, and the image must not.
 void copy_overlays(const std::filesystem::path& from, const std::filesystem::path& to) {
-    if (!std::filesystem::exists(from)) return;
-    for (const auto& e : std::filesystem::recursive_directory_iterator(from)) {
-        auto rel = std::filesystem::relative(e.path(), from);
+    namespace sfs = std::filesystem;
+    if (!sfs::exists(from)) return;
+    for (const auto& e : sfs::recursive_directory_iterator(from)) {
+        auto rel = sfs::relative(e.path(), from);
         if (rel.filename() == "README.md" && rel.parent_path().empty()) continue;
         auto dst = to / rel;
-        if (e.is_directory()) std::filesystem::create_directories(dst);
-        else std::filesystem::copy_file(e.path(), dst, std::filesystem::copy_options::overwrite_existing);
+        if (e.is_directory()) {
+            sfs::create_directories(dst);
+            sfs::permissions(dst, sfs::perms(0755));
+        } else {
+            sfs::copy_file(e.path(), dst, sfs::copy_options::overwrite_existing);
+            bool exec = (e.status().permissions() & sfs::perms::owner_exec) != sfs::perms::none;
+            sfs::permissions(dst, sfs::perms(exec ? 0755 : 0644));
+        }
     }
 }
 
@@ -127,8 +136,12 @@ RootfsResult build_rootfs(const RootfsRequest& req) {
     sfs::path stage_dir = req.work / "rootfs";
     fs::remove_tree(stage_dir);
     sfs::path tree = stage_dir / "tree";
-    for (const char* d : {"sbin", "etc/romimg", "jail", "var", "tmp", "run", "dev", "proc", "sys"})
+    // Explicit modes, whatever the builder's umask.
+    for (const char* d : {"sbin", "etc", "etc/romimg", "jail", "var", "tmp", "run", "dev", "proc", "sys"}) {
         sfs::create_directories(tree / d);
+        sfs::permissions(tree / d, sfs::perms(0755));
+    }
+    sfs::permissions(tree, sfs::perms(0755));
     sfs::permissions(tree / "tmp", sfs::perms(01777));
     copy_overlays(req.overlays, tree);
     sfs::copy_file(req.init_binary, tree / "sbin/init");
@@ -140,6 +153,7 @@ RootfsResult build_rootfs(const RootfsRequest& req) {
         const sfs::path busybox = "/bin/busybox";
         if (!sfs::exists(busybox)) throw Error("--debug-shell needs busybox-static (apt-get install busybox-static, or `make deps`)");
         sfs::create_directories(tree / "bin");
+        sfs::permissions(tree / "bin", sfs::perms(0755));
         sfs::copy_file(busybox, tree / "bin/busybox");
         sfs::permissions(tree / "bin/busybox", sfs::perms(0755));
         sfs::create_symlink("busybox", tree / "bin/sh");

@@ -84,11 +84,14 @@ TEST_CASE("publish then lookup: a hit while stamps hold, a miss with a reason on
     CHECK_FALSE(cache::lookup(cache_dir, key, why).has_value());
     CHECK(why.empty());
     auto e = cache::publish(cache_dir, key, sqfs, {{"apache", tmp.path() / "apache.manifest.json"}},
-                            cache::stamp_files({host.string()}));
+                            cache::stamp_files({host.string()}), "hostname romimg\n");
     CHECK(e.root_sha256 == fs::sha256_hex("squashfs bytes"));
     auto hit = cache::lookup(cache_dir, key, why);
     REQUIRE(hit.has_value());
     CHECK(fs::read_file(hit->root_sqfs) == "squashfs bytes");
+    CHECK(hit->appliance_conf == "hostname romimg\n");
+    REQUIRE(hit->stamps.size() == 1);
+    CHECK(hit->stamps[0].path == host.string());
     CHECK(hit->manifests.at("apache") == cache_dir / "base" / key / "manifests/apache.manifest.json");
     CHECK(std::filesystem::exists(cache_dir / "base" / key / "manifests/apache.manifest.txt"));
     // No temporary entry is left beside the published one.
@@ -100,12 +103,12 @@ TEST_CASE("publish then lookup: a hit while stamps hold, a miss with a reason on
     CHECK_FALSE(cache::lookup(cache_dir, key, why).has_value());
     CHECK(why.find("1 host file(s) changed since, e.g. " + host.string()) != std::string::npos);
     // Republishing replaces the stale entry.
-    cache::publish(cache_dir, key, sqfs, {}, cache::stamp_files({host.string()}));
+    cache::publish(cache_dir, key, sqfs, {}, cache::stamp_files({host.string()}), "");
     CHECK(cache::lookup(cache_dir, key, why).has_value());
     // A valid entry is kept (a parallel build of the same inputs), unless told to replace it.
     fs::write_file_atomic(sqfs, "other bytes");
-    CHECK(fs::read_file(cache::publish(cache_dir, key, sqfs, {}, cache::stamp_files({host.string()})).root_sqfs) == "squashfs bytes");
-    CHECK(fs::read_file(cache::publish(cache_dir, key, sqfs, {}, cache::stamp_files({host.string()}), true).root_sqfs) == "other bytes");
+    CHECK(fs::read_file(cache::publish(cache_dir, key, sqfs, {}, cache::stamp_files({host.string()}), "").root_sqfs) == "squashfs bytes");
+    CHECK(fs::read_file(cache::publish(cache_dir, key, sqfs, {}, cache::stamp_files({host.string()}), "", true).root_sqfs) == "other bytes");
     int left = 0;
     for (const auto& d : std::filesystem::directory_iterator(cache_dir / "base")) left += !d.path().empty();
     CHECK(left == 1);  // no temporary or old entry left behind

@@ -1,0 +1,29 @@
+// `romimg build`'s settings, layered: defaults, then the appliance config (romimg.toml), then
+// the command line's flags.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "pipeline.h"
+
+namespace romimg::cli {
+
+// The flags as given: an empty string (or false, or 0) means "not given", so the config's
+// value stays. Boolean flags can only switch a setting on.
+struct BuildFlags {
+    std::string config, output, work, media, label, hostname, net, log_to, romlock_mode, epoch;
+    bool no_config = false, log_console = false, no_exec_lock = false, fast = false, debug_shell = false;
+    bool retrace = false;
+    int jobs = 0;
+    std::vector<std::string> services;
+    // --content SERVICE:PATH=SOURCE: replaces the config file's entry for the same SERVICE:PATH,
+    // adds to the others.
+    std::vector<std::string> content;
+};
+
+// Reads the config named by -c, else `cwd`/romimg.toml if there is one (unless --no-config).
+pipeline::BuildOptions build_options(const BuildFlags& flags, const std::filesystem::path& cwd);
+
+}  // namespace romimg::cli
