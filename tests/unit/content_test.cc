@@ -89,7 +89,7 @@ ContentSpec spec_for(const std::filesystem::path& source) {
 
 }  // namespace
 
-TEST_CASE("--content SERVICE:PATH=SOURCE is parsed, and malformed ones are refused with a fix") {
+TEST_CASE("content arguments (SERVICE:PATH=SOURCE) are parsed, and malformed ones are refused with a fix") {
     auto c = content::parse_content_arg("tomcat:/var/lib/tomcat10/webapps/shop=./shop.war");
     CHECK(c.service == "tomcat");
     CHECK(c.path == "/var/lib/tomcat10/webapps/shop");
@@ -134,7 +134,7 @@ TEST_CASE("a content PATH may not hide the program, accounts, devices, logs or w
     CHECK(check("/var/cache").find("hide the writable area") != std::string::npos);
 }
 
-TEST_CASE("a content PATH may not hide a library the jail needs; traced files under it are replaced") {
+TEST_CASE("a content PATH may not hide a library the jail needs while traced files under it are replaced") {
     jail::JailPlan plan;
     plan.nodes = {node(jail::JailNode::dir, "/srv"), node(jail::JailNode::dir, "/srv/app"),
                   node(jail::JailNode::file, "/srv/app/index.html"),
