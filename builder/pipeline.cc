@@ -453,7 +453,9 @@ BuildResult build_appliance(const BuildOptions& opt) {
     log::info("==> SOURCE_DATE_EPOCH {} ({})", (int64_t)epoch,
               given ? "given" : "the newest input: " + image_epoch.which);
 
-    // 4. The initramfs: romimg-init alone, as /init.
+    // 4. The initramfs: romimg-init alone, as /init. (With every layer cached, nothing before
+    // this has needed the work dir.)
+    std::filesystem::create_directories(work);
     std::filesystem::path initrd = work / "initramfs.cpio.gz";
     {
         auto stage = log::stage("initramfs");

@@ -54,6 +54,15 @@ check "content-only rebuild: apache's layer re-packed, rootwrite's from the cach
     'grep -q "content apache:/var/www/html: .* packed" "$dir/build.log" && grep -q "content rootwrite:/srv/content: .* cached" "$dir/build.log"'
 check "content-only rebuild: root.sqfs unchanged" '[ "$(sha_of live/root.sqfs)" = "$root1" ]'
 check "content-only rebuild: the apache layer changed" '[ "$(sha_of live/content/apache-1.sqfs)" != "$apache1" ]'
+# A build whose every layer is cached, into a work dir that does not exist yet (no content, so
+# nothing else makes the dir first): built, and the same bytes as from a used work dir.
+for w in used-work fresh-work; do
+    "$romimg" build apache --fast -o "$dir/$w.iso" --work "$dir/$w" >"$dir/$w.log" 2>&1 || true
+done
+check "everything cached, into a new work dir: built, the same bytes" \
+    'grep -q "base layer: cached" "$dir/fresh-work.log" && [ -f "$dir/fresh-work.iso" ] &&
+     [ "$(sha256sum <"$dir/fresh-work.iso")" = "$(sha256sum <"$dir/used-work.iso")" ] || { tail -3 "$dir/fresh-work.log"; false; }'
+rm -rf "$dir"/used-work* "$dir"/fresh-work*
 
 # Bad input: refused before any work, named, and the ISO is left as it was.
 iso3=$(sha256sum "$out" | cut -d" " -f1)
