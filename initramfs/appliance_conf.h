@@ -22,6 +22,19 @@ struct Layer {
     std::string target;  // "/jail/apache/var/www/html"
 };
 
+// A character device a jail may have: bound from the appliance's devtmpfs over its node in the
+// jail (the squashfs root is nodev, so a node of its own would not open). Numbers are fixed by
+// Linux (Documentation/admin-guide/devices.txt).
+struct DeviceKind {
+    const char* path;  // "/dev/null", the same inside every jail
+    unsigned major, minor;
+};
+// Every device a template may ask for; a jail always gets the first four.
+const std::vector<DeviceKind>& allowed_devices();
+const std::vector<std::string>& standard_devices();
+// nullptr if `path` is not on the allow-list.
+const DeviceKind* find_device(const std::string& path);
+
 struct Service {
     std::string name;
     std::string root;                 // /jail/NAME
@@ -40,6 +53,7 @@ struct Service {
     std::vector<Mount> mounts;        // inside its jail
     std::vector<Layer> layers;        // content layers inside its jail
     std::vector<std::string> logs;    // FIFO paths, absolute in the appliance's root
+    std::vector<std::string> devices; // "/dev/null": bound into the jail from /dev (allow-listed)
 };
 
 struct Conf {

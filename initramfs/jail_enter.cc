@@ -1,7 +1,9 @@
 #include "jail_enter.h"
 
+#include <cerrno>
 #include <grp.h>
 #include <sys/capability.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -10,6 +12,26 @@
 #include <vector>
 
 namespace romimg::init {
+
+bool bind_devices(const appliance::Service& s, const std::string& root, std::string& failed) {
+    for (const auto& d : s.devices) {
+        if (!appliance::find_device(d)) {  // parse_conf refuses these too
+            errno = EPERM;
+            failed = d + " (not an allowed device)";
+            return false;
+        }
+        std::string target = (root == "/" ? "" : root) + d;
+        if (mount(d.c_str(), target.c_str(), nullptr, MS_BIND, nullptr) < 0) {
+            failed = "bind " + d + " on " + target;
+            return false;
+        }
+        if (mount(nullptr, target.c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC, nullptr) < 0) {
+            failed = "remount " + target + " ro,nosuid,noexec";
+            return false;
+        }
+    }
+    return true;
+}
 
 bool enter_jail(const appliance::Service& s, const char*& what) {
     auto fail = [&](const char* step) {

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <deque>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,7 @@ const char* const kSelftest = "/run/medium/romimg/selftest";
 
 struct Sink {             // one log source drained into a bounded file
     std::string name;     // "apache-access.log", "apache-console", "romlock"
+    const Service* owner = nullptr;  // the service it belongs to (null: romlock)
     int fd = -1;
     std::string pending;  // a partial line
     std::string file;
@@ -56,7 +58,11 @@ struct Running {
     bool ready = false;
     int restarts = 0;
     int console = -1;  // read end of its stdout/stderr pipe
+    std::deque<std::pair<std::string, std::string>> tail;  // its last lines of output and log: (source, line)
 };
+
+// Lines of a service's output and logs kept to explain its death without a rebuild.
+constexpr size_t kTailLines = 20;
 
 class Pid1 {
 public:
@@ -72,6 +78,8 @@ private:
     void check_ready(Running& r, double now);
     void reap(double now);
     void drain(Sink& s);
+    void drain_service(Running& r);
+    void tell_last_lines(Running& r, const std::string& how);
     void emit(const std::string& source, const std::string& line, int severity);
     void add_fd(int fd);
     void start_selftest();
@@ -171,6 +179,12 @@ void Pid1::mount_jails() {
                 say("DNS for " + s.name + " from the kernel's IP configuration");
         }
         mount_content_layers(s);
+        std::string failed;
+        if (!bind_devices(s, s.root, failed))
+            fatal("cannot give " + s.name + " its devices: " + failed + ": " + strerror(errno));
+        std::string devs;
+        for (const auto& d : s.devices) devs += (devs.empty() ? "" : " ") + d;
+        if (!devs.empty()) say("devices for " + s.name + ": " + devs + " (bound from /dev, read-only)");
         for (const auto& m : s.mounts) {
             unsigned long flags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
             std::string opts = m.options;
@@ -190,6 +204,7 @@ void Pid1::mount_jails() {
             }
             Sink k;
             k.name = s.name + "-" + log.substr(log.rfind('/') + 1);
+            k.owner = &s;
             k.fd = fd;
             k.file = std::string(kLogDir) + "/" + k.name;
             sinks_.push_back(k);
@@ -309,6 +324,7 @@ void Pid1::start(Running& r) {
     if (!known) {
         Sink k;
         k.name = s.name + "-console";
+        k.owner = &s;
         k.fd = -1;  // fds change on restart: found through run_ below
         k.file = std::string(kLogDir) + "/" + k.name;
         sinks_.push_back(k);
@@ -410,9 +426,36 @@ void Pid1::reap(double now) {
             int delay = std::min(60, 1 << std::min(r.restarts, 6));
             ++r.restarts;
             r.restart_at = now + delay;
+            tell_last_lines(r, how);
             say(r.svc->name + " " + how + "; restarting in " + std::to_string(delay) + " s");
         }
     }
+}
+
+// What the service wrote before it died: its console pipe and log FIFOs still hold it.
+void Pid1::drain_service(Running& r) {
+    for (auto& s : sinks_) {
+        if (s.owner != r.svc) continue;
+        if (s.name == r.svc->name + "-console") {
+            if (r.console < 0) continue;
+            s.fd = r.console;
+            drain(s);
+            s.fd = -1;
+        } else {
+            drain(s);
+        }
+    }
+}
+
+// A dead service explains itself: its last lines go to the console and the remote log whatever
+// --log-console says (`romimg verify` quotes them for a service that never became ready).
+void Pid1::tell_last_lines(Running& r, const std::string& how) {
+    drain_service(r);
+    const std::string& name = r.svc->name;
+    emit(name, name + " " + how + (r.ready ? "" : " before it was ready") +
+                   (r.tail.empty() ? "; it wrote nothing" : "; its last lines:"), 3);
+    for (const auto& [source, line] : r.tail) emit(source, line, 3);
+    r.tail.clear();
 }
 
 void Pid1::drain(Sink& s) {
@@ -447,6 +490,12 @@ void Pid1::drain(Sink& s) {
             if (write(fd, l.data(), l.size()) > 0) s.size += l.size();
             close(fd);
         }
+        if (s.owner)
+            for (auto& r : run_)
+                if (r.svc == s.owner) {
+                    r.tail.emplace_back(s.name, line);
+                    if (r.tail.size() > kTailLines) r.tail.pop_front();
+                }
         bool denial = s.name == "romlock" && line.find("DENY") != std::string::npos;
         if (s.name != "romlock" || denial) emit(s.name, line, denial ? 4 : 6);
     }

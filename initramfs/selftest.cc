@@ -38,6 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <functional>
 #include <string>
 #include <vector>
@@ -185,6 +186,7 @@ struct Attack {
     std::string what;
     bool romlock = false;  // romlock must refuse it, and log DENY for the attacking pid
     AttackFn fn;
+    bool must_work = false;  // not an attack: something the service needs (0 = it works)
 };
 
 struct Tally {
@@ -200,6 +202,11 @@ void print_check(Tally& t, bool pass, const std::string& scope, const std::strin
 }
 
 void judge(Tally& t, Kmsg& k, const std::string& scope, const Attack& a, const Outcome& o) {
+    if (a.must_work) {
+        print_check(t, o.err == 0, scope, a.id, a.what, "works",
+                    (o.err == 0 ? std::string("works") : errname(o.err)) + (o.detail.empty() ? "" : " (" + o.detail + ")"));
+        return;
+    }
     std::string expected = a.romlock ? "refused, romlock DENY logged" : "refused";
     std::string got = errname(o.err);
     if (!o.detail.empty()) got += " (" + o.detail + ")";
@@ -327,6 +334,145 @@ int copy_and_exec(const std::string& src, const std::string& dst, char* const* a
     return e;
 }
 
+// ---- the jail's devices: those it has work, no other opens ----
+
+bool has_device(const Service& s, const std::string& d) {
+    return std::find(s.devices.begin(), s.devices.end(), d) != s.devices.end();
+}
+
+// Reads `n` bytes of `path`; errno on failure.
+int read_device(const std::string& path, char* buf, size_t n, std::string& d) {
+    int fd = open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        d = "open " + path + ": " + errname(errno);
+        return fail_errno();
+    }
+    ssize_t got = read(fd, buf, n);
+    int e = errno;
+    close(fd);
+    if (got != (ssize_t)n) {
+        d = "read " + path + ": " + (got < 0 ? errname(e) : std::to_string(got) + " bytes");
+        return got < 0 ? e : EIO;
+    }
+    return 0;
+}
+
+// Every device node of the jail's read-only tree that is not one of its devices must stay shut
+// (the root is nodev); 0 and its name if one opens.
+int other_device_nodes(int dirfd, const std::string& path, const Service& s, int depth, int& seen, std::string& d) {
+    if (depth > 64 || on_writable_fs(dirfd)) return kContained;
+    DIR* dir = fdopendir(fcntl(dirfd, F_DUPFD_CLOEXEC, 0));
+    if (!dir) return kContained;
+    std::vector<std::string> subdirs;
+    int result = kContained;
+    while (dirent* e = readdir(dir)) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        std::string p = (path == "/" ? "" : path) + "/" + e->d_name;
+        struct stat st;
+        if (fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) continue;
+        if (S_ISDIR(st.st_mode)) subdirs.push_back(e->d_name);
+        if (!(S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) || has_device(s, p)) continue;
+        ++seen;
+        int fd = openat(dirfd, e->d_name, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+        if (fd >= 0) {
+            close(fd);
+            d = p + " opened";
+            result = 0;
+            break;
+        }
+    }
+    closedir(dir);
+    for (size_t i = 0; result != 0 && i < subdirs.size(); ++i) {
+        int fd = openat(dirfd, subdirs[i].c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) continue;
+        result = other_device_nodes(fd, (path == "/" ? "" : path) + "/" + subdirs[i], s, depth + 1, seen, d);
+        close(fd);
+    }
+    return result;
+}
+
+std::vector<Attack> device_checks(const Service& s) {
+    std::vector<Attack> v;
+    Attack null{"dev-null", "/dev/null takes writes and reads as empty", false, [](std::string& d) {
+                    int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+                    if (fd < 0) {
+                        d = "open: " + errname(errno);
+                        return fail_errno();
+                    }
+                    char b[16];
+                    ssize_t w = write(fd, "romimg-selftest\n", 16), r = read(fd, b, sizeof b);
+                    close(fd);
+                    d = "wrote " + std::to_string(w) + ", read " + std::to_string(r);
+                    return w == 16 && r == 0 ? 0 : EIO;
+                }};
+    null.must_work = true;
+    Attack zero{"dev-zero", "/dev/zero reads zeros and maps as memory", false, [](std::string& d) {
+                    char b[4096];
+                    if (int e = read_device("/dev/zero", b, sizeof b, d)) return e;
+                    for (char c : b)
+                        if (c) {
+                            d = "a byte that is not zero";
+                            return EIO;
+                        }
+                    int fd = open("/dev/zero", O_RDONLY | O_CLOEXEC);
+                    void* m = fd < 0 ? MAP_FAILED : mmap(nullptr, 65536, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+                    int e = errno;
+                    if (fd >= 0) close(fd);
+                    if (m == MAP_FAILED) {
+                        d = "mmap: " + errname(e);
+                        return e ? e : EIO;
+                    }
+                    munmap(m, 65536);
+                    d = "4096 zeros, 64 KiB mapped";
+                    return 0;
+                }};
+    zero.must_work = true;
+    Attack urandom{"dev-urandom", "/dev/urandom and /dev/random read random bytes; /dev/urandom takes writes", false,
+                   [](std::string& d) {
+                       char a[32] = {}, b[32] = {};
+                       if (int e = read_device("/dev/urandom", a, sizeof a, d)) return e;
+                       if (int e = read_device("/dev/random", b, sizeof b, d)) return e;
+                       int fd = open("/dev/urandom", O_WRONLY | O_CLOEXEC);
+                       ssize_t w = fd < 0 ? -1 : write(fd, a, 8);
+                       if (fd >= 0) close(fd);
+                       if (memcmp(a, b, sizeof a) == 0 || w != 8) {
+                           d = w != 8 ? "write to /dev/urandom failed" : "the same bytes twice";
+                           return EIO;
+                       }
+                       d = "64 bytes read, 8 written";
+                       return 0;
+                   }};
+    urandom.must_work = true;
+    v.push_back(null);
+    v.push_back(zero);
+    v.push_back(urandom);
+    if (has_device(s, "/dev/full")) {
+        Attack full{"dev-full", "/dev/full refuses writes with ENOSPC", false, [](std::string& d) {
+                        int fd = open("/dev/full", O_WRONLY | O_CLOEXEC);
+                        if (fd < 0) {
+                            d = "open: " + errname(errno);
+                            return fail_errno();
+                        }
+                        ssize_t w = write(fd, "x", 1);
+                        int e = errno;
+                        close(fd);
+                        d = w < 0 ? "write: " + errname(e) : "the write worked";
+                        return w < 0 && e == ENOSPC ? 0 : EIO;
+                    }};
+        full.must_work = true;
+        v.push_back(full);
+    }
+    v.push_back({"other-devices", "open a device node of the jail that is not one of its devices", false, [s](std::string& d) {
+                     int root = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                     int seen = 0;
+                     int r = other_device_nodes(root, "/", s, 0, seen, d);
+                     close(root);
+                     if (r != 0) d = std::to_string(seen) + " other device node(s), none opened";
+                     return r;
+                 }});
+    return v;
+}
+
 // ---- the attacks from inside a jail ----
 
 std::vector<Attack> jail_attacks(const Conf& conf, const Service& s, pid_t service_pid) {
@@ -449,6 +595,7 @@ std::vector<Attack> jail_attacks(const Conf& conf, const Service& s, pid_t servi
                      }
                      return fail_errno();
                  }});
+    for (auto& a : device_checks(s)) v.push_back(std::move(a));
     for (const auto& o : conf.services) {
         if (o.name == s.name || o.argv.empty()) continue;
         std::string ob = o.argv[0];

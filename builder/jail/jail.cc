@@ -1,5 +1,6 @@
 #include "jail/jail.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <fcntl.h>
 #include <set>
@@ -13,36 +14,24 @@
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/sys.h"
+#include "appliance_conf.h"
 
 namespace romimg::jail {
 
 using closure::Reason;
 using trace::FileType;
 
-const std::vector<std::string>& standard_devices() {
-    static const std::vector<std::string> v = {"/dev/null", "/dev/zero", "/dev/random", "/dev/urandom"};
-    return v;
-}
-
 namespace {
-
-struct DevNumbers {
-    unsigned major, minor;
-};
-// The character devices a jail may have; numbers are fixed by Linux (devices.txt).
-bool known_device(const std::string& path, DevNumbers& out) {
-    static const std::map<std::string, DevNumbers> devs = {
-        {"/dev/null", {1, 3}}, {"/dev/zero", {1, 5}},    {"/dev/full", {1, 7}},
-        {"/dev/random", {1, 8}}, {"/dev/urandom", {1, 9}}, {"/dev/tty", {5, 0}}};
-    auto it = devs.find(path);
-    if (it == devs.end()) return false;
-    out = it->second;
-    return true;
-}
 
 std::string parent_of(const std::string& p) { return std::filesystem::path(p).parent_path().string(); }
 
 }  // namespace
+
+std::string allowed_device_list() {
+    std::string out;
+    for (const auto& d : appliance::allowed_devices()) out += (out.empty() ? "" : ", ") + std::string(d.path);
+    return out;
+}
 
 JailPlan plan_jail(const closure::FileSet& files, const recipe::ServiceTemplate& t,
                    const JailAccounts& accounts) {
@@ -52,6 +41,7 @@ JailPlan plan_jail(const closure::FileSet& files, const recipe::ServiceTemplate&
     plan.accounts = accounts;
     plan.capabilities = t.capabilities;
     std::map<std::string, JailNode> nodes;
+    std::vector<std::string> traced_devices;
 
     for (const auto& w : t.writable)
         for (const auto& log : t.logs)
@@ -113,17 +103,12 @@ JailPlan plan_jail(const closure::FileSet& files, const recipe::ServiceTemplate&
                 n.source = path;
             }
             break;
-        case FileType::device: {
-            DevNumbers d;
-            if (!known_device(path, d)) {
-                plan.findings.push_back({"dropped", path, "device not on the allow-list"});
-                continue;
-            }
-            n.kind = JailNode::device;
-            n.major = d.major;
-            n.minor = d.minor;
-            break;
-        }
+        case FileType::device:
+            // Made below from the allow-list, with the numbers Linux gives it: the trace saw the
+            // service open it, so the service gets it.
+            if (appliance::find_device(path)) traced_devices.push_back(path);
+            else plan.findings.push_back({"dropped", path, "device not on the allow-list"});
+            continue;
         default:
             continue;  // fifos, sockets: made at run time by the service
         }
@@ -131,21 +116,30 @@ JailPlan plan_jail(const closure::FileSet& files, const recipe::ServiceTemplate&
         if (path != "/") ensure_parents(path);
     }
 
-    for (const auto& dev : standard_devices()) {
-        if (nodes.count(dev)) continue;
-        DevNumbers d;
-        known_device(dev, d);
+    // Every jail's devices, then what the template asked for, then what the trace saw opened. On
+    // the appliance each node is a mount point: init binds the real device over it (the root
+    // squashfs is nodev, so the node itself never opens).
+    auto add_device = [&](const std::string& dev, Reason reason, const std::string& why) {
+        const appliance::DeviceKind* kind = appliance::find_device(dev);
+        if (!kind)  // parse_template refuses these with the line; a plan built by hand may not have been parsed
+            throw ConfigError(t.file, 0, fmt::format("jail.devices: '{}' is not a device a jail may have (allowed: {})",
+                                                     dev, allowed_device_list()));
+        if (std::find(plan.devices.begin(), plan.devices.end(), dev) != plan.devices.end()) return;
+        plan.devices.push_back(dev);
         JailNode n;
         n.kind = JailNode::device;
         n.path = dev;
         n.mode = 0666;
-        n.major = d.major;
-        n.minor = d.minor;
-        n.reason = Reason::basics;
-        n.why = "standard device";
+        n.major = kind->major;
+        n.minor = kind->minor;
+        n.reason = reason;
+        n.why = why;
         nodes[dev] = n;
         ensure_parents(dev);
-    }
+    };
+    for (const auto& dev : appliance::standard_devices()) add_device(dev, Reason::basics, "standard device");
+    for (const auto& dev : t.devices) add_device(dev, Reason::include, "jail.devices in the template");
+    for (const auto& dev : traced_devices) add_device(dev, Reason::traced, "opened while tracing");
     for (const auto& [name, content] : {std::pair{"/etc/passwd", accounts.passwd}, {"/etc/group", accounts.group}}) {
         JailNode n;
         n.kind = JailNode::generated;

@@ -2,7 +2,8 @@
 // apply_jail: JailPlan → a directory tree (files copied from the host, owners and modes set on
 // the copies), written beside and renamed into place so a failure leaves nothing half-written.
 // Device nodes are never created on disk: they stay in the plan (the image stage makes them
-// through mksquashfs pseudo-definitions; --verify binds the host's).
+// through mksquashfs pseudo-definitions as mount points; init and --verify bind the real devices
+// over them, so they work although the root is nodev).
 #pragma once
 
 #include <filesystem>
@@ -40,13 +41,14 @@ struct JailPlan {
     std::string service;
     std::vector<JailNode> nodes;    // sorted by path: every parent comes before its children
     std::vector<JailMount> mounts;  // writable tmpfs areas, /proc
+    std::vector<std::string> devices;  // device nodes bound in at run time (appliance::allowed_devices)
     std::vector<closure::Finding> findings;
     JailAccounts accounts;
     std::vector<std::string> capabilities;
 };
 
-// Devices every jail has, whatever was traced (DESIGN.md §3).
-const std::vector<std::string>& standard_devices();
+// "/dev/null, /dev/zero, ..." for messages.
+std::string allowed_device_list();
 
 // Pure. Throws ConfigError for a template that contradicts itself (a log file under a writable
 // dir would be hidden by the tmpfs).

@@ -12,6 +12,7 @@
 #include "dpkg/dpkg.h"
 #include "jail/accounts.h"
 #include "jail/manifest.h"
+#include "rootfs/rootfs.h"
 #include "trace/request.h"
 #include "trace/session.h"
 
@@ -109,11 +110,12 @@ void verify_jail(const recipe::ServiceTemplate& t, const JailBuild& jail, const 
     vreq.name = t.name + "-verify";
     vreq.log = vreq.work / "logs" / fmt::format("verify-{}.log", t.name);
     vreq.service.jail_root = dir.string();
+    // What init will do with it on the appliance (docs/jails.md lists what the host cannot
+    // reproduce: romlock, the exec lock, the appliance's kernel).
+    vreq.service.confinement = rootfs::service_entry(t, plan, t.exec_lock, "/");
     vreq.service.writable.clear();
+    vreq.service.logs.clear();
     vreq.service.proc = t.proc;
-    for (const auto& m : plan.mounts) vreq.service.jail_mounts.push_back({m.type, m.target, m.options});
-    for (const auto& n : plan.nodes)
-        if (n.kind == JailNode::device) vreq.service.jail_devices.push_back(n.path);
     for (const auto& s : t.verify_probes) vreq.probes.push_back(trace::parse_probe(s));
     trace::TraceResult vr;
     try {

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "appliance_conf.h"
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/strings.h"
@@ -18,6 +19,21 @@ std::vector<std::filesystem::path> template_dirs() {
     dirs.emplace_back(std::filesystem::path(ROMIMG_SOURCE_DIR) / "jail-templates");
     return dirs;
 }
+
+namespace {
+
+// Only character devices from the jails' allow-list (appliance_conf): a jail never gets a disk,
+// memory or a console, whatever a template says.
+void check_devices(const std::vector<std::string>& devices, const Reader& r, const toml::node* where) {
+    for (const auto& d : devices) {
+        if (appliance::find_device(d)) continue;
+        std::string allowed;
+        for (const auto& k : appliance::allowed_devices()) allowed += (allowed.empty() ? "" : ", ") + std::string(k.path);
+        throw r.error(where, fmt::format("jail.devices: '{}' is not a device a jail may have (allowed: {})", d, allowed));
+    }
+}
+
+}  // namespace
 
 ServiceTemplate parse_template(const std::string& text, const std::filesystem::path& file) {
     toml::table root = parse_toml(text, file);
@@ -71,6 +87,8 @@ ServiceTemplate parse_template(const std::string& text, const std::filesystem::p
         r.strings("include", t.include);
         r.strings("exclude", t.exclude);
         r.strings("logs", t.logs);
+        r.strings("devices", t.devices);
+        check_devices(t.devices, r, jl->get("devices"));
         r.boolean("proc", t.proc);
         r.boolean("exec_lock", t.exec_lock);
         r.boolean("keep_setuid", t.keep_setuid);

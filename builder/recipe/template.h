@@ -38,6 +38,7 @@ struct ServiceTemplate {
     std::vector<std::string> include, exclude;  // globs
     std::vector<WritableArea> writable;
     std::vector<std::string> logs;
+    std::vector<std::string> devices;  // beyond /dev/null, zero, random, urandom: e.g. "/dev/full"
     bool proc = false;
     bool exec_lock = true;
     bool keep_setuid = false;     // keep setuid/setgid bits of jailed files (dropped by default)

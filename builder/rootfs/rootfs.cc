@@ -15,10 +15,12 @@
 
 namespace romimg::rootfs {
 
-appliance::Service service_entry(const recipe::ServiceTemplate& t, const jail::JailPlan& plan, bool exec_lock) {
+appliance::Service service_entry(const recipe::ServiceTemplate& t, const jail::JailPlan& plan, bool exec_lock,
+                                 const std::string& root) {
     appliance::Service s;
     s.name = t.name;
-    s.root = "/jail/" + t.name;
+    s.root = root.empty() ? "/jail/" + t.name : root;
+    const std::string prefix = s.root == "/" ? "" : s.root;
     s.uid = plan.accounts.uid;
     s.gid = plan.accounts.gid;
     s.groups = plan.accounts.groups;
@@ -41,10 +43,11 @@ appliance::Service service_entry(const recipe::ServiceTemplate& t, const jail::J
     s.exec_lock = exec_lock && t.exec_lock;
     for (const auto& [k, v] : t.rlimits) s.rlimits.emplace_back(k, v);
     for (const auto& m : plan.mounts) {
-        std::string target = s.root + m.target;
+        std::string target = prefix + m.target;
         s.mounts.push_back({m.type, target, m.type == "tmpfs" ? m.options : ""});
     }
-    for (const auto& l : t.logs) s.logs.push_back(s.root + l);
+    for (const auto& l : t.logs) s.logs.push_back(prefix + l);
+    s.devices = plan.devices;
     return s;
 }
 

@@ -23,8 +23,9 @@ struct JailInRoot {
 };
 
 // Pure: the PID 1 entry for a jailed service, from its template and plan. Paths become the
-// appliance's (/jail/NAME/...).
-appliance::Service service_entry(const recipe::ServiceTemplate& t, const jail::JailPlan& plan, bool exec_lock);
+// appliance's (/jail/NAME/...), or are under `root` (`romimg jail --verify` runs the jail as "/").
+appliance::Service service_entry(const recipe::ServiceTemplate& t, const jail::JailPlan& plan, bool exec_lock,
+                                 const std::string& root = "");
 
 // Pure: mksquashfs pseudo-definitions for the jails' device nodes ("jail/apache/dev/null c 666 0 0 1 3").
 std::string pseudo_definitions(const std::vector<JailInRoot>& jails);

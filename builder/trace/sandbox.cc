@@ -6,14 +6,20 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <libmount/libmount.h>
+#include <poll.h>
+#include <pthread.h>
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <sys/capability.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <mutex>
+#include <thread>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -23,6 +29,7 @@
 #include "common/sys.h"
 #include "trace/syscalls.h"
 #include "trace/tracer.h"
+#include "jail_enter.h"
 
 namespace romimg::trace {
 
@@ -97,14 +104,10 @@ std::vector<MountOp> plan_sandbox_mounts(const std::vector<HostMount>& host,
     return ops;
 }
 
-std::vector<MountOp> plan_jail_sandbox_mounts(const std::string& jail_root,
-                                              const std::vector<std::string>& devices,
-                                              const std::vector<JailMountSpec>& mounts) {
+std::vector<MountOp> plan_jail_sandbox_mounts(const std::string& jail_root, const appliance::Service& confinement) {
     std::vector<MountOp> ops;
-    ops.push_back({MountOp::bind_ro, jail_root, "/", ""});
-    ops.push_back({MountOp::tmpfs, "", "/dev", "mode=0755,size=1m"});
-    for (const auto& d : devices) ops.push_back({MountOp::bind_dev, d, d, ""});
-    for (const auto& m : mounts)
+    ops.push_back({MountOp::jail_root, jail_root, "/", ""});
+    for (const auto& m : confinement.mounts)
         if (m.type == "tmpfs") ops.push_back({MountOp::tmpfs, "", m.target, m.options});
     return ops;
 }
@@ -145,7 +148,33 @@ void on_alarm(int) {
     if (g_reaper > 0) kill(g_reaper, SIGKILL);  // the PID namespace dies with its init
 }
 
-void apply_mounts(const std::vector<MountOp>& ops, const std::string& scratch) {
+// The jail's device nodes exist only as mksquashfs pseudo-definitions (jail.h): a read-only
+// overlay adds them (as mount points for bind_devices) to the jail's own /dev. Nothing is
+// written into the jail directory.
+void mount_jail_root(const std::string& jail, const std::string& target, const std::string& scratch,
+                     const std::vector<std::string>& devices) {
+    std::string nodes = scratch + "/devnodes";
+    sys::mkdir_p(nodes + "/dev", 0755);
+    struct stat st;
+    if (stat((jail + "/dev").c_str(), &st) == 0) {
+        chmod((nodes + "/dev").c_str(), st.st_mode & 07777);
+        if (chown((nodes + "/dev").c_str(), st.st_uid, st.st_gid) < 0) throw SysError("chown", nodes + "/dev", errno);
+    }
+    // The nodes the image has (mode 0666, the real numbers): under the nodev root they do not
+    // open, exactly as on the appliance, until bind_devices puts the real devices over them.
+    for (const auto& d : devices) {
+        const appliance::DeviceKind* kind = appliance::find_device(d);
+        if (!kind) throw Error("not an allowed device: " + d);
+        std::string node = nodes + d;
+        if (mknod(node.c_str(), S_IFCHR | 0666, makedev(kind->major, kind->minor)) < 0 || chmod(node.c_str(), 0666) < 0)
+            throw SysError("mknod", node, errno);
+    }
+    // The appliance mounts its root squashfs MS_RDONLY | MS_NODEV (initramfs/early.cc).
+    sys::mount("romimg-jail", target, "overlay", MS_RDONLY | MS_NODEV, fmt::format("lowerdir={}:{}", nodes, jail));
+}
+
+void apply_mounts(const std::vector<MountOp>& ops, const std::string& scratch,
+                  const std::vector<std::string>& devices) {
     std::string root = scratch + "/root";
     sys::mkdir_p(root);
     int n = 0;
@@ -153,13 +182,11 @@ void apply_mounts(const std::vector<MountOp>& ops, const std::string& scratch) {
         std::string target = op.target == "/" ? root : root + op.target;
         // A mount point missing in the overlay lands in the scratch layer. (In a jail they all
         // exist: the jail plan made them, and its root is read-only.)
-        if (op.kind != MountOp::bind_dev) sys::mkdir_p(target);
+        sys::mkdir_p(target);
         switch (op.kind) {
-        case MountOp::bind_dev: {
-            Fd placeholder = sys::open(target, O_WRONLY | O_CREAT, 0600);
-            sys::mount(op.source, target, "", MS_BIND);
+        case MountOp::jail_root:
+            mount_jail_root(op.source, target, scratch, devices);
             break;
-        }
         case MountOp::overlay: {
             std::string up = fmt::format("{}/upper/{}", scratch, n), wk = fmt::format("{}/work/{}", scratch, n);
             ++n;
@@ -187,6 +214,8 @@ void apply_mounts(const std::vector<MountOp>& ops, const std::string& scratch) {
     }
 }
 
+// Tracing on the host's view: each log is a file of the service's in the scratch dir, bound
+// over the path (the appliance's FIFOs are a property of the jail, which does not exist yet).
 void bind_logs(const ServiceSpec& spec, const std::string& scratch, bool in_overlay) {
     std::string root = scratch + "/root";
     uid_t uid = spec.creds ? spec.creds->uid : 0;
@@ -208,6 +237,78 @@ void bind_logs(const ServiceSpec& spec, const std::string& scratch, bool in_over
         sys::mount(file, target, "", MS_BIND);
     }
 }
+
+// From a jail: its log FIFOs, opened as init opens them (O_RDWR: no end-of-file when the service
+// closes and reopens one), drained by a thread into the supervisor's output (the trace log).
+// The thread is started before the supervisor unshares its PID namespace (a process may not add
+// threads afterwards: clone(CLONE_THREAD) fails with EINVAL) and waits for the FIFOs, which exist
+// only once the jail is mounted.
+class LogDrain {
+public:
+    LogDrain() {
+        control_ = sys::pipe();
+        // Signals stay with the tracer thread (its waitpid must see EINTR).
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, &old);
+        thread_ = std::thread([this] { run(); });
+        pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    }
+    // Opens the FIFOs (paths under `root`) and starts draining them.
+    void open(const std::vector<std::string>& fifos, const std::string& root) {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            for (const auto& f : fifos) sources_.push_back({sys::open(root + f, O_RDWR | O_NONBLOCK), f.substr(f.rfind('/') + 1), ""});
+        }
+        (void)!::write(control_.second.get(), "o", 1);
+    }
+    // Drains what is left and ends the thread (the supervisor leaves with _exit: no destructors).
+    void stop() {
+        if (!thread_.joinable()) return;
+        (void)!::write(control_.second.get(), "x", 1);
+        thread_.join();
+    }
+    ~LogDrain() { stop(); }
+
+private:
+    struct Source {
+        Fd fd;
+        std::string name;
+        std::string pending;
+    };
+    void run() {
+        for (;;) {
+            std::vector<pollfd> p;
+            {
+                std::lock_guard<std::mutex> lock(mutex_);
+                for (auto& s : sources_) p.push_back({s.fd.get(), POLLIN, 0});
+            }
+            p.push_back({control_.first.get(), POLLIN, 0});
+            if (poll(p.data(), p.size(), -1) < 0 && errno != EINTR) return;
+            std::lock_guard<std::mutex> lock(mutex_);
+            for (auto& s : sources_) drain(s);
+            if (!p.back().revents) continue;
+            char c = 0;
+            if (::read(control_.first.get(), &c, 1) != 1 || c == 'x') return;
+        }
+    }
+    static void drain(Source& s) {
+        char buf[8192];
+        ssize_t n;
+        while ((n = ::read(s.fd.get(), buf, sizeof buf)) > 0) s.pending.append(buf, n);
+        size_t nl;
+        while ((nl = s.pending.find('\n')) != std::string::npos) {
+            std::string line = "[" + s.name + "] " + s.pending.substr(0, nl + 1);
+            (void)!::write(2, line.data(), line.size());
+            s.pending.erase(0, nl + 1);
+        }
+        if (s.pending.size() > 65536) s.pending.clear();  // bounded, like init's drain
+    }
+    std::mutex mutex_;
+    std::vector<Source> sources_;
+    std::pair<Fd, Fd> control_;
+    std::thread thread_;
+};
 
 void enter_root(const std::string& scratch) {
     // pivot_root(".", ".") stacks the old root on top of the new one, so no put_old directory
@@ -231,8 +332,17 @@ void enter_root(const std::string& scratch) {
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
     for (int s = 1; s < NSIG; ++s) signal(s, SIG_DFL);
-    if (chdir(spec.cwd.c_str()) < 0) fail("cannot change to the service's directory " + spec.cwd, errno);
-    if (spec.creds) {
+    std::vector<std::string> env = spec.env;
+    if (spec.confinement) {
+        // Exactly init's steps (chroot into "/", cwd, rlimits, user, only its capabilities,
+        // no_new_privs) and environment.
+        const char* step = "";
+        if (!init::enter_jail(*spec.confinement, step)) fail(std::string("cannot confine the service as the appliance does: ") + step, errno);
+        env = spec.confinement->env;
+    } else if (chdir(spec.cwd.c_str()) < 0) {
+        fail("cannot change to the service's directory " + spec.cwd, errno);
+    }
+    if (spec.creds && !spec.confinement) {
         const Credentials& c = *spec.creds;
         if (prctl(PR_SET_KEEPCAPS, 1) < 0) fail("prctl(PR_SET_KEEPCAPS)", errno);
         for (int cap = 0; cap <= CAP_LAST_CAP; ++cap)
@@ -261,7 +371,7 @@ void enter_root(const std::string& scratch) {
     std::vector<char*> argv, envp;
     for (const auto& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
-    for (const auto& e : spec.env) envp.push_back(const_cast<char*>(e.c_str()));
+    for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
     envp.push_back(nullptr);
     execve(argv[0], argv.data(), envp.data());
     fail("cannot execute " + spec.argv[0], errno);
@@ -273,7 +383,10 @@ void enter_root(const std::string& scratch) {
 [[noreturn]] void reaper_main(const ServiceSpec& spec, const std::vector<sock_filter>& filter,
                               int channel, int ready_w, int go_r) {
     try {
-        if (spec.proc) {
+        if (spec.proc && spec.confinement) {
+            // As init mounts a jail's /proc.
+            sys::mount("proc", "/proc", "proc", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
+        } else if (spec.proc) {
             sys::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC);
             // Host kernel tunables stay out of reach, even for a service that runs as root.
             sys::mount("/proc/sys", "/proc/sys", "", MS_BIND);
@@ -304,15 +417,25 @@ void enter_root(const std::string& scratch) {
         std::vector<sock_filter> filter = build_trace_filter();
         uid_t uid = spec.creds ? spec.creds->uid : 0;
         gid_t gid = spec.creds ? spec.creds->gid : 0;
-        auto ops = spec.jail_root.empty()
-                       ? plan_sandbox_mounts(read_host_mounts(), spec.writable, uid, gid)
-                       : plan_jail_sandbox_mounts(spec.jail_root, spec.jail_devices, spec.jail_mounts);
+        const bool in_jail = spec.confinement.has_value();
+        if (in_jail == spec.jail_root.empty()) throw Error("internal: a jail run needs both jail_root and confinement");
+        auto ops = in_jail ? plan_jail_sandbox_mounts(spec.jail_root, *spec.confinement)
+                           : plan_sandbox_mounts(read_host_mounts(), spec.writable, uid, gid);
         for (const auto& [source, target] : spec.content_binds) ops.push_back({MountOp::bind_ro, source, target, ""});
 
+        std::optional<LogDrain> drain;
+        if (in_jail) drain.emplace();
         sys::unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID);
         sys::mount("", "/", "", MS_REC | MS_PRIVATE);
-        apply_mounts(ops, scratch);
-        bind_logs(spec, scratch, spec.jail_root.empty());
+        apply_mounts(ops, scratch, in_jail ? spec.confinement->devices : std::vector<std::string>{});
+        if (in_jail) {
+            std::string failed;
+            if (!init::bind_devices(*spec.confinement, scratch.string() + "/root", failed)) throw SysError("mount", failed, errno);
+            drain->open(spec.confinement->logs, scratch.string() + "/root");
+            sethostname(spec.confinement_hostname.data(), spec.confinement_hostname.size());
+        } else {
+            bind_logs(spec, scratch, true);
+        }
         enter_root(scratch);
         sys::set_loopback_up();
 
@@ -357,6 +480,7 @@ void enter_root(const std::string& scratch) {
                 alarm(spec.stop_timeout_s);
             }
         });
+        if (drain) drain->stop();
         TraceResult result = tracer.take_result();
         nlohmann::json j = to_json(result);
         j["main_status"] = tracer.main_status();

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "appliance_conf.h"
+
 namespace romimg::trace {
 
 struct HostMount {
@@ -28,8 +30,8 @@ struct WritableDir {
 };
 
 struct MountOp {
-    enum Kind { overlay, bind_ro, rbind, tmpfs, sysfs, bind_dev } kind;
-    std::string source;  // overlay: lower dir; binds: host path
+    enum Kind { overlay, bind_ro, rbind, tmpfs, sysfs, jail_root } kind;
+    std::string source;  // overlay, jail_root: lower dir; binds: host path
     std::string target;  // absolute path inside the sandbox
     std::string options; // tmpfs options
 };
@@ -43,20 +45,13 @@ std::vector<MountOp> plan_sandbox_mounts(const std::vector<HostMount>& host,
                                          const std::vector<WritableDir>& writable, uid_t uid,
                                          gid_t gid);
 
-// A mount inside a jail (`romimg jail --verify`): tmpfs areas, and proc.
-struct JailMountSpec {
-    std::string type;     // "tmpfs" or "proc"
-    std::string target;
-    std::string options;  // tmpfs options
-};
-
-// Pure: the sandbox for running a service from its jail directory instead of the host's files:
-// the jail read-only as /, a small tmpfs /dev holding the host's own device nodes for
-// `devices`, and the jail's tmpfs areas. (/proc, if asked for, is mounted by the sandbox's
-// PID 1.)
-std::vector<MountOp> plan_jail_sandbox_mounts(const std::string& jail_root,
-                                              const std::vector<std::string>& devices,
-                                              const std::vector<JailMountSpec>& mounts);
+// Pure: the sandbox for running a service from its jail directory instead of the host's files,
+// the way the appliance mounts it: the jail as a read-only, nodev root (the squashfs root's
+// flags), with empty mount points for its devices (a read-only overlay over the jail: the jail
+// dir itself is never written), and the jail's tmpfs areas with the appliance's options and
+// flags. The devices themselves are bound by init's own code (bind_devices) and /proc, if
+// asked for, is mounted read-only by the sandbox's PID 1.
+std::vector<MountOp> plan_jail_sandbox_mounts(const std::string& jail_root, const appliance::Service& confinement);
 
 struct Credentials {
     uid_t uid = 0;
@@ -75,11 +70,13 @@ struct ServiceSpec {
     // scratch dir, owned by the service, bound over the path (its directory made traversable
     // for the service's group, as in the jail).
     std::vector<std::string> logs;
-    // Run from a jail instead of the host overlay ("" = host). With a jail: its mounts, the
-    // devices to provide, and whether it gets /proc.
+    // Run from a jail instead of the host overlay ("" = host), confined as the appliance confines
+    // it: `confinement` is its appliance.conf entry with the jail as "/" (mounts, devices, log
+    // FIFOs, user, capabilities, rlimits, environment), applied by init's own code (jail_enter).
+    // Its log FIFOs are drained by the supervisor into the service's output log, as init would.
     std::string jail_root;
-    std::vector<JailMountSpec> jail_mounts;
-    std::vector<std::string> jail_devices;
+    std::optional<appliance::Service> confinement;
+    std::string confinement_hostname = "romimg";  // the appliance's default hostname
     bool proc = true;
     // Host directories bound read-only over a path of the host view (`romimg build --retrace`:
     // the new content in place, so the trace sees what the service does with it). (source, target)

@@ -31,6 +31,33 @@ int Report::failed() const {
     return n;
 }
 
+std::string last_words(const std::string& console, const std::string& service) {
+    const std::string head = "romimg-init: [" + service + "] " + service + " ";
+    const std::string source = "romimg-init: [" + service + "-";
+    std::vector<std::string> lines;
+    size_t pos = 0;
+    while (pos < console.size()) {
+        size_t nl = console.find('\n', pos);
+        std::string line = console.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+        pos = nl == std::string::npos ? console.size() : nl + 1;
+        while (!line.empty() && line.back() == '\r') line.pop_back();
+        lines.push_back(std::move(line));
+    }
+    for (size_t i = lines.size(); i-- > 0;) {
+        const std::string& l = lines[i];
+        if (l.rfind(head, 0) != 0 || (l.find("; its last lines:") == std::string::npos && l.find("; it wrote nothing") == std::string::npos))
+            continue;
+        std::string out = l.substr(l.find("] ") + 2);
+        for (size_t j = i + 1; j < lines.size(); ++j) {
+            if (lines[j].rfind("romimg-init: ", 0) != 0) continue;  // a kernel message in between
+            if (lines[j].rfind(source, 0) != 0) break;
+            out += "\n  " + lines[j].substr(std::string("romimg-init: ").size());
+        }
+        return out;
+    }
+    return "";
+}
+
 std::vector<Check> parse_selftest(const std::string& console, bool& done) {
     static const std::regex check(
         R"(romimg-selftest: CHECK (PASS|FAIL) (\S+) (\S+) \| (.*?) \| expected: (.*?) \| got: (.*))");
@@ -237,6 +264,10 @@ Report verify_image(const Options& opt) {
         for (auto& t : targets) {
             auto line = m.wait_for_line(std::regex("romimg-init: " + t.svc->name + " is ready .*"), left(), false);
             std::string got = line ? line->substr(line->find(t.svc->name)) : "not ready";
+            if (!line) {
+                std::string words = last_words(m.console(), t.svc->name);
+                if (!words.empty()) got += "; " + words;
+            }
             run.add(line.has_value(), fmt::format("{} is ready", t.svc->name), "ready", got);
             if (line && t.svc->exec_lock)
                 run.add(line->find("and exec-locked") != std::string::npos, fmt::format("{} is exec-locked once ready", t.svc->name),

@@ -48,6 +48,10 @@ Report verify_image(const Options& opt);
 // whether its "DONE" line was there.
 std::vector<Check> parse_selftest(const std::string& console, bool& done);
 std::string format_check(const Check& c);
+// What init said when `service` last died: its "... exited/was killed ...; its last lines:"
+// line and the lines after it from the service's own sources ("[apache-console] ..."), joined
+// by "\n"; "" if it never died.
+std::string last_words(const std::string& console, const std::string& service);
 nlohmann::json report_json(const Report& r);
 // The ISO paths the ISO stage generates itself (boot loaders, kernel, initramfs): everything
 // else in an ISO is payload to carry over.

@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "common/fs.h"
+#include "common/strings.h"
 #include "qemu/qemu.h"
 #include "recipe/template.h"
 #include "trace/probe.h"
@@ -164,6 +165,13 @@ int main(int argc, char** argv) {
               "a write over the service's own binary is refused");
         check(m.console().find("ROOTWRITE /run/rootwrite/ok WRITABLE") != std::string::npos,
               "its tmpfs area is writable (the positive control)");
+        // Issue 12: the jail's devices work for the service's user on the appliance (the root
+        // squashfs is nodev; init binds the real devices in), and its confinement is exactly what
+        // `romimg jail --verify` gave it (privileged.jail-verify-parity expects the same lines).
+        for (const auto& want : romimg::split(romimg::fs::read_file(ROOTWRITE_FACTS), '\n', true))
+            check(m.console().find("[rootwrite-console] " + want + "\r") != std::string::npos ||
+                      m.console().find("[rootwrite-console] " + want + "\n") != std::string::npos,
+                  "the rootwrite service says: " + want);
         // Apache's access log is a FIFO in the read-only image; init drains it (and echoes it on
         // the console because the image was built with --log-console).
         auto logged = m.wait_for_line(std::regex(R"(\[apache-access\.log\] .*"GET /icons/small/back\.png)"), 30s, false);

@@ -26,6 +26,7 @@ static Conf sample() {
     s.mounts = {{"tmpfs", "/jail/apache/run/apache2", "size=1m,mode=0755,uid=33,gid=33"}, {"proc", "/jail/apache/proc", "ro"}};
     s.logs = {"/jail/apache/var/log/apache2/access.log"};
     s.layers = {{"/run/medium/live/content/apache-1.sqfs", "/jail/apache/var/www/html"}};
+    s.devices = {"/dev/null", "/dev/zero", "/dev/random", "/dev/urandom", "/dev/full"};
     c.services.push_back(s);
     return c;
 }
@@ -69,4 +70,18 @@ TEST_CASE("the romlock policy allows exactly the jail mounts and chroots, then s
     CHECK(p[2] == "mount squashfs /jail/apache/var/www/html ro,nosuid,nodev,noexec");
     CHECK(p[3] == "chroot /jail/apache");
     CHECK(p[4] == "seal");
+}
+
+TEST_CASE("appliance.conf: a jail's devices come only from the allow-list") {
+    Conf back;
+    std::string err;
+    const std::string head = "service a\nroot /jail/a\nargv /a\n";
+    REQUIRE(parse_conf(head + "device /dev/full\nend\n", back, err));
+    CHECK(back.services.at(0).devices == std::vector<std::string>{"/dev/full"});
+    for (const char* bad : {"device /dev/sda", "device /dev/mem", "device /jail/a/dev/null", "device", "device /dev/null /dev/zero"}) {
+        CHECK_FALSE(parse_conf(head + bad + "\nend\n", back, err));
+        CHECK(err == "line 4: device takes one of the allowed device paths");
+    }
+    CHECK(find_device("/dev/urandom")->minor == 9);
+    CHECK(find_device("/dev/kmsg") == nullptr);
 }

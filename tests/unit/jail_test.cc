@@ -87,6 +87,27 @@ TEST_CASE("plan_jail: files, links, generated accounts, devices, FIFOs, tmpfs ar
             CHECK_FALSE(p.nodes[i].path.rfind(p.nodes[j].path + "/", 0) == 0);
 }
 
+TEST_CASE("plan_jail: the devices bound at run time: every jail's four, the template's, the traced ones") {
+    auto files = sample();
+    files.entries["/dev/tty"] = {"/dev/tty", FileType::device, "", 0, 0666, 0, 5, 0, "", false, closure::Reason::traced, "open"};
+    auto t = tmpl();
+    t.devices = {"/dev/full", "/dev/null"};
+    JailPlan p = plan_jail(files, t, accounts());
+    CHECK(p.devices == std::vector<std::string>{"/dev/null", "/dev/zero", "/dev/random", "/dev/urandom", "/dev/full", "/dev/tty"});
+    for (const auto& d : p.devices) {
+        INFO(d);
+        REQUIRE(find(p, d));
+        CHECK(find(p, d)->kind == JailNode::device);
+        CHECK(find(p, d)->mode == 0666);
+    }
+    CHECK(find(p, "/dev/full")->minor == 7);
+    CHECK(find(p, "/dev/full")->why == "jail.devices in the template");
+    CHECK(find(p, "/dev/tty")->major == 5);
+    CHECK(find(p, "/dev/sda") == nullptr);  // traced, but not on the allow-list
+    t.devices = {"/dev/mem"};
+    CHECK_THROWS_WITH(plan_jail(files, t, accounts()), Catch::Contains("'/dev/mem' is not a device a jail may have (allowed: /dev/null"));
+}
+
 TEST_CASE("plan_jail refuses a log inside a writable dir, and adds /proc on request") {
     auto t = tmpl();
     t.logs = {"/run/apache2/access.log"};

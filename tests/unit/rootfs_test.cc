@@ -55,6 +55,18 @@ TEST_CASE("service_entry turns a template and plan into PID 1's view") {
     CHECK_FALSE(rootfs::service_entry(t, p, false).exec_lock);  // --no-exec-lock
 }
 
+TEST_CASE("service_entry with the jail as / (romimg jail --verify) and its devices") {
+    auto t = tmpl();
+    auto p = plan();
+    p.devices = {"/dev/null", "/dev/full"};
+    auto s = rootfs::service_entry(t, p, true, "/");
+    CHECK(s.root == "/");
+    CHECK(s.mounts.at(0).target == "/run/apache2");
+    CHECK(s.logs == std::vector<std::string>{"/var/log/apache2/access.log"});
+    CHECK(s.devices == p.devices);  // paths inside the jail, whatever its root
+    CHECK(rootfs::service_entry(t, p, true).devices == p.devices);
+}
+
 TEST_CASE("pseudo_definitions and mksquashfs argv") {
     auto t = tmpl();
     auto p = plan();

@@ -68,3 +68,15 @@ TEST_CASE("the shipped templates parse") {
     }
     CHECK_THROWS_WITH(load_template("no-such-service"), Catch::Contains("unknown service 'no-such-service'"));
 }
+
+TEST_CASE("jail.devices takes only devices from the allow-list, and says which those are") {
+    auto t = parse_template("[service]\ncommand=[\"/x\"]\n[jail]\ndevices = [\"/dev/full\"]\n", "/t/d.toml");
+    CHECK(t.devices == std::vector<std::string>{"/dev/full"});
+    CHECK_THROWS_WITH(parse_template("[service]\ncommand=[\"/x\"]\n[jail]\ndevices = [\"/dev/sda\"]\n", "/t/sda.toml"),
+                      Catch::Contains("/t/sda.toml:4: jail.devices: '/dev/sda' is not a device a jail may have "
+                                      "(allowed: /dev/null, /dev/zero, /dev/random, /dev/urandom, /dev/full, /dev/tty)"));
+    CHECK_THROWS_WITH(parse_template("[service]\ncommand=[\"/x\"]\n[jail]\ndevices = [\"full\"]\n", "/t/rel.toml"),
+                      Catch::Contains("'full' is not a device a jail may have"));
+    CHECK_THROWS_WITH(parse_template("[service]\ncommand=[\"/x\"]\n[jail]\ndevices = [\"/dev/../dev/mem\"]\n", "/t/mem.toml"),
+                      Catch::Contains("is not a device a jail may have"));
+}

@@ -211,3 +211,18 @@ TEST_CASE("plan_sandbox_mounts: overlay for writable filesystems, binds for read
     // Writable areas come after the overlays they sit on.
     CHECK(w - ops.data() > find("/run") - ops.data());
 }
+
+TEST_CASE("plan_jail_sandbox_mounts: the jail as a read-only root, then its tmpfs areas as the appliance has them") {
+    romimg::appliance::Service s;
+    s.root.assign(1, '/');
+    s.mounts = {{"tmpfs", "/run/apache2", "size=1m,mode=0755,uid=33,gid=33"}, {"proc", "/proc", ""}};
+    s.devices = {"/dev/null"};
+    auto ops = plan_jail_sandbox_mounts("/w/jails/apache", s);
+    REQUIRE(ops.size() == 2);
+    CHECK(ops[0].kind == MountOp::jail_root);
+    CHECK(ops[0].source == "/w/jails/apache");
+    CHECK(ops[0].target == "/");
+    CHECK(ops[1].kind == MountOp::tmpfs);
+    CHECK(ops[1].target == "/run/apache2");
+    CHECK(ops[1].options == "size=1m,mode=0755,uid=33,gid=33");  // /proc: by the sandbox's PID 1, read-only
+}

@@ -53,3 +53,24 @@ TEST_CASE("the verify copy carries over every file but the ones the ISO stage ma
     CHECK_FALSE(verify::generated_by_iso_stage("romimg/image.json"));
     CHECK_FALSE(verify::generated_by_iso_stage("isolinuxfoo/x"));
 }
+
+TEST_CASE("last_words: what init said when a service last died") {
+    std::string console =
+        "romimg-init: started lighttpd (pid 90)\r\n"
+        "romimg-init: [lighttpd] lighttpd exited with status 255 before it was ready; its last lines:\r\n"
+        "romimg-init: [lighttpd-console] old\r\n"
+        "romimg-init: lighttpd exited with status 255; restarting in 1 s\r\n"
+        "romimg-init: [lighttpd] lighttpd exited with status 255 before it was ready; its last lines:\r\n"
+        "romimg-init: [lighttpd-console] (server.c.1411) opening /dev/null failed: Permission denied\r\n"
+        "[    3.1] a kernel message in between\r\n"
+        "romimg-init: [lighttpd-error.log] second\r\n"
+        "romimg-init: lighttpd exited with status 255; restarting in 2 s\r\n"
+        "romimg-init: [tomcat] tomcat was killed by signal Killed; it wrote nothing\r\n";
+    CHECK(verify::last_words(console, "lighttpd") ==
+          "lighttpd exited with status 255 before it was ready; its last lines:\n"
+          "  [lighttpd-console] (server.c.1411) opening /dev/null failed: Permission denied\n"
+          "  [lighttpd-error.log] second");
+    CHECK(verify::last_words(console, "tomcat") == "tomcat was killed by signal Killed; it wrote nothing");
+    CHECK(verify::last_words(console, "apache").empty());
+    CHECK(verify::last_words(console, "light").empty());  // a prefix of another service's name
+}
