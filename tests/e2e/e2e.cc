@@ -47,7 +47,7 @@ static std::string http_get(int port, const std::string& path) {
 
 int main(int argc, char** argv) {
     if (argc != 5) {
-        fmt::print(stderr, "usage: e2e-boot ISO bios-cd|uefi-usb|debug-shell|content poweroff|reboot MEM_MB\n");
+        fmt::print(stderr, "usage: e2e-boot ISO bios-cd|uefi-usb|debug-shell|content|lighttpd poweroff|reboot MEM_MB\n");
         return 2;
     }
     if (geteuid() != 0) {
@@ -100,6 +100,30 @@ int main(int argc, char** argv) {
                 check(std::regex_search(c, std::regex(fmt::format("ROOTWRITE {} E(ROFS|ACCES|PERM)", f))),
                       fmt::format("a write to {} in the content layer is refused", f));
             check(c.find("ROOTWRITE /run/rootwrite/ok WRITABLE") != std::string::npos, "its tmpfs area is writable (control)");
+            m.power_button();
+            check(m.wait_exit(120s).has_value(), "power button: the guest powers off");
+            fmt::print("{}\n", fails ? fmt::format("{} checks failed", fails) : "all checks passed");
+            return fails ? 1 : 0;
+        }
+        if (mode == "lighttpd") {
+            // romimg build lighttpd crasher (tests/e2e/lighttpd.sh), without --log-console.
+            check(m.wait_for_line(std::regex("devices for lighttpd: /dev/null /dev/zero /dev/random /dev/urandom"), 120s, false).has_value(),
+                  "init binds lighttpd's devices into its jail");
+            check(m.wait_for_line(std::regex("lighttpd is ready .* and exec-locked"), 180s, false).has_value(),
+                  "lighttpd (Debian's default configuration) is ready, exec-locked");
+            auto tmpl = recipe::load_template("lighttpd");
+            std::vector<std::string> probes = tmpl.trace_probes;
+            probes.insert(probes.end(), tmpl.verify_probes.begin(), tmpl.verify_probes.end());
+            for (const auto& p : probes) {
+                auto r = trace::run_probe(trace::parse_probe(p), fmt::format("http://127.0.0.1:{}", apache_port), 60);
+                check(r.ok, fmt::format("lighttpd: {} (got {})", p, r.status));
+            }
+            check(m.console().find("lighttpd exited") == std::string::npos && m.console().find("lighttpd was killed") == std::string::npos,
+                  "lighttpd never died");
+            check(m.wait_for_line(std::regex(R"(\[crasher\] crasher exited with status 3 before it was ready; its last lines:)"), 60s, false).has_value(),
+                  "init says the crasher died before it was ready");
+            check(m.wait_for_line(std::regex(R"(\[crasher-console\] ROOTWRITE crashing on purpose before it is ready)"), 10s, false).has_value(),
+                  "and prints its last lines without --log-console");
             m.power_button();
             check(m.wait_exit(120s).has_value(), "power button: the guest powers off");
             fmt::print("{}\n", fails ? fmt::format("{} checks failed", fails) : "all checks passed");

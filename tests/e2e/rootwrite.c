@@ -75,7 +75,13 @@ static void try_create(const char* path) {
 }
 
 int main(int argc, char** argv) {
-    (void)argc;
+    if (argc > 1 && !strcmp(argv[1], "--crash")) {
+        /* tests/e2e/lighttpd.sh: a service that dies before it is ready must be explained on
+         * the console (its last lines) and by romimg verify, without --log-console. */
+        printf("ROOTWRITE crashing on purpose before it is ready\n");
+        fflush(stdout);
+        return 3;
+    }
     try_create("/rootwrite-test");
     /* A new file beside its own binary: that directory exists in the jail, so only a read-only
      * root can refuse it. */

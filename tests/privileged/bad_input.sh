@@ -93,6 +93,12 @@ expect verify-usage 2 "romimg: error: romimg verify takes one ISO, got 0 argumen
 expect verify-usage-mem 2 "romimg: error: --mem 64 is too small" -- "$romimg" verify --mem 64 "$tmp/other.iso"
 if ls -d /tmp/romimg-verify-* >/dev/null 2>&1; then echo "FAIL: verify left a scratch dir"; fail=1; fi
 
+# A jail may have only allow-listed devices (issue 12): refused before any trace, with the list.
+printf '[service]\ncommand = ["/bin/true"]\n[jail]\ndevices = ["/dev/sda"]\n' > "$tmp/disk.toml"
+expect device-not-allowed 1 "romimg: error: $tmp/disk.toml:4: jail.devices: '/dev/sda' is not a device a jail may have \(allowed: /dev/null, /dev/zero, /dev/random, /dev/urandom, /dev/full, /dev/tty\)" -- \
+  "$romimg" jail "$tmp/disk.toml" --work "$tmp/work" --out "$tmp/jail-disk"
+[ ! -e "$tmp/jail-disk" ] || { echo "FAIL device-not-allowed: a jail was written"; fail=1; }
+
 if pgrep -f "$tmp" >/dev/null || pgrep -x apache2 >/dev/null; then echo "FAIL: processes left"; fail=1; fi
 [ "$mounts_before" = "$(awk '{print $5}' /proc/self/mountinfo | sort | sha256sum)" ] || { echo "FAIL: mounts changed"; fail=1; }
 exit $fail
