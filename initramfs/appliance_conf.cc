@@ -105,6 +105,7 @@ std::string format_conf(const Conf& c) {
         for (const auto& l : s.layers) o += "layer " + esc(l.image) + " " + esc(l.target) + "\n";
         for (const auto& l : s.logs) o += "log " + esc(l) + "\n";
         for (const auto& d : s.devices) o += "device " + esc(d) + "\n";
+        for (const auto& e : s.start_execs) o += "start_exec " + esc(e) + "\n";
         o += "end\n";
     }
     return o;
@@ -198,6 +199,11 @@ bool parse_conf(const std::string& text, Conf& out, std::string& error) {
             // Only allow-listed nodes: init binds them from its own /dev (never a disk or memory).
             if (w.size() != 2 || !find_device(w[1])) return fail("device takes one of the allowed device paths");
             s.devices.push_back(w[1]);
+        } else if (k == "start_exec") {
+            // Handed to romlock as one word each: absolute, no blanks.
+            if (w.size() != 2 || w[1].empty() || w[1][0] != '/' || w[1].find_first_of(" \t\n") != std::string::npos)
+                return fail("start_exec takes one absolute path without blanks");
+            s.start_execs.push_back(w[1]);
         }
         else return fail("unknown key " + k + " in service " + s.name);
     }

@@ -54,6 +54,9 @@ struct Service {
     std::vector<Layer> layers;        // content layers inside its jail
     std::vector<std::string> logs;    // FIFO paths, absolute in the appliance's root
     std::vector<std::string> devices; // "/dev/null": bound into the jail from /dev (allow-listed)
+    // With exec_lock: the service is exec-locked from its first exec (its own program), except
+    // for these programs (inside the jail: what the trace saw it start) until it is ready.
+    std::vector<std::string> start_execs;
 };
 
 struct Conf {

@@ -38,8 +38,6 @@ bool enter_jail(const appliance::Service& s, const char*& what) {
         what = step;
         return false;
     };
-    if (chroot(s.root.c_str()) < 0) return fail("chroot");
-    if (chdir(s.cwd.c_str()) < 0) return fail("chdir");
     static const struct { const char* name; int res; } limits[] = {
         {"nofile", RLIMIT_NOFILE}, {"nproc", RLIMIT_NPROC}, {"as", RLIMIT_AS}, {"core", RLIMIT_CORE},
         {"fsize", RLIMIT_FSIZE}, {"memlock", RLIMIT_MEMLOCK}, {"stack", RLIMIT_STACK}};
@@ -55,8 +53,13 @@ bool enter_jail(const appliance::Service& s, const char*& what) {
         if (cap_from_name(c.c_str(), &v) == 0) keep.push_back(v);
     }
     prctl(PR_SET_KEEPCAPS, 1);
+    // Before the chroot: once in its jail, romlock refuses CAP_SETPCAP (and CAP_SYS_CHROOT) to
+    // it whatever its capability sets say.
     for (int c = 0; c <= CAP_LAST_CAP; ++c)
-        if (std::find(keep.begin(), keep.end(), c) == keep.end()) prctl(PR_CAPBSET_DROP, c);
+        if (std::find(keep.begin(), keep.end(), c) == keep.end() && prctl(PR_CAPBSET_DROP, c) < 0 && errno != EINVAL)
+            return fail("drop the capability bounding set");
+    if (chroot(s.root.c_str()) < 0) return fail("chroot");
+    if (chdir(s.cwd.c_str()) < 0) return fail("chdir");
     if (setgroups(s.groups.size(), (const gid_t*)s.groups.data()) < 0) return fail("setgroups");
     if (setresgid(s.gid, s.gid, s.gid) < 0) return fail("setresgid");
     if (setresuid(s.uid, s.uid, s.uid) < 0) return fail("setresuid");

@@ -189,8 +189,9 @@ void Pid1::mount_jails() {
             unsigned long flags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
             std::string opts = m.options;
             if (m.type == "proc") {
+                // A jail sees only its own processes (romlock refuses it every other one).
                 flags |= MS_RDONLY;
-                opts.clear();
+                opts = "hidepid=invisible";
             }
             if (!do_mount(m.type, m.target, m.type, flags, opts))
                 fatal("cannot mount " + m.type + " on " + m.target + " for " + s.name);
@@ -244,6 +245,8 @@ void Pid1::write_policy() {
     if (!write_file("/proc/sys/kernel/yama/ptrace_scope", "3\n"))
         fatal(std::string("cannot forbid ptrace (kernel.yama.ptrace_scope=3): ") + strerror(errno));
     say("ptrace forbidden (yama.ptrace_scope=3)");
+    if (!write_file("/proc/sys/kernel/dmesg_restrict", "1\n"))
+        fatal(std::string("cannot restrict the kernel log (kernel.dmesg_restrict=1): ") + strerror(errno));
 }
 
 // In a child of init: signals unblocked (init blocks them for its signalfd), a session and
@@ -277,6 +280,24 @@ void start_debug_shell(Running& r) {
     if (pid > 0) say("DEBUG SHELL started on the console (pid " + std::to_string(pid) + ")");
 }
 
+// romlock's start lock: from the service's first exec (its own program) on, its process tree
+// may exec only what the trace saw it start, until check_ready locks it for good. No window in
+// which a service that is hijacked before it is ready could start a program.
+bool arm_start_lock(const Service& s, pid_t pid) {
+    std::string line = "start_lock " + std::to_string(pid);
+    for (const auto& e : s.start_execs) line += " " + s.root + e;
+    if (write_file(std::string(kRomlock) + "/jail", line + "\n")) return true;
+    say("cannot start-lock " + s.name + " (" + line + "): " + strerror(errno) + ": not starting it");
+    return false;
+}
+
+// Nothing of a dead service outlives it into its next start: romlock kills every process that
+// is in its jail (daemons that left its process group too).
+void kill_jail(const Service& s) {
+    if (!write_file(std::string(kRomlock) + "/jail", "kill " + s.root + "\n"))
+        say("cannot kill what is left in " + s.root + ": " + strerror(errno));
+}
+
 void Pid1::start(Running& r) {
     if (!r.svc) return start_debug_shell(r);
     const Service& s = *r.svc;
@@ -286,11 +307,22 @@ void Pid1::start(Running& r) {
         r.restart_at = monotonic_seconds() + 5;
         return;
     }
+    // The start lock (romlock) is armed by init between the child's fork and its exec: the
+    // child waits at this gate.
+    int gate[2] = {-1, -1};
+    if (s.exec_lock && pipe2(gate, O_CLOEXEC) < 0) {
+        say("cannot start " + s.name + ": pipe: " + strerror(errno));
+        close(pipefd[0]);
+        close(pipefd[1]);
+        r.restart_at = monotonic_seconds() + 5;
+        return;
+    }
     pid_t pid = fork();
     if (pid < 0) {
         say("cannot start " + s.name + ": fork: " + strerror(errno));
         close(pipefd[0]);
         close(pipefd[1]);
+        if (gate[0] >= 0) close(gate[0]), close(gate[1]);
         r.restart_at = monotonic_seconds() + 5;
         return;
     }
@@ -306,6 +338,11 @@ void Pid1::start(Running& r) {
         };
         const char* step = "";
         if (!enter_jail(s, step)) die(step);
+        char go = 0;
+        if (gate[0] >= 0 && (close(gate[1]), read(gate[0], &go, 1) != 1 || go != 'g')) {
+            errno = EPERM;
+            die("start lock");
+        }
         std::vector<char*> argv, envp;
         for (const auto& a : s.argv) argv.push_back(const_cast<char*>(a.c_str()));
         argv.push_back(nullptr);
@@ -315,6 +352,11 @@ void Pid1::start(Running& r) {
         die("execve");
     }
     close(pipefd[1]);
+    if (gate[0] >= 0) {
+        close(gate[0]);
+        if (arm_start_lock(s, pid)) (void)!write(gate[1], "g", 1);  // else the child dies at the gate
+        close(gate[1]);
+    }
     fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
     if (r.console >= 0) close(r.console);
     r.console = pipefd[0];
@@ -427,6 +469,7 @@ void Pid1::reap(double now) {
             ++r.restarts;
             r.restart_at = now + delay;
             tell_last_lines(r, how);
+            kill_jail(*r.svc);
             say(r.svc->name + " " + how + "; restarting in " + std::to_string(delay) + " s");
         }
     }

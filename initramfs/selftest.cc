@@ -22,6 +22,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
+#include <sys/capability.h>
 #include <sys/klog.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -886,9 +887,169 @@ bool read_line(int fd, std::string& buf, std::string& line, int timeout_ms) {
     }
 }
 
-void run_jail_attacks(const Conf& conf, const Service& s, pid_t service_pid, Kmsg& k, Tally& t) {
-    const std::string scope = "jail:" + s.name;
-    std::vector<Attack> attacks = jail_attacks(conf, s, service_pid);
+// ---- root inside a jail ----
+
+Service as_root_with_all_caps(const Service& s) {
+    Service r = s;
+    r.uid = r.gid = 0;
+    r.groups.clear();
+    r.caps.clear();
+    for (int c = 0; c <= CAP_LAST_CAP; ++c) {
+        char* name = cap_to_name(c);
+        if (name) r.caps.push_back(name);
+        cap_free(name);
+    }
+    return r;
+}
+
+std::vector<Attack> root_jail_attacks(const Conf& conf, const Service& s,
+                                      const std::vector<std::pair<std::string, pid_t>>& pids) {
+    std::string writable;
+    for (const auto& m : s.mounts)
+        if (m.type == "tmpfs" && m.target.rfind(s.root + "/", 0) == 0) {
+            writable = m.target.substr(s.root.size());
+            break;
+        }
+    std::vector<Attack> v;
+    v.push_back({"setns-mount-ns", "pidfd_open(self) + setns(CLONE_NEWNS): back to the namespace's root", true, [](std::string& d) {
+                     int pfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+                     if (pfd < 0) {
+                         d = "pidfd_open: " + errname(errno);
+                         return fail_errno();
+                     }
+                     if (setns(pfd, CLONE_NEWNS) < 0) return fail_errno();
+                     bool out = access("/jail", F_OK) == 0 || access("/etc/romimg/appliance.conf", F_OK) == 0;
+                     d = out ? "setns worked and /jail is visible" : "setns worked, still inside";
+                     return out ? 0 : kContained;
+                 }});
+    v.push_back({"unshare-mount-ns", "unshare(CLONE_NEWNS)", true, [](std::string&) {
+                     return unshare(CLONE_NEWNS) == 0 ? 0 : fail_errno();
+                 }});
+    v.push_back({"chroot-escape", "chroot(\".\") twice with cap_sys_chroot to walk out", true, [=](std::string& d) {
+                     std::string x = writable.empty() ? "/" : writable;
+                     if (chroot(x.c_str()) < 0) return fail_errno();
+                     for (int i = 0; i < 64; ++i) (void)!chdir("..");
+                     (void)!chroot(".");
+                     bool out = access("/sbin/init", F_OK) == 0 && access("/etc/romimg/appliance.conf", F_OK) == 0;
+                     d = out ? "reached the appliance's root" : "chroot worked but stayed inside the jail";
+                     return out ? 0 : kContained;
+                 }});
+    v.push_back({"signal-init", "kill(1, 0) and kill(1, SIGTERM) (power the appliance off)", true, [](std::string& d) {
+                     if (kill(1, 0) == 0) {
+                         d = "may signal PID 1";
+                         return 0;
+                     }
+                     return fail_errno();
+                 }});
+    for (const auto& [name, pid] : pids) {
+        if (name == s.name || pid <= 0) continue;
+        pid_t target = pid;
+        v.push_back({"signal-" + name, "kill(" + std::to_string(pid) + ", 0): " + name + "'s main process", true,
+                     [target](std::string& d) {
+                         if (kill(target, 0) == 0) {
+                             d = "may signal it";
+                             return 0;
+                         }
+                         return fail_errno();
+                     }});
+        v.push_back({"proc-root-" + name, "/proc/" + std::to_string(pid) + "/root and /cwd: into " + name + "'s jail", false,
+                     [target](std::string& d) {
+                         std::string p = "/proc/" + std::to_string(target);
+                         return none_readable({p + "/root/etc/passwd", p + "/cwd", p + "/environ"}, d);
+                     }});
+    }
+    v.push_back({"proc1-root", "/proc/1/root/etc/romimg/appliance.conf, /proc/1/cwd, /proc/1/environ", false, [](std::string& d) {
+                     return none_readable({"/proc/1/root/etc/romimg/appliance.conf", "/proc/1/cwd/etc/romimg/appliance.conf",
+                                           "/proc/1/environ"},
+                                          d);
+                 }});
+    if (!writable.empty())
+        v.push_back({"overmount", "mount a tmpfs over its own writable area " + writable + " (a mount root)", true,
+                     [=](std::string& d) {
+                         if (mount("tmpfs", writable.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) == 0) {
+                             umount2(writable.c_str(), MNT_DETACH);
+                             d = "mounted over " + writable;
+                             return 0;
+                         }
+                         return fail_errno();
+                     }});
+    v.push_back({"kernel-log", "syslog(SYSLOG_ACTION_READ_ALL)", true, [](std::string& d) {
+                     char buf[256];
+                     int n = klogctl(3, buf, sizeof buf);
+                     if (n >= 0) {
+                         d = "read " + std::to_string(n) + " bytes of the kernel log";
+                         return 0;
+                     }
+                     return fail_errno();
+                 }});
+    v.push_back({"open-by-handle", "name_to_handle_at + open_by_handle_at (a file by inode number, past chroot)", false,
+                 [](std::string& d) {
+                     struct {
+                         unsigned int bytes;
+                         int type;
+                         unsigned char h[128];
+                     } fh = {128, 0, {}};
+                     int mount_id = 0;
+                     if (syscall(SYS_name_to_handle_at, AT_FDCWD, "/", &fh, &mount_id, 0) < 0) {
+                         d = "name_to_handle_at: " + errname(errno);
+                         return fail_errno();
+                     }
+                     int fd = (int)syscall(SYS_open_by_handle_at, AT_FDCWD, &fh, O_RDONLY | O_DIRECTORY);
+                     if (fd >= 0) {
+                         close(fd);
+                         d = "opened a directory by handle";
+                         return 0;
+                     }
+                     return fail_errno();
+                 }});
+    v.push_back({"mknod-root", "mknod a character device 1:1 (/dev/mem) with cap_mknod", true, [=](std::string& d) {
+                     std::string p = (writable.empty() ? std::string("") : writable) + "/.romimg-selftest-mem";
+                     if (mknod(p.c_str(), S_IFCHR | 0600, makedev(1, 1)) == 0) {
+                         unlink(p.c_str());
+                         d = p + " created";
+                         return 0;
+                     }
+                     return fail_errno();
+                 }});
+    v.push_back({"raw-socket-root", "open a raw IP socket with cap_net_raw", true, [](std::string&) {
+                     int fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMP);
+                     if (fd >= 0) {
+                         close(fd);
+                         return 0;
+                     }
+                     return fail_errno();
+                 }});
+    v.push_back({"sigio-init", "F_SETOWN a pipe to PID 1 with O_ASYNC, then write: SIGIO to init", true, [](std::string& d) {
+                     int p[2];
+                     if (pipe2(p, O_CLOEXEC) < 0) return fail_errno();
+                     if (fcntl(p[0], F_SETOWN, 1) < 0 || fcntl(p[0], F_SETFL, O_ASYNC | O_NONBLOCK) < 0) {
+                         d = "fcntl: " + errname(errno);
+                         return fail_errno();
+                     }
+                     (void)!write(p[1], "x", 1);
+                     close(p[0]);
+                     close(p[1]);
+                     d = "the SIGIO must be refused (romlock's DENY line)";
+                     return kContained;
+                 }});
+    for (const auto& log : s.logs) {
+        std::string in_jail = log.substr(s.root.size());
+        v.push_back({"read-own-log", "open its log FIFO " + in_jail + " for reading (to take lines before init logs them)",
+                     false, [in_jail](std::string& d) { return none_readable({in_jail}, d); }});
+        break;
+    }
+    v.push_back({"exec-root", "execve its own program as root", true, [=](std::string&) {
+                     std::string bin = s.argv.empty() ? "/" : s.argv[0];
+                     static char a1[] = "--romimg-selftest-must-not-run";
+                     char* argv[] = {bin.data(), a1, nullptr};
+                     execve(bin.c_str(), argv, no_env());
+                     return fail_errno();
+                 }});
+    (void)conf;
+    return v;
+}
+
+void run_jail_attacks(const Service& s, const std::string& scope, const std::vector<Attack>& attacks, Kmsg& k, Tally& t) {
     int res[2], go[2];
     if (pipe2(res, O_CLOEXEC) < 0 || pipe2(go, O_CLOEXEC) < 0) {
         print_check(t, false, scope, "attacker", "start an attacker in the jail", "started", strerror(errno));
@@ -1002,7 +1163,11 @@ int selftest_main(int argc, char** argv) {
         pid_t sp = 0;
         for (const auto& [n, p] : pids)
             if (n == s.name) sp = p;
-        run_jail_attacks(conf, s, sp, k, t);
+        run_jail_attacks(s, "jail:" + s.name, jail_attacks(conf, s, sp), k, t);
+        // Root in the same jail with every capability (a service that runs as root, or one that
+        // gained root through a local exploit): romlock must still keep it in (issue 21).
+        Service root = as_root_with_all_caps(s);
+        run_jail_attacks(root, "rootjail:" + s.name, root_jail_attacks(conf, root, pids), k, t);
     }
     run_root_attacks(conf, k, t);
     for (const auto& s : conf.services) {

@@ -156,7 +156,7 @@ JailPlan plan_jail(const closure::FileSet& files, const recipe::ServiceTemplate&
         JailNode n;
         n.kind = JailNode::fifo;
         n.path = log;
-        n.mode = 0600;  // only the service writes; init reads it from outside as root
+        n.mode = 0200;  // the service may only write: reading would take lines before init logs them
         n.uid = accounts.uid;
         n.gid = accounts.gid;
         n.reason = Reason::basics;
@@ -198,6 +198,25 @@ JailPlan plan_jail(const closure::FileSet& files, const recipe::ServiceTemplate&
     // precede children because every parent is its own, shorter key with the same prefix.
     for (auto& [p, n] : nodes) plan.nodes.push_back(std::move(n));
     return plan;
+}
+
+std::vector<std::string> start_execs(const trace::TraceResult& traced, const JailPlan& plan,
+                                     std::vector<closure::Finding>* left_out) {
+    std::vector<std::string> out;
+    for (size_t i = 1; i < traced.execs.size(); ++i) {  // [0] is the service's own exec
+        const auto& e = traced.execs[i];
+        if (!e.ok || std::find(out.begin(), out.end(), e.path) != out.end()) continue;
+        bool held = false;
+        for (const auto& n : plan.nodes)
+            held |= n.path == e.path && (n.kind == JailNode::file || n.kind == JailNode::hardlink);
+        if (!held) continue;
+        if (e.path.find_first_of(" \t\n") != std::string::npos) {
+            if (left_out) left_out->push_back({"warning", e.path, "not allowed before ready by the start lock: blanks in its path"});
+            continue;
+        }
+        out.push_back(e.path);
+    }
+    return out;
 }
 
 namespace {

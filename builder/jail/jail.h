@@ -42,6 +42,7 @@ struct JailPlan {
     std::vector<JailNode> nodes;    // sorted by path: every parent comes before its children
     std::vector<JailMount> mounts;  // writable tmpfs areas, /proc
     std::vector<std::string> devices;  // device nodes bound in at run time (appliance::allowed_devices)
+    std::vector<std::string> start_execs;  // programs it may start before it is ready (start_execs())
     std::vector<closure::Finding> findings;
     JailAccounts accounts;
     std::vector<std::string> capabilities;
@@ -54,6 +55,12 @@ std::string allowed_device_list();
 // dir would be hidden by the tmpfs).
 JailPlan plan_jail(const closure::FileSet& files, const recipe::ServiceTemplate& t,
                    const JailAccounts& accounts);
+
+// Pure: what the service was seen to exec after its own first exec (shells and scripts a
+// configuration runs, piped loggers), if the plan holds them as files: the only programs romlock's
+// start lock lets it start before it is ready. Paths with blanks are left out (reported).
+std::vector<std::string> start_execs(const trace::TraceResult& traced, const JailPlan& plan,
+                                     std::vector<closure::Finding>* left_out = nullptr);
 
 // Writes the plan's tree at `dir` (created; an existing `dir` is replaced only if it is a jail
 // romimg made). Returns the bytes copied.

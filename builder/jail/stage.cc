@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "dpkg/dpkg.h"
 #include "jail/accounts.h"
+#include "jail/capabilities.h"
 #include "jail/manifest.h"
 #include "rootfs/rootfs.h"
 #include "trace/request.h"
@@ -51,6 +52,10 @@ JailBuild build_jail(const recipe::ServiceTemplate& t, const std::filesystem::pa
                      const std::filesystem::path& work, const JailExtras& extras) {
     JailBuild result;
     result.dir = dir;
+    for (const auto& cap : stripped_in_jail(t.capabilities))
+        log::warn("{}: the template asks for {}, which romlock refuses to every process in a jail: {} will not "
+                  "have it on the appliance (remove it from service.capabilities)",
+                  t.file.string(), cap, t.name);
     trace::TraceRequest req = trace::build_request(&t, {}, work);
     req.service.content_binds = extras.trace_binds;
     JailAccounts accounts = jail_accounts(fs::read_file("/etc/passwd"), fs::read_file("/etc/group"),
@@ -81,6 +86,7 @@ JailBuild build_jail(const recipe::ServiceTemplate& t, const std::filesystem::pa
         auto stage = log::stage("jail " + dir.string());
         result.plan = plan_jail(files, t, accounts);
         if (extras.adjust_plan) result.plan = extras.adjust_plan(std::move(result.plan));
+        result.plan.start_execs = start_execs(traced, result.plan, &result.plan.findings);
         result.bytes = apply_jail(result.plan, dir);
         stage.detail(fmt::format("{} entries, {:.1f} MB", result.plan.nodes.size(), result.bytes / 1048576.0));
     }

@@ -48,6 +48,7 @@ appliance::Service service_entry(const recipe::ServiceTemplate& t, const jail::J
     }
     for (const auto& l : t.logs) s.logs.push_back(prefix + l);
     s.devices = plan.devices;
+    if (s.exec_lock) s.start_execs = plan.start_execs;
     return s;
 }
 

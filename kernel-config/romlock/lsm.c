@@ -60,6 +60,11 @@ const char *const romlock_op_names[ROMLOCK_OP_COUNT] = {
 	[ROMLOCK_OP_EXEC] = "exec",
 	[ROMLOCK_OP_EXEC_LOCK] = "exec_lock",
 	[ROMLOCK_OP_POLICY] = "policy",
+	[ROMLOCK_OP_CAPABLE] = "capability",
+	[ROMLOCK_OP_JAIL] = "jail",
+	[ROMLOCK_OP_SIGNAL] = "signal",
+	[ROMLOCK_OP_SYSLOG] = "syslog",
+	[ROMLOCK_OP_BLOCKDEV] = "blockdev",
 };
 
 static atomic_long_t romlock_allowed[ROMLOCK_OP_COUNT];
@@ -69,15 +74,18 @@ static atomic_long_t romlock_denied[ROMLOCK_OP_COUNT];
  * The printk default (10 lines per 5 s) would hide most of a burst of
  * refusals from a compromised service, which is exactly what the
  * administrator wants to see; 100 per 5 s still bounds a log flood.
+ * One limit per verdict and operation: a flood of exec refusals must not
+ * hide the one signal refusal that tells what the attacker tried next.
  */
-static DEFINE_RATELIMIT_STATE(romlock_log_rs, 5 * HZ, 100);
+static struct ratelimit_state romlock_log_rs[2][ROMLOCK_OP_COUNT];
 
-static void romlock_vlog(const char *verdict, const char *fmt, va_list args)
+static void romlock_vlog(bool denial, enum romlock_op op, const char *verdict,
+			 const char *fmt, va_list args)
 {
 	char what[320];
 	char comm[TASK_COMM_LEN];
 
-	if (!__ratelimit(&romlock_log_rs))
+	if (!__ratelimit(&romlock_log_rs[denial][op]))
 		return;
 	vsnprintf(what, sizeof(what), fmt, args);
 	get_task_comm(comm, current);
@@ -92,7 +100,7 @@ int romlock_deny(enum romlock_op op, const char *fmt, ...)
 
 	atomic_long_inc(&romlock_denied[op]);
 	va_start(args, fmt);
-	romlock_vlog(enforce ? "DENY" : "WOULD-DENY", fmt, args);
+	romlock_vlog(true, op, enforce ? "DENY" : "WOULD-DENY", fmt, args);
 	va_end(args);
 	return enforce ? -EPERM : 0;
 }
@@ -103,7 +111,7 @@ void romlock_allow(enum romlock_op op, const char *fmt, ...)
 
 	atomic_long_inc(&romlock_allowed[op]);
 	va_start(args, fmt);
-	romlock_vlog("ALLOW", fmt, args);
+	romlock_vlog(false, op, "ALLOW", fmt, args);
 	va_end(args);
 }
 
@@ -135,9 +143,15 @@ bool romlock_initialized __ro_after_init;
 
 static int __init romlock_init(void)
 {
+	int v, op;
+
+	for (v = 0; v < 2; v++)
+		for (op = 0; op < ROMLOCK_OP_COUNT; op++)
+			ratelimit_state_init(&romlock_log_rs[v][op], 5 * HZ, 100);
 	romlock_initialized = true;
 	romlock_add_mount_hooks();
 	romlock_add_exec_hooks();
+	romlock_add_jail_hooks();
 	pr_info("initialized, mode %s\n",
 		romlock_enforcing() ? "enforce" : "permissive");
 	return 0;

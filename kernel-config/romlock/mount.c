@@ -108,17 +108,19 @@ static int romlock_check_new_mount(const char *type, const struct path *path,
 	if (!type)
 		return romlock_deny(ROMLOCK_OP_MOUNT,
 				   "mount ? on %s (no filesystem type)", where);
+	/*
+	 * Never on top of a mount, whatever the policy says: init writes the
+	 * policy after making its mounts, so a rule's directory resolves to
+	 * the root of what is mounted there, and path lookup ends at the top
+	 * of a mount stack; without this, the same rule would allow a second
+	 * mount over the first one (an overmount that hides it).
+	 */
+	if (path->dentry == path->mnt->mnt_root)
+		return romlock_deny(ROMLOCK_OP_MOUNT,
+				    "mount %s on %s (on top of an existing mount)",
+				    type, where);
 	rule = romlock_find_mount_rule(type, path->dentry);
 	if (!rule) {
-		/*
-		 * The rule's dentry is the directory under any mount, and
-		 * path lookup ends at the top of a mount stack, so a second
-		 * mount over an allowed one never matches a rule either.
-		 */
-		if (path->dentry == path->mnt->mnt_root)
-			return romlock_deny(ROMLOCK_OP_MOUNT,
-					    "mount %s on %s (on top of an existing mount)",
-					    type, where);
 		return romlock_deny(ROMLOCK_OP_MOUNT,
 				    "mount %s on %s (not in policy)", type,
 				    where);
@@ -318,6 +320,7 @@ static int romlock_sb_pivotroot(const struct path *old_path,
 
 static int romlock_path_chroot(const struct path *path)
 {
+	const struct romlock_rule *rule;
 	struct romlock_names *n;
 	int ret = 0;
 
@@ -328,9 +331,13 @@ static int romlock_path_chroot(const struct path *path)
 	 * chroot(2) resolved the name already (following symlinks), so this
 	 * compares the directory itself with the one each rule resolved to.
 	 */
-	if (romlock_find_chroot_rule(path->dentry))
-		romlock_allow(ROMLOCK_OP_CHROOT, "chroot %s", name_a(n, path));
-	else
+	rule = romlock_find_chroot_rule(path->dentry);
+	if (rule) {
+		/* From here on the caller, and all it starts, is in that jail (jail.c). */
+		romlock_enter_jail(rule);
+		romlock_allow(ROMLOCK_OP_CHROOT, "chroot %s (enters the jail)",
+			      name_a(n, path));
+	} else
 		ret = romlock_deny(ROMLOCK_OP_CHROOT, "chroot %s (not in policy)",
 				   name_a(n, path));
 	kfree(n);

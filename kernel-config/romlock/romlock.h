@@ -5,7 +5,9 @@
  * lsm.c        registration, romlock.mode=, decision logging and counters
  * policy.c     the policy (mount and chroot rules) and the one-way seal
  * mount.c      mount, remount, umount, move, mount_setattr, pivot_root, chroot
- * exec_lock.c  the exec lock and its fork lineage
+ * exec_lock.c  the exec lock, the start lock and the fork lineage (which
+ *              also carries the jail a task entered)
+ * jail.c       what a task in a jail may not do, even as root
  * securityfs.c /sys/kernel/security/romlock/{policy,exec_lock,status}
  */
 #ifndef _SECURITY_ROMLOCK_H
@@ -30,6 +32,11 @@ enum romlock_op {
 	ROMLOCK_OP_EXEC,
 	ROMLOCK_OP_EXEC_LOCK,
 	ROMLOCK_OP_POLICY,
+	ROMLOCK_OP_CAPABLE,
+	ROMLOCK_OP_JAIL,
+	ROMLOCK_OP_SIGNAL,
+	ROMLOCK_OP_SYSLOG,
+	ROMLOCK_OP_BLOCKDEV,
 	ROMLOCK_OP_COUNT,
 };
 
@@ -71,6 +78,17 @@ void __init romlock_add_mount_hooks(void);
 /* exec_lock.c */
 void __init romlock_add_exec_hooks(void);
 int romlock_exec_lock_pid(pid_t nr);
+struct romlock_start_allow;
+struct romlock_start_allow *romlock_start_allow_alloc(int count);
+void romlock_start_allow_add(struct romlock_start_allow *allow,
+			     const struct inode *inode);
+int romlock_start_lock_pid(pid_t nr, struct romlock_start_allow *allow);
+const struct romlock_rule *romlock_task_jail(const struct task_struct *task);
+void romlock_enter_jail(const struct romlock_rule *jail);
+
+/* jail.c */
+void __init romlock_add_jail_hooks(void);
+int romlock_kill_jail(const char *dir);
 
 /* securityfs.c: nothing exported, it registers itself with fs_initcall. */
 

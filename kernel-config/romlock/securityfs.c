@@ -4,11 +4,17 @@
  *   policy     (0600, write, CAP_SYS_ADMIN) policy lines, then "seal"
  *   exec_lock  (0666, write) "self", or a pid (CAP_SYS_ADMIN)
  *   status     (0444, read) mode, sealed, the policy, counters
+ *   jail       (0600, write, CAP_SYS_ADMIN) one line:
+ *                start_lock PID [FILE...]  PID's next exec is allowed, and
+ *                  after it its tree may exec only the FILEs (until
+ *                  exec_lock locks it for good)
+ *                kill DIR  SIGKILL every task of the jail chrooted at DIR
  */
 #include <linux/capability.h>
 #include <linux/fs.h>
 #include <linux/init.h>
 #include <linux/kernel.h>
+#include <linux/namei.h>
 #include <linux/sched.h>
 #include <linux/user_namespace.h>
 #include <linux/security.h>
@@ -83,6 +89,78 @@ static const struct file_operations romlock_exec_lock_fops = {
 	.llseek = generic_file_llseek,
 };
 
+#define ROMLOCK_MAX_START_FILES 64
+
+static int romlock_jail_start_lock(char *args)
+{
+	struct romlock_start_allow *allow;
+	char *word;
+	int nr, files = 0, err = 0;
+
+	word = strsep(&args, " ");
+	if (!word || kstrtoint(word, 10, &nr) || nr <= 0)
+		return -EINVAL;
+	allow = romlock_start_allow_alloc(ROMLOCK_MAX_START_FILES);
+	if (!allow)
+		return -ENOMEM;
+	while (!err && (word = strsep(&args, " ")) != NULL) {
+		struct path path;
+
+		if (!*word)
+			continue;
+		if (++files > ROMLOCK_MAX_START_FILES) {
+			err = -E2BIG;
+			break;
+		}
+		err = kern_path(word, LOOKUP_FOLLOW, &path);
+		if (err)
+			break;
+		if (d_is_reg(path.dentry))
+			romlock_start_allow_add(allow, d_inode(path.dentry));
+		else
+			err = -EACCES;
+		path_put(&path);
+	}
+	if (err) {
+		pr_err("romlock: start_lock %d: %s: error %d\n", nr, word ? word : "?", err);
+		kfree(allow);
+		return err;
+	}
+	return romlock_start_lock_pid(nr, allow);
+}
+
+static ssize_t romlock_jail_file_write(struct file *file,
+				       const char __user *ubuf, size_t count,
+				       loff_t *ppos)
+{
+	char *text, *line, *verb;
+	int ret;
+
+	if (!file_ns_capable(file, &init_user_ns, CAP_SYS_ADMIN) ||
+	    !capable(CAP_SYS_ADMIN))
+		return -EPERM;
+	if (count > ROMLOCK_MAX_WRITE)
+		return -E2BIG;
+	text = memdup_user_nul(ubuf, count);
+	if (IS_ERR(text))
+		return PTR_ERR(text);
+	line = strim(text);
+	verb = strsep(&line, " ");
+	if (!strcmp(verb, "start_lock") && line)
+		ret = romlock_jail_start_lock(line);
+	else if (!strcmp(verb, "kill") && line && !strchr(line, ' '))
+		ret = romlock_kill_jail(line);
+	else
+		ret = -EINVAL;
+	kfree(text);
+	return ret < 0 ? ret : count;
+}
+
+static const struct file_operations romlock_jail_fops = {
+	.write = romlock_jail_file_write,
+	.llseek = generic_file_llseek,
+};
+
 static int romlock_status_show(struct seq_file *m, void *v)
 {
 	seq_printf(m, "mode: %s\n",
@@ -125,6 +203,9 @@ static int __init romlock_securityfs_init(void)
 		return PTR_ERR(f);
 	f = securityfs_create_file("exec_lock", 0666, dir, NULL,
 				   &romlock_exec_lock_fops);
+	if (IS_ERR(f))
+		return PTR_ERR(f);
+	f = securityfs_create_file("jail", 0600, dir, NULL, &romlock_jail_fops);
 	if (IS_ERR(f))
 		return PTR_ERR(f);
 	f = securityfs_create_file("status", 0444, dir, NULL,

@@ -27,6 +27,7 @@ static Conf sample() {
     s.logs = {"/jail/apache/var/log/apache2/access.log"};
     s.layers = {{"/run/medium/live/content/apache-1.sqfs", "/jail/apache/var/www/html"}};
     s.devices = {"/dev/null", "/dev/zero", "/dev/random", "/dev/urandom", "/dev/full"};
+    s.start_execs = {"/usr/bin/dash", "/usr/share/lighttpd/create-mime.conf.pl"};
     c.services.push_back(s);
     return c;
 }
@@ -84,4 +85,16 @@ TEST_CASE("appliance.conf: a jail's devices come only from the allow-list") {
     }
     CHECK(find_device("/dev/urandom")->minor == 9);
     CHECK(find_device("/dev/kmsg") == nullptr);
+}
+
+TEST_CASE("appliance.conf: start_exec paths are absolute words") {
+    Conf back;
+    std::string err;
+    const std::string head = "service a\nroot /jail/a\nargv /a\n";
+    REQUIRE(parse_conf(head + "start_exec /usr/bin/dash\nend\n", back, err));
+    CHECK(back.services.at(0).start_execs == std::vector<std::string>{"/usr/bin/dash"});
+    for (const char* bad : {"start_exec usr/bin/dash", "start_exec /a\\sb", "start_exec"}) {
+        CHECK_FALSE(parse_conf(head + bad + "\nend\n", back, err));
+        CHECK(err == "line 4: start_exec takes one absolute path without blanks");
+    }
 }

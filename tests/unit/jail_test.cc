@@ -156,3 +156,21 @@ TEST_CASE("apply_jail writes the tree, keeps hard links, never touches an unknow
     CHECK_THROWS_WITH(apply_jail(p, other), Catch::Contains("is not a jail romimg made"));
     CHECK(std::filesystem::exists(other / "precious"));
 }
+
+TEST_CASE("start_execs: what the trace saw the service start after its own exec, if the jail holds it") {
+    JailPlan p = plan_jail(sample(), tmpl(), accounts());
+    trace::TraceResult tr;
+    auto exec = [&](const std::string& path, bool ok) {
+        trace::ExecRecord e;
+        e.path = path;
+        e.ok = ok;
+        tr.execs.push_back(e);
+    };
+    exec("/usr/sbin/apache2", true);  // the service itself
+    exec("/usr/sbin/a2", true);
+    exec("/usr/sbin/a2", true);       // once
+    exec("/usr/bin/missing", true);   // not in the jail
+    exec("/usr/sbin/apache2", false); // failed
+    CHECK(start_execs(tr, p) == std::vector<std::string>{"/usr/sbin/a2"});
+    CHECK(find(p, "/var/log/apache2/access.log")->mode == 0200);  // log FIFOs: write-only for the service
+}
