@@ -45,6 +45,7 @@ const char* const kSelftest = "/run/medium/romimg/selftest";
 struct Sink {             // one log source drained into a bounded file
     std::string name;     // "apache-access.log", "apache-console", "romlock"
     const Service* owner = nullptr;  // the service it belongs to (null: romlock)
+    std::deque<std::string> tail;    // its last lines, to explain its service's death
     int fd = -1;
     std::string pending;  // a partial line
     std::string file;
@@ -58,10 +59,10 @@ struct Running {
     bool ready = false;
     int restarts = 0;
     int console = -1;  // read end of its stdout/stderr pipe
-    std::deque<std::pair<std::string, std::string>> tail;  // its last lines of output and log: (source, line)
 };
 
-// Lines of a service's output and logs kept to explain its death without a rebuild.
+// Lines of each of a service's sources (its output, each log) kept to explain its death without
+// a rebuild. Per source: a flood into one log cannot push the console's last words out.
 constexpr size_t kTailLines = 20;
 
 class Pid1 {
@@ -495,10 +496,14 @@ void Pid1::drain_service(Running& r) {
 void Pid1::tell_last_lines(Running& r, const std::string& how) {
     drain_service(r);
     const std::string& name = r.svc->name;
-    emit(name, name + " " + how + (r.ready ? "" : " before it was ready") +
-                   (r.tail.empty() ? "; it wrote nothing" : "; its last lines:"), 3);
-    for (const auto& [source, line] : r.tail) emit(source, line, 3);
-    r.tail.clear();
+    bool wrote = false;
+    for (const auto& k : sinks_) wrote |= k.owner == r.svc && !k.tail.empty();
+    emit(name, name + " " + how + (r.ready ? "" : " before it was ready") + (wrote ? "; its last lines:" : "; it wrote nothing"), 3);
+    for (auto& k : sinks_) {
+        if (k.owner != r.svc) continue;
+        for (const auto& line : k.tail) emit(k.name, line, 3);
+        k.tail.clear();
+    }
 }
 
 void Pid1::drain(Sink& s) {
@@ -533,12 +538,10 @@ void Pid1::drain(Sink& s) {
             if (write(fd, l.data(), l.size()) > 0) s.size += l.size();
             close(fd);
         }
-        if (s.owner)
-            for (auto& r : run_)
-                if (r.svc == s.owner) {
-                    r.tail.emplace_back(s.name, line);
-                    if (r.tail.size() > kTailLines) r.tail.pop_front();
-                }
+        if (s.owner) {
+            s.tail.push_back(line);
+            if (s.tail.size() > kTailLines) s.tail.pop_front();
+        }
         bool denial = s.name == "romlock" && line.find("DENY") != std::string::npos;
         if (s.name != "romlock" || denial) emit(s.name, line, denial ? 4 : 6);
     }

@@ -25,7 +25,9 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/reboot.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -562,17 +564,140 @@ static void check_log_lines(const char *rule, const char *const *want) {
     result(rule, true, "the expected romlock log lines are in the kernel log");
 }
 
+/* ---- root inside a jail (issue 21), after the seal ---- */
+
+/* In a child: chroot into /jail/a (a policy jail: from now on this process is jailed), as root
+ * with every capability, then fn. */
+static int jailed(int (*fn)(void)) {
+    if (chroot("/jail/a") != 0 || chdir("/") != 0) return 90;
+    return fn();
+}
+static int j_unshare(void) { return unshare(CLONE_NEWNS) == -1 && errno == EPERM ? 0 : 1; }
+static int j_sethostname(void) { return sethostname("x", 1) == -1 && errno == EPERM ? 0 : 1; }
+static int j_mknod(void) { return mknod("/mem", S_IFCHR | 0600, makedev(1, 1)) == -1 && errno == EPERM ? 0 : 1; }
+static int j_chroot_again(void) { return chroot("/") == -1 && errno == EPERM ? 0 : 1; }
+static int j_kill_init(void) { return kill(1, 0) == -1 && errno == EPERM ? 0 : 1; }
+static int j_syslog(void) {
+    char buf[64];
+    return klogctl(3, buf, sizeof buf) == -1 && errno == EPERM ? 0 : 1;
+}
+static int j_same_jail_signal(void) {
+    pid_t c = fork();
+    if (c == 0) {
+        pause();
+        _exit(0);
+    }
+    int ok = kill(c, 0) == 0 && kill(c, SIGKILL) == 0;
+    waitpid(c, NULL, 0);
+    return ok ? 0 : 1;
+}
+static int child_jail(void *fn) { return jailed((int (*)(void))fn); }
+
+/* /proc/1/root through a /proc fd opened before entering the jail. */
+static int child_proc_root(void *arg) {
+    (void)arg;
+    int proc = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (chroot("/jail/a") != 0) return 90;
+    int fd = openat(proc, "1/root/init", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) return 1;
+    return errno == EPERM || errno == EACCES ? 0 : 2;
+}
+
+static int child_start_lock(void *allow_self) {
+    /* Arm a start lock on ourselves through a forked helper (init writes it for its child). */
+    int gate[2];
+    if (pipe(gate) != 0) return 91;
+    pid_t me = getpid(), h = fork();
+    if (h == 0) {
+        char line[128];
+        snprintf(line, sizeof line, "start_lock %d%s", me, allow_self ? " /init" : "");
+        _exit(write_file(SECFS "/jail", line) == 0 ? 0 : 1);
+    }
+    if (wait_code(h) != 0) return 92;
+    static char *const argv[] = {"/init", "--exec-probe", NULL};
+    execve("/init", argv, probe_envp); /* the first exec: allowed */
+    return 93;
+}
+
+static void run_jail_rules(void) {
+    struct { const char *rule, *what; int (*fn)(void); } cases[] = {
+        {"jail-unshare-mount-ns", "unshare(CLONE_NEWNS) as root in a jail", j_unshare},
+        {"jail-cap-sys-admin", "sethostname (cap_sys_admin) as root in a jail", j_sethostname},
+        {"jail-mknod", "mknod 1:1 as root in a jail", j_mknod},
+        {"jail-chroot-again", "a second chroot as root in a jail", j_chroot_again},
+        {"jail-signal-init", "kill(1, 0) from a jail", j_kill_init},
+        {"jail-syslog", "syslog(READ_ALL) from a jail", j_syslog},
+        {"jail-signal-same-jail", "signal a process of the same jail (allowed)", j_same_jail_signal},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int code = in_child(child_jail, (void *)cases[i].fn);
+        result(cases[i].rule, code == 0, "%s: %s", cases[i].what,
+               code == 0 ? "as expected" : code == 90 ? "could not enter the jail" : "NOT as expected");
+    }
+    int code = in_child(child_proc_root, NULL);
+    result("jail-proc-root", code == 0, "/proc/1/root from a jail: %s",
+           code == 0 ? "refused" : code == 1 ? "OPENED" : "other error");
+
+    long r = sys_mount("tmpfs", "/w4", "tmpfs", WRITABLE, NULL);
+    expect_eperm("overmount-policy-dir", r, errno, "mount tmpfs over /w4 (mounted, then its rule written)");
+
+    int fd = open("/dev/loop0", O_RDWR | O_CLOEXEC);
+    int e = errno;
+    if (fd >= 0) close(fd);
+    expect_eperm("blockdev-write-after-seal", fd, e, "open /dev/loop0 read-write after the seal");
+    fd = open("/dev/loop0", O_RDONLY | O_CLOEXEC);
+    long ir = fd < 0 ? -2 : ioctl(fd, 0x4C06 /* LOOP_CHANGE_FD */, 0);
+    e = errno;
+    if (fd >= 0) close(fd);
+    if (ir == -2) result("loop-ioctl-after-seal", false, "cannot open /dev/loop0: %s", strerror(e));
+    else expect_eperm("loop-ioctl-after-seal", ir, e, "LOOP_CHANGE_FD on /dev/loop0 after the seal");
+
+    code = in_child(child_start_lock, NULL);
+    result("start-lock", code == 0, "start lock, nothing allowed: the first exec runs, its exec then: %s",
+           code == 0 ? "refused" : code == PROBE_EXIT ? "RAN" : "unexpected");
+    code = in_child(child_start_lock, (void *)1);
+    result("start-lock-allowed", code == PROBE_EXIT, "start lock allowing /init: its exec then: %s",
+           code == PROBE_EXIT ? "ran" : code == 0 ? "REFUSED" : "unexpected");
+
+    /* kill: a jailed process and its daemonized grandchild both go. */
+    int p[2];
+    if (pipe(p) != 0) return;
+    pid_t c = fork();
+    if (c == 0) {
+        if (chroot("/jail/b") != 0) _exit(90);
+        pid_t g = fork();
+        if (g == 0) {
+            setsid();
+            for (;;) pause();
+        }
+        (void)!write(p[1], &g, sizeof g);
+        for (;;) pause();
+    }
+    pid_t g = 0;
+    (void)!read(p[0], &g, sizeof g);
+    close(p[0]);
+    close(p[1]);
+    bool written = write_file(SECFS "/jail", "kill /jail/b") == 0;
+    int st1 = 0, st2 = 0;
+    waitpid(c, &st1, 0);
+    waitpid(g, &st2, 0); /* re-parented to us, PID 1 */
+    bool both = WIFSIGNALED(st1) && WTERMSIG(st1) == SIGKILL && WIFSIGNALED(st2) && WTERMSIG(st2) == SIGKILL;
+    result("kill-jail", written && both, "kill /jail/b: %s",
+           !written ? "write refused" : both ? "the jailed process and its setsid grandchild were killed" : "something survived");
+}
+
 /* ---- boot ---- */
 
 static void setup_tree(void) {
-    const char *dirs[] = {"/proc", "/sys", "/w", "/w2", "/w3", "/x", "/scratch", "/ro",
-                          "/jail", "/jail/a"};
+    const char *dirs[] = {"/proc", "/sys", "/dev", "/w", "/w2", "/w3", "/w4", "/x", "/scratch", "/ro",
+                          "/jail", "/jail/a", "/jail/b"};
     for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) mkdir(dirs[i], 0755);
     symlink("/x", "/link");
     symlink("/jail/a", "/jlink");
     sys_mount("proc", "/proc", "proc", WRITABLE, NULL);
     sys_mount("sysfs", "/sys", "sysfs", WRITABLE, NULL);
     sys_mount("securityfs", "/sys/kernel/security", "securityfs", WRITABLE, NULL);
+    sys_mount("devtmpfs", "/dev", "devtmpfs", MS_NOSUID | MS_NOEXEC, NULL);
 }
 
 static const char policy[] =
@@ -580,7 +705,9 @@ static const char policy[] =
     "mount tmpfs /w nosuid,nodev,noexec\n"
     "mount tmpfs /w2 nosuid,nodev,noexec\n"
     "mount tmpfs /w3 nosuid,nodev,noexec\n"
-    "chroot /jail/a\n";
+    "mount tmpfs /w4 nosuid,nodev,noexec\n"
+    "chroot /jail/a\n"
+    "chroot /jail/b\n";
 
 static bool load_policy(void) {
     if (write_file(SECFS "/policy", policy) != 0) {
@@ -600,10 +727,13 @@ static void run_enforce(void) {
     long r = sys_mount("tmpfs", "/scratch", "tmpfs", 0, NULL);
     expect_ok("allowed-before-seal", r, errno, "before seal: mount tmpfs /scratch (no flags)");
     sys_mount("tmpfs", "/ro", "tmpfs", MS_RDONLY, NULL);
+    /* As appliance init does: mounted first, its rule written afterwards. */
+    sys_mount("tmpfs", "/w4", "tmpfs", WRITABLE, NULL);
 
     if (!load_policy()) return;
     run_mount_rules();
     run_exec_rules();
+    run_jail_rules();
     static const char *const want[] = {
         "romlock: ALLOW mount tmpfs on /w with options nosuid nodev noexec pid=1 comm=init",
         "romlock: DENY mount tmpfs on /x (not in policy) pid=1 comm=init",
@@ -618,6 +748,11 @@ static void run_enforce(void) {
         "romlock: ALLOW chroot /jail/a",
         "romlock: DENY exec /init (exec-locked)",
         "romlock: DENY policy write (sealed)",
+        "romlock: DENY capability cap_sys_admin (stripped in jail /jail/a)",
+        "romlock: DENY signal 0 to pid 1 (outside jail /jail/a)",
+        "romlock: DENY kernel log (syslog type 3) from jail /jail/a",
+        "romlock: DENY open block device /dev/loop0 for writing",
+        "romlock: ALLOW kill jail /jail/b",
         NULL,
     };
     check_log_lines("log-lines", want);
@@ -666,6 +801,7 @@ static void run_disabled(void) {
 
 int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "--probe") == 0) return PROBE_EXIT;
+    if (argc > 1 && strcmp(argv[1], "--exec-probe") == 0) return try_execve(); /* start-lock tests */
     say("ROMLOCK-TEST-INIT-START");
     setup_tree();
     char *cmdline = read_file("/proc/cmdline");
