@@ -750,7 +750,7 @@ static void run_enforce(void) {
         "romlock: DENY policy write (sealed)",
         "romlock: DENY capability cap_sys_admin (stripped in jail /jail/a)",
         "romlock: DENY signal 0 to pid 1 (outside jail /jail/a)",
-        "romlock: DENY kernel log (syslog type 3) from jail /jail/a",
+        "romlock: DENY capability cap_syslog (stripped in jail /jail/a)", /* dmesg_restrict asks first */
         "romlock: DENY open block device /dev/loop0 for writing",
         "romlock: ALLOW kill jail /jail/b",
         NULL,
