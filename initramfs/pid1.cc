@@ -190,9 +190,11 @@ void Pid1::mount_jails() {
             unsigned long flags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
             std::string opts = m.options;
             if (m.type == "proc") {
-                // A jail sees only its own processes (romlock refuses it every other one).
+                // A jail sees only its own processes (romlock refuses it every other one). gid=:
+                // the group exempt from hidepid defaults to 0, which would let root in a jail see
+                // them all; this one no process has.
                 flags |= MS_RDONLY;
-                opts = "hidepid=invisible";
+                opts = "hidepid=invisible,gid=4294967294";
             }
             if (!do_mount(m.type, m.target, m.type, flags, opts))
                 fatal("cannot mount " + m.type + " on " + m.target + " for " + s.name);
