@@ -28,20 +28,28 @@
 /* The whole policy of an appliance is a few dozen lines. */
 #define ROMLOCK_MAX_WRITE (64 * 1024)
 
+/*
+ * The text of a write to a root-only file: CAP_SYS_ADMIN in both the opener
+ * and the writer (no confused deputy through a passed fd), bounded, NUL-ended.
+ */
+static char *romlock_admin_write_text(struct file *file, const char __user *ubuf,
+				      size_t count)
+{
+	if (!file_ns_capable(file, &init_user_ns, CAP_SYS_ADMIN) ||
+	    !capable(CAP_SYS_ADMIN))
+		return ERR_PTR(-EPERM);
+	if (count > ROMLOCK_MAX_WRITE)
+		return ERR_PTR(-E2BIG);
+	return memdup_user_nul(ubuf, count);
+}
+
 static ssize_t romlock_policy_file_write(struct file *file,
 					 const char __user *ubuf, size_t count,
 					 loff_t *ppos)
 {
-	char *text;
+	char *text = romlock_admin_write_text(file, ubuf, count);
 	int err;
 
-	/* Both the opener and the writer: no confused deputy through a passed fd. */
-	if (!file_ns_capable(file, &init_user_ns, CAP_SYS_ADMIN) ||
-	    !capable(CAP_SYS_ADMIN))
-		return -EPERM;
-	if (count > ROMLOCK_MAX_WRITE)
-		return -E2BIG;
-	text = memdup_user_nul(ubuf, count);
 	if (IS_ERR(text))
 		return PTR_ERR(text);
 	err = romlock_policy_write(text);
@@ -133,15 +141,9 @@ static ssize_t romlock_jail_file_write(struct file *file,
 				       const char __user *ubuf, size_t count,
 				       loff_t *ppos)
 {
-	char *text, *line, *verb;
+	char *text = romlock_admin_write_text(file, ubuf, count), *line, *verb;
 	int ret;
 
-	if (!file_ns_capable(file, &init_user_ns, CAP_SYS_ADMIN) ||
-	    !capable(CAP_SYS_ADMIN))
-		return -EPERM;
-	if (count > ROMLOCK_MAX_WRITE)
-		return -E2BIG;
-	text = memdup_user_nul(ubuf, count);
 	if (IS_ERR(text))
 		return PTR_ERR(text);
 	line = strim(text);
