@@ -46,6 +46,8 @@ struct Sink {             // one log source drained into a bounded file
     std::string name;     // "apache-access.log", "apache-console", "romlock"
     const Service* owner = nullptr;  // the service it belongs to (null: romlock)
     std::deque<std::string> tail;    // its last lines, to explain its service's death
+    double budget = -1, refilled = 0;  // bytes it may still log now (a token bucket), when
+    unsigned long dropped = 0;         // lines dropped over its rate, not yet reported
     int fd = -1;
     std::string pending;  // a partial line
     std::string file;
@@ -65,6 +67,24 @@ struct Running {
 // a rebuild. Per source: a flood into one log cannot push the console's last words out.
 constexpr size_t kTailLines = 20;
 
+// A service's own source may flood its log (a hijacked one, to push what it did out of the
+// ring): each source logs at most kLogRate bytes a second beyond a kLogBurst burst; the rest is
+// dropped and counted in a line of its own, so an hour of history cannot be wiped in a second.
+constexpr double kLogRate = 32 * 1024, kLogBurst = 256 * 1024;
+
+// false: the line is over its source's rate (counted in s.dropped).
+bool within_rate(Sink& s, size_t bytes, double now) {
+    if (s.budget < 0) s.budget = kLogBurst;
+    s.budget = std::min(kLogBurst, s.budget + (now - s.refilled) * kLogRate);
+    s.refilled = now;
+    if (s.budget < bytes) {
+        ++s.dropped;
+        return false;
+    }
+    s.budget -= bytes;
+    return true;
+}
+
 class Pid1 {
 public:
     explicit Pid1(Conf c) : conf_(std::move(c)) {}
@@ -79,6 +99,7 @@ private:
     void check_ready(Running& r, double now);
     void reap(double now);
     void drain(Sink& s);
+    void log_line(Sink& s, const std::string& line, int severity);
     void drain_service(Running& r);
     void tell_last_lines(Running& r, const std::string& how);
     void emit(const std::string& source, const std::string& line, int severity);
@@ -528,26 +549,38 @@ void Pid1::drain(Sink& s) {
     while ((nl = s.pending.find('\n')) != std::string::npos) {
         std::string line = s.pending.substr(0, nl);
         s.pending.erase(0, nl + 1);
-        // A bounded ring: the file is rotated to NAME.1 when it reaches the cap, so a log never
-        // takes more than twice the cap of the /var tmpfs.
-        if (s.size + line.size() + 1 > conf_.log_ring_kb * 1024) {
-            rename(s.file.c_str(), (s.file + ".1").c_str());
-            s.size = 0;
+        if (s.name != "romlock" && !within_rate(s, line.size() + 1, monotonic_seconds())) continue;
+        if (s.dropped && s.name != "romlock") {
+            unsigned long n = s.dropped;
+            s.dropped = 0;
+            log_line(s, "romimg-init: " + std::to_string(n) + " line(s) dropped: over this log's rate (" +
+                            std::to_string((int)(kLogRate / 1024)) + " KiB/s)", 4);
         }
-        int fd = open(s.file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-        if (fd >= 0) {
-            std::string l = line + "\n";
-            if (write(fd, l.data(), l.size()) > 0) s.size += l.size();
-            close(fd);
-        }
-        if (s.owner) {
-            s.tail.push_back(line);
-            if (s.tail.size() > kTailLines) s.tail.pop_front();
-        }
-        bool denial = s.name == "romlock" && line.find("DENY") != std::string::npos;
-        if (s.name != "romlock" || denial) emit(s.name, line, denial ? 4 : 6);
+        log_line(s, line, -1);
     }
     if (s.pending.size() > 65536) s.pending.clear();  // a line without end: drop, stay bounded
+}
+
+// One line into its source's ring, tail and the console/remote log (severity -1: its own).
+void Pid1::log_line(Sink& s, const std::string& line, int severity) {
+    // A bounded ring: the file is rotated to NAME.1 when it reaches the cap, so a log never
+    // takes more than twice the cap of the /var tmpfs.
+    if (s.size + line.size() + 1 > conf_.log_ring_kb * 1024) {
+        rename(s.file.c_str(), (s.file + ".1").c_str());
+        s.size = 0;
+    }
+    int fd = open(s.file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    if (fd >= 0) {
+        std::string l = line + "\n";
+        if (write(fd, l.data(), l.size()) > 0) s.size += l.size();
+        close(fd);
+    }
+    if (s.owner) {
+        s.tail.push_back(line);
+        if (s.tail.size() > kTailLines) s.tail.pop_front();
+    }
+    bool denial = s.name == "romlock" && line.find("DENY") != std::string::npos;
+    if (s.name != "romlock" || denial) emit(s.name, line, severity >= 0 ? severity : denial ? 4 : 6);
 }
 
 [[noreturn]] void Pid1::shutdown(int how) {

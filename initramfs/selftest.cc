@@ -1047,6 +1047,41 @@ std::vector<Attack> root_jail_attacks(const Conf& conf, const Service& s,
     return v;
 }
 
+// A hijacked service floods its own log to push what it did out of init's ring: from inside its
+// jail, as its user, a marker line, then 2 MiB of lines into its first log FIFO. The marker must
+// still be in the ring (/var/log/romimg/NAME-LOG or its .1) afterwards.
+void check_log_flood(const Service& s, Tally& t) {
+    if (s.logs.empty()) return;
+    const std::string fifo = s.logs.front().substr(s.root.size());
+    const std::string ring = "/var/log/romimg/" + s.name + "-" + fifo.substr(fifo.rfind('/') + 1);
+    const std::string marker = "romimg-selftest-flood-marker-" + std::to_string(getpid());
+    pid_t pid = fork();
+    if (pid == 0) {
+        const char* step = "";
+        if (!init::enter_jail(s, step)) _exit(1);
+        int fd = open(fifo.c_str(), O_WRONLY | O_CLOEXEC);
+        if (fd < 0) _exit(2);
+        std::string m = marker + "\n";
+        (void)!write(fd, m.data(), m.size());
+        usleep(500000);  // drained and logged before the flood
+        std::string line(1023, 'x');
+        line += '\n';
+        for (int i = 0; i < 2048; ++i) (void)!write(fd, line.data(), line.size());
+        _exit(0);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    usleep(1000000);
+    std::string a, b;
+    init::read_file(ring, a);
+    init::read_file(ring + ".1", b);
+    bool kept = a.find(marker) != std::string::npos || b.find(marker) != std::string::npos;
+    print_check(t, WIFEXITED(st) && WEXITSTATUS(st) == 0 && kept, "jail:" + s.name, "log-flood",
+                "flood its own log " + fifo + " with 2 MiB to wipe init's ring", "the older line kept",
+                WIFEXITED(st) && WEXITSTATUS(st) == 0 ? (kept ? "kept" : "wiped: the marker is gone from " + ring)
+                                                      : "the flooder could not write its log (status " + std::to_string(st) + ")");
+}
+
 void run_jail_attacks(const Service& s, const std::string& scope, const std::vector<Attack>& attacks, Kmsg& k, Tally& t) {
     int res[2], go[2];
     if (pipe2(res, O_CLOEXEC) < 0 || pipe2(go, O_CLOEXEC) < 0) {
@@ -1164,6 +1199,7 @@ int selftest_main(int argc, char** argv) {
         run_jail_attacks(s, "jail:" + s.name, jail_attacks(conf, s, sp), k, t);
         // Root in the same jail with every capability (a service that runs as root, or one that
         // gained root through a local exploit): romlock must still keep it in (issue 21).
+        check_log_flood(s, t);
         Service root = as_root_with_all_caps(s);
         run_jail_attacks(root, "rootjail:" + s.name, root_jail_attacks(conf, root, pids), k, t);
     }
