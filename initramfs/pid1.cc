@@ -70,7 +70,7 @@ constexpr size_t kTailLines = 20;
 // A service's own source may flood its log (a hijacked one, to push what it did out of the
 // ring): each source logs at most kLogRate bytes a second beyond a kLogBurst burst; the rest is
 // dropped and counted in a line of its own, so an hour of history cannot be wiped in a second.
-constexpr double kLogRate = 32 * 1024, kLogBurst = 256 * 1024;
+constexpr double kLogRate = 64 * 1024, kLogBurst = 512 * 1024;
 
 // false: the line is over its source's rate (counted in s.dropped).
 bool within_rate(Sink& s, size_t bytes, double now) {
