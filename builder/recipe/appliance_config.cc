@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "common/fs.h"
+#include "common/names.h"
 #include "iso/iso.h"
 #include "recipe/toml_reader.h"
 
@@ -18,13 +19,6 @@ namespace {
 bool is_ipv4(const std::string& s) {
     struct in_addr a;
     return inet_pton(AF_INET, s.c_str(), &a) == 1;
-}
-
-bool is_service_name(const std::string& s) {
-    if (s.empty()) return false;
-    for (char c : s)
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_')) return false;
-    return true;
 }
 
 // A string key that must be one of `allowed`.
@@ -106,7 +100,7 @@ std::vector<std::string> read_content(Reader& top, const std::filesystem::path& 
         } else {
             throw top.error(&e, "content entries are { service = ..., path = ..., source = ... } or \"SERVICE:PATH=SOURCE\"");
         }
-        if (!is_service_name(service)) throw top.error(&e, fmt::format("content: bad service name '{}'", service));
+        if (!names::is_simple_name(service)) throw top.error(&e, fmt::format("content: bad service name '{}'", service));
         if (path.empty() || path[0] != '/')
             throw top.error(&e, fmt::format("content: path must be absolute inside the jail, got '{}'", path));
         if (source.empty()) throw top.error(&e, "content: source names the directory to pack");
@@ -129,7 +123,7 @@ ApplianceConfig parse_config(const std::string& text, const std::filesystem::pat
         top.strings("services", services);
         if (services.empty()) throw top.error(root.get("services"), "services must name at least one service");
         for (const auto& s : services)
-            if (!is_service_name(s))
+            if (!names::is_simple_name(s))
                 throw top.error(root.get("services"), fmt::format("services: '{}' is not a template name", s));
         c.services = services;
     }
