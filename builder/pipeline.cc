@@ -328,8 +328,10 @@ std::vector<std::pair<std::string, std::string>> image_description(
     std::string error;
     if (!appliance::parse_conf(conf_text, conf, error))
         throw Error("internal: the base layer's appliance.conf does not parse: " + error);
+    std::vector<std::string> lines;
+    if (!appliance::romlock_policy(conf, lines, error)) throw Error(error);
     std::string policy;
-    for (const auto& line : appliance::romlock_policy(conf)) policy += line + "\n";
+    for (const auto& line : lines) policy += line + "\n";
     out.emplace_back(image::kPolicyPath, policy);
     out.emplace_back(image::kConfPath, conf_text);
     for (const auto& [service, path] : manifests)
@@ -351,8 +353,10 @@ BuildResult build_appliance(const BuildOptions& opt) {
     const std::string cmdline = kernel_cmdline(opt);
     iso::validate_label(opt.label);
     iso::Media media = iso::parse_media(opt.media);
-    if (!opt.log_to.empty() && opt.log_to.rfind("udp://", 0) != 0)
-        throw UsageError("--log-to takes udp://ADDRESS:PORT, got " + opt.log_to);
+    if (!opt.log_to.empty() && !recipe::log_to_problem(opt.log_to).empty())
+        throw UsageError("--log-to " + recipe::log_to_problem(opt.log_to));
+    if (!recipe::hostname_problem(opt.hostname).empty())
+        throw UsageError("--hostname " + recipe::hostname_problem(opt.hostname));
     if (opt.services.empty()) throw UsageError("romimg build needs at least one service");
     const std::optional<int64_t> given = given_epoch(opt);  // a bad value is refused now
     std::filesystem::path init = init_binary();

@@ -44,7 +44,7 @@ std::string absolute_path_problem(const std::string& p) {
     if (p.back() == '/') return "it ends with '/'";
     for (const auto& c : split(p.substr(1), '/')) {
         if (c.empty()) return "it has an empty component ('//')";
-        if (c == "." || c == "..") return "it has a '" + c + "' component (it is not normalized)";
+        if (c == "." || c == "..") return "it is not normalized: it has a '" + c + "' component";
     }
     return "";
 }

@@ -111,6 +111,33 @@ std::vector<std::string> read_content(Reader& top, const std::filesystem::path& 
 
 }  // namespace
 
+std::string hostname_problem(const std::string& h) {
+    if (h.empty() || h.size() > 64 ||
+        h.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") != std::string::npos ||
+        h[0] == '-' || h[0] == '.')
+        return fmt::format("must be 1 to 64 letters, digits, '-' and '.', got '{}'", names::printable(h));
+    return "";
+}
+
+std::string log_to_problem(const std::string& s) {
+    const std::string bad = fmt::format("takes udp://ADDRESS:PORT (a numeric IPv4 address or [IPv6], a port of 1-65535), "
+                                        "got '{}'",
+                                        names::printable(s));
+    if (s.rfind("udp://", 0) != 0) return bad;
+    const std::string hp = s.substr(6);
+    const size_t colon = hp.rfind(':');
+    if (colon == std::string::npos) return bad;
+    std::string host = hp.substr(0, colon);
+    const std::string port = hp.substr(colon + 1);
+    if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos) return bad;
+    const long p = std::stol(port);
+    if (p < 1 || p > 65535) return bad;
+    struct in6_addr a6;
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+        return inet_pton(AF_INET6, host.substr(1, host.size() - 2).c_str(), &a6) == 1 ? "" : bad;
+    return is_ipv4(host) ? "" : bad;
+}
+
 ApplianceConfig parse_config(const std::string& text, const std::filesystem::path& file) {
     toml::table root = parse_toml(text, file);
     const std::filesystem::path base = std::filesystem::absolute(file).parent_path();
@@ -130,13 +157,11 @@ ApplianceConfig parse_config(const std::string& text, const std::filesystem::pat
     c.content = read_content(top, file, base);
     if (root.get("net")) c.net = read_net(top, root, file);
     optional_str(top, root, "hostname", c.hostname);
-    if (c.hostname && (c.hostname->empty() || c.hostname->size() > 64 ||
-                       c.hostname->find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") !=
-                           std::string::npos))
-        throw top.error(root.get("hostname"), "hostname must be 1 to 64 letters, digits, '-' and '.'");
+    if (c.hostname && !hostname_problem(*c.hostname).empty())
+        throw top.error(root.get("hostname"), "hostname " + hostname_problem(*c.hostname));
     optional_str(top, root, "log_to", c.log_to);
-    if (c.log_to && c.log_to->rfind("udp://", 0) != 0)
-        throw top.error(root.get("log_to"), fmt::format("log_to takes udp://ADDRESS:PORT, got '{}'", *c.log_to));
+    if (c.log_to && !log_to_problem(*c.log_to).empty())
+        throw top.error(root.get("log_to"), "log_to " + log_to_problem(*c.log_to));
     if (root.get("log_console")) {
         bool b = false;
         top.boolean("log_console", b);

@@ -9,7 +9,9 @@
 
 #include "common/command.h"
 #include "common/error.h"
+#include "common/names.h"
 #include "common/sys.h"
+#include "recipe/template_checks.h"
 
 namespace romimg::trace {
 
@@ -87,12 +89,16 @@ TraceRequest build_request(const recipe::ServiceTemplate* t, const RequestSettin
         req.name = std::filesystem::path(command[0]).filename().string();
     }
     for (const auto& w : s.writable) {
-        if (w.empty() || w[0] != '/') throw UsageError("--writable needs an absolute path: " + w);
+        if (std::string why = recipe::writable_path_problem(w); !why.empty())
+            throw UsageError(fmt::format("--writable '{}' {}: name the directory the command writes", names::printable(w), why));
         req.service.writable.push_back({w, "64m"});
     }
     for (const auto& e : s.env) {
         auto eq = e.find('=');
         if (eq == std::string::npos || eq == 0) throw UsageError("--env needs NAME=VALUE, got " + e);
+        if (!recipe::env_key_problem(e.substr(0, eq)).empty() || names::has_control(e))
+            throw UsageError(fmt::format("--env '{}': NAME is letters, digits and _, and neither may hold a control character",
+                                         names::printable(e)));
         environment[e.substr(0, eq)] = e.substr(eq + 1);
     }
     for (const auto& [k, v] : environment) req.service.env.push_back(k + "=" + v);
