@@ -187,7 +187,8 @@ ApplianceConfig parse_config(const std::string& text, const std::filesystem::pat
     if (const toml::node* n = root.get("source_date_epoch")) {
         int v = 0;
         top.integer("source_date_epoch", v);
-        if (n->as_integer()->get() < 0) throw top.error(n, "source_date_epoch must be seconds since 1970, not negative");
+        if (n->as_integer()->get() < 0 || n->as_integer()->get() > 4294967295)
+            throw top.error(n, "source_date_epoch must be seconds since 1970, 0 to 4294967295 (squashfs stores 32-bit times)");
         c.source_date_epoch = n->as_integer()->get();
     }
     top.reject_unknown();

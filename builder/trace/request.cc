@@ -71,6 +71,8 @@ TraceRequest build_request(const recipe::ServiceTemplate* t, const RequestSettin
         {"PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}, {"HOME", "/"}};
     if (t) {
         req.name = t->name;
+        req.ready_timeout_hint = fmt::format("raise [ready] timeout in {}; `romimg trace` also takes --ready-timeout SECS",
+                                             t->file.string());
         command = t->command;
         packages = t->packages;
         if (user.empty()) user = t->user;

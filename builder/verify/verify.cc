@@ -13,6 +13,7 @@
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/places.h"
 #include "common/names.h"
 #include "common/signals.h"
 #include "common/strings.h"
@@ -20,6 +21,7 @@
 #include "iso/iso.h"
 #include "qemu/qemu.h"
 #include "trace/probe.h"
+#include "workdir/workdir.h"
 
 namespace romimg::verify {
 
@@ -170,6 +172,11 @@ Report verify_image(const Options& opt) {
     const std::string selftest = selftest_binary();
     if (!sfs::is_regular_file(selftest))
         throw Error("romimg-selftest is not built (" + selftest + "): run `make`");
+    if (!opt.json.empty()) places::check_output_file(opt.json, "--json");
+    if (!opt.console.empty()) places::check_output_file(opt.console, "--console");
+    if (!opt.work.empty())
+        if (std::string why = places::dangerous_dir(opt.work, workdir::protected_dirs()); !why.empty())
+            throw UsageError(fmt::format("--work {}: refusing, it {}; give a new or empty directory", opt.work.string(), why));
     signals::install_interrupt_handlers();
     Report report;
     report.iso = sfs::absolute(opt.iso).string();
@@ -182,7 +189,7 @@ Report verify_image(const Options& opt) {
         work = tmp->path();
     } else {
         work = sfs::absolute(work);
-        sfs::create_directories(work);
+        workdir::claim(work);
     }
 
     // 1. The verify copy, and the proof that it is the release plus one file.
