@@ -60,8 +60,8 @@ std::string dangerous_dir(const sfs::path& dir, const std::vector<sfs::path>& pr
     return "";
 }
 
-void claim_dir(const sfs::path& dir, const std::string& marker, const std::string& option,
-               const std::vector<sfs::path>& protect) {
+void check_claimable(const sfs::path& dir, const std::string& marker, const std::string& option,
+                     const std::vector<sfs::path>& protect) {
     if (std::string why = dangerous_dir(dir, protect); !why.empty())
         throw UsageError(fmt::format("{} {}: refusing, it {} and romimg deletes things in its work directory; give a "
                                      "new or empty directory of its own",
@@ -76,6 +76,12 @@ void claim_dir(const sfs::path& dir, const std::string& marker, const std::strin
                                      "(or remove it, if it is an old romimg work directory)",
                                      option, names::printable(dir.string()), marker));
     check_writable_dir(dir, option + " " + dir.string());
+}
+
+void claim_dir(const sfs::path& dir, const std::string& marker, const std::string& option,
+               const std::vector<sfs::path>& protect) {
+    check_claimable(dir, marker, option, protect);
+    std::error_code ec;
     sfs::create_directories(dir);
     if (!sfs::exists(dir / marker, ec)) fs::write_file_atomic(dir / marker, "made by romimg; it may empty this directory\n");
 }

@@ -19,6 +19,9 @@ std::string dangerous_dir(const std::filesystem::path& dir, const std::vector<st
 // directory); otherwise created if needed and marked.
 void claim_dir(const std::filesystem::path& dir, const std::string& marker, const std::string& option,
                const std::vector<std::filesystem::path>& protect);
+// The same checks, creating nothing: for commands that must refuse before reading their input.
+void check_claimable(const std::filesystem::path& dir, const std::string& marker, const std::string& option,
+                     const std::vector<std::filesystem::path>& protect);
 
 // Checks, before any work, that `file` can be created or replaced: not a directory, not a
 // device or FIFO, not in /proc, /sys or /dev, and its directory (or the nearest existing

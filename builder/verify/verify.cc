@@ -162,6 +162,11 @@ void run_probes(Run& run, std::vector<Target>& targets, const std::string& when,
 }  // namespace
 
 Report verify_image(const Options& opt) {
+    // Where it would write, before reading the ISO: usage errors first.
+    if (!opt.json.empty()) places::check_output_file(opt.json, "--json");
+    if (!opt.console.empty()) places::check_output_file(opt.console, "--console");
+    if (!opt.work.empty()) workdir::check(opt.work);
+    const sfs::path tmp_parent = opt.work.empty() ? fs::temp_parent() : sfs::path();
     if (!sfs::is_regular_file(opt.iso)) throw Error(fmt::format("no ISO at {}", opt.iso.string()));
     image::ImageInfo info = image::read_image_info(opt.iso);
     // Everything the ISO says is checked before anything is created or booted: every file name
@@ -172,11 +177,6 @@ Report verify_image(const Options& opt) {
     const std::string selftest = selftest_binary();
     if (!sfs::is_regular_file(selftest))
         throw Error("romimg-selftest is not built (" + selftest + "): run `make`");
-    if (!opt.json.empty()) places::check_output_file(opt.json, "--json");
-    if (!opt.console.empty()) places::check_output_file(opt.console, "--console");
-    if (!opt.work.empty())
-        if (std::string why = places::dangerous_dir(opt.work, workdir::protected_dirs()); !why.empty())
-            throw UsageError(fmt::format("--work {}: refusing, it {}; give a new or empty directory", opt.work.string(), why));
     signals::install_interrupt_handlers();
     Report report;
     report.iso = sfs::absolute(opt.iso).string();
@@ -185,7 +185,7 @@ Report verify_image(const Options& opt) {
     std::optional<fs::TempDir> tmp;
     sfs::path work = opt.work;
     if (work.empty()) {
-        tmp.emplace(fs::temp_parent(), "romimg-verify-");
+        tmp.emplace(tmp_parent, "romimg-verify-");
         work = tmp->path();
     } else {
         work = sfs::absolute(work);

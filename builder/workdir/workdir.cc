@@ -19,6 +19,10 @@ void claim(const std::filesystem::path& work, const std::string& option) {
     places::claim_dir(std::filesystem::absolute(work), kMarker, option, protected_dirs());
 }
 
+void check(const std::filesystem::path& work, const std::string& option) {
+    places::check_claimable(std::filesystem::absolute(work), kMarker, option, protected_dirs());
+}
+
 void check_cache(const std::filesystem::path& cache, const std::string& how) {
     if (std::string why = places::dangerous_dir(cache, protected_dirs()); !why.empty())
         throw UsageError(fmt::format("the cache {} ({}) {}: point it at a directory of its own, like ~/.cache/romimg",

@@ -17,6 +17,9 @@ std::vector<std::filesystem::path> protected_dirs();
 // `option` is how the user named it ("--work"). Throws UsageError/Error naming the fix.
 void claim(const std::filesystem::path& work, const std::string& option = "--work");
 
+// claim's checks without creating anything: refuse before the command reads its input.
+void check(const std::filesystem::path& work, const std::string& option = "--work");
+
 // The cache root: not dangerous, and writable (a read-only cache is named up front).
 void check_cache(const std::filesystem::path& cache, const std::string& how);
 
