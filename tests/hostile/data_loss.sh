@@ -53,6 +53,8 @@ expect jail-out-root 2 "romimg: error: --out /: refusing, it is a system directo
   "$romimg" jail ./tiny.toml --out / --work "$tmp/work"
 expect verify-work-usr 2 "romimg: error: --work /usr: refusing, it is a system directory" -- \
   "$romimg" verify --work /usr "$tmp/none.iso"
+expect iso-work-dir-root 2 "romimg: error: --work-dir /: refusing, it is a system directory" -- \
+  "$romimg" iso --kernel tiny.toml --initramfs tiny.toml -o "$tmp/out.iso" --work-dir /
 check nothing-made test ! -e "$tmp/jail" -a ! -e "$tmp/out.iso"
 
 # -o over a file that is not an ISO.
