@@ -112,6 +112,11 @@ void check_ready_and_probes(const Checker& c) {
         c.require("ready.check", t.ready, no_control(t.ready), "remove it");
         syntax("ready.check", t.ready, trace::parse_ready);
     }
+    if (t.ready.empty() && !(t.trace_probes.empty() && t.verify_probes.empty()))
+        c.require(t.trace_probes.empty() ? "verify.probes" : "trace.probes",
+                  t.trace_probes.empty() ? t.verify_probes[0] : t.trace_probes[0],
+                  "needs a ready check (romimg must know when and where the service is up)",
+                  "add [ready] check = \"tcp:PORT\"");
     for (size_t i = 0; i < t.trace_probes.size(); ++i)
         syntax(fmt::format("trace.probes[{}]", i), t.trace_probes[i], trace::parse_probe);
     for (size_t i = 0; i < t.verify_probes.size(); ++i)

@@ -73,7 +73,10 @@ TEST_CASE("a hostile template is refused with file:line, the key and the value")
     CHECK_THROWS_WITH(parse("capabilities = [\"cap_sys_admin; x\"]\n"), Catch::Contains("is not a capability name"));
     CHECK_THROWS_WITH(parse("[ready]\ncheck = \"tcp:99999\"\n"), Catch::Contains("ready.check 'tcp:99999' is not valid"));
     CHECK_THROWS_WITH(parse("[ready]\ntimeout = 0\n"), Catch::Contains("ready.timeout '0' is out of range"));
-    CHECK_THROWS_WITH(parse("[trace]\nprobes = [\"GET / abc\"]\n"), Catch::Contains("trace.probes[0] 'GET / abc' is not valid"));
+    CHECK_THROWS_WITH(parse("[ready]\ncheck = \"tcp:80\"\n[trace]\nprobes = [\"GET / abc\"]\n"),
+                      Catch::Contains("trace.probes[0] 'GET / abc' is not valid"));
+    CHECK_THROWS_WITH(parse("[verify]\nprobes = [\"GET / 200\"]\n"),
+                      Catch::Contains("verify.probes 'GET / 200' needs a ready check"));
     CHECK_THROWS_WITH(parse("[jail]\nlogs = [\"/var/log/x/../../etc/passwd\"]\n"), Catch::Contains("jail.logs[0]"));
     CHECK_THROWS_WITH(parse("[jail]\ninclude = [\"etc/*\"]\n"), Catch::Contains("jail.include[0] 'etc/*' is not absolute"));
     CHECK_THROWS_WITH(parse("[rlimits]\nnofile = -5\n"), Catch::Contains("rlimits.nofile '-5' is out of range"));
