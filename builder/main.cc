@@ -10,6 +10,7 @@
 #include "cli/cli.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/names.h"
 
 using namespace romimg;
 
@@ -70,13 +71,13 @@ int main(int argc, char** argv) {
         } catch (const cli::HelpShown&) {
             return 0;
         } catch (const Interrupted& e) {
-            fmt::print(stderr, "romimg: error: {}\n", e.what());
+            fmt::print(stderr, "romimg: error: {}\n", names::printable_text(e.what()));
             return 130;
         } catch (const UsageError& e) {
-            fmt::print(stderr, "romimg: error: {}\n", e.what());
+            fmt::print(stderr, "romimg: error: {}\n", names::printable_text(e.what()));
             return 2;
         } catch (const std::exception& e) {
-            fmt::print(stderr, "romimg: error: {}\n", e.what());
+            fmt::print(stderr, "romimg: error: {}\n", names::printable_text(e.what()));
             return 1;
         }
     }

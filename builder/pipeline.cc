@@ -17,6 +17,8 @@
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/names.h"
+#include "common/places.h"
 #include "common/strings.h"
 #include "content/content.h"
 #include "content/pack.h"
@@ -28,6 +30,7 @@
 #include "kernel/kernel.h"
 #include "recipe/template.h"
 #include "rootfs/rootfs.h"
+#include "workdir/workdir.h"
 
 namespace romimg::pipeline {
 
@@ -103,15 +106,19 @@ int64_t newest_input_time(const std::vector<std::filesystem::path>& paths, std::
 int64_t choose_source_date_epoch(const std::optional<int64_t>& explicit_value, const char* env, int64_t newest) {
     if (explicit_value) {
         if (*explicit_value < 0) throw UsageError(fmt::format("--source-date-epoch must not be negative, got {}", *explicit_value));
+        if (*explicit_value > kMaxEpoch)
+            throw UsageError(fmt::format("--source-date-epoch {} is out of range: squashfs stores 32-bit times, at most {} "
+                                         "(2106-02-07)",
+                                         *explicit_value, kMaxEpoch));
         return *explicit_value;
     }
     if (env && *env) {
         char* end = nullptr;
         errno = 0;
         long long v = strtoll(env, &end, 10);
-        if (*end || errno || v < 0)
-            throw UsageError(fmt::format("SOURCE_DATE_EPOCH must be seconds since 1970, got '{}' (unset it to use the "
-                                         "newest input's time)",
+        if (*end || errno || v < 0 || v > kMaxEpoch)
+            throw UsageError(fmt::format("SOURCE_DATE_EPOCH must be seconds since 1970, at most 4294967295, got '{}' "
+                                         "(unset it to use the newest input's time)",
                                          env));
         return v;
     }
@@ -328,8 +335,10 @@ std::vector<std::pair<std::string, std::string>> image_description(
     std::string error;
     if (!appliance::parse_conf(conf_text, conf, error))
         throw Error("internal: the base layer's appliance.conf does not parse: " + error);
+    std::vector<std::string> lines;
+    if (!appliance::romlock_policy(conf, lines, error)) throw Error(error);
     std::string policy;
-    for (const auto& line : appliance::romlock_policy(conf)) policy += line + "\n";
+    for (const auto& line : lines) policy += line + "\n";
     out.emplace_back(image::kPolicyPath, policy);
     out.emplace_back(image::kConfPath, conf_text);
     for (const auto& [service, path] : manifests)
@@ -344,6 +353,24 @@ std::string iso_stamp(const std::string& inputs_key, const std::filesystem::path
     return fmt::format("{}\n{} {} {} {}.{}\n", inputs_key, st.st_dev, st.st_ino, st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
 }
 
+// The output and the work dir, before any work: an ISO that cannot be written must not cost a
+// build, and romimg replaces subdirectories of its work dir, so that must be its own.
+void check_places(const BuildOptions& opt) {
+    places::check_output_file(opt.output, "-o");
+    if (std::filesystem::exists(opt.output)) {
+        try {
+            image::iso_volume_label(opt.output);
+        } catch (const Error&) {
+            throw UsageError(fmt::format("-o {} exists and is not an ISO image: romimg replaces only ISOs; choose another "
+                                         "-o, or remove the file",
+                                         opt.output.string()));
+        }
+    }
+    if (std::string why = places::dangerous_dir(opt.work, workdir::protected_dirs()); !why.empty())
+        throw UsageError(fmt::format("--work {}: refusing, it {}; give a new or empty directory of its own",
+                                     opt.work.string(), why));
+}
+
 }  // namespace
 
 BuildResult build_appliance(const BuildOptions& opt) {
@@ -351,14 +378,28 @@ BuildResult build_appliance(const BuildOptions& opt) {
     const std::string cmdline = kernel_cmdline(opt);
     iso::validate_label(opt.label);
     iso::Media media = iso::parse_media(opt.media);
-    if (!opt.log_to.empty() && opt.log_to.rfind("udp://", 0) != 0)
-        throw UsageError("--log-to takes udp://ADDRESS:PORT, got " + opt.log_to);
+    if (!opt.log_to.empty() && !recipe::log_to_problem(opt.log_to).empty())
+        throw UsageError("--log-to " + recipe::log_to_problem(opt.log_to));
+    if (!recipe::hostname_problem(opt.hostname).empty())
+        throw UsageError("--hostname " + recipe::hostname_problem(opt.hostname));
     if (opt.services.empty()) throw UsageError("romimg build needs at least one service");
+    for (size_t i = 0; i < opt.services.size(); ++i)
+        for (size_t k = 0; k < i; ++k)
+            if (opt.services[k] == opt.services[i])
+                throw UsageError(fmt::format("service {} is named twice: each service is built once, name it once",
+                                             names::printable(opt.services[i])));
+    check_places(opt);
     const std::optional<int64_t> given = given_epoch(opt);  // a bad value is refused now
     std::filesystem::path init = init_binary();
     if (!std::filesystem::exists(init)) throw Error("romimg-init is not built (" + init.string() + "): run `make`");
     std::vector<recipe::ServiceTemplate> templates;
-    for (const auto& s : opt.services) templates.push_back(recipe::load_template(s));
+    for (const auto& s : opt.services) {
+        templates.push_back(recipe::load_template(s));
+        for (size_t k = 0; k + 1 < templates.size(); ++k)
+            if (templates[k].name == templates.back().name)
+                throw UsageError(fmt::format("{} and {} are both the service {}: name each service once", opt.services[k], s,
+                                             templates.back().name));
+    }
     std::vector<content::ContentSpec> contents;
     for (const auto& a : opt.content) contents.push_back(content::parse_content_arg(a));
     content::check_specs(contents, opt.services);
@@ -380,6 +421,8 @@ BuildResult build_appliance(const BuildOptions& opt) {
     }
     const std::filesystem::path work = std::filesystem::absolute(opt.work);
     const std::filesystem::path cache_dir = kernel::resolve_cache_dir(std::nullopt, getenv("ROMIMG_CACHE"), getenv("HOME"));
+    workdir::check_cache(cache_dir, getenv("ROMIMG_CACHE") && *getenv("ROMIMG_CACHE") ? "$ROMIMG_CACHE" : "$HOME/.cache/romimg");
+    workdir::claim(work);
     // SOURCE_DATE_EPOCH (docs/release.md): the given one, else the newest input's mtime, per
     // layer: the base layer's (templates, romimg-init, overlays/, the host files the jails copy),
     // each content layer's (its source), and the image's (all of those and the kernel's inputs),

@@ -57,6 +57,9 @@ void apply_config(const recipe::ApplianceConfig& config, BuildOptions& opt);
 // log or a pid file.
 int64_t newest_input_time(const std::vector<std::filesystem::path>& paths, std::filesystem::path* which = nullptr);
 
+// The latest SOURCE_DATE_EPOCH an image can carry: squashfs stores unsigned 32-bit times.
+inline constexpr int64_t kMaxEpoch = 4294967295;
+
 // The image's SOURCE_DATE_EPOCH: the explicit value if any, else $SOURCE_DATE_EPOCH (`env`,
 // may be null; must be a non-negative integer), else `newest`.
 int64_t choose_source_date_epoch(const std::optional<int64_t>& explicit_value, const char* env, int64_t newest);

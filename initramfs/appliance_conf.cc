@@ -212,19 +212,49 @@ bool parse_conf(const std::string& text, Conf& out, std::string& error) {
     return true;
 }
 
-std::vector<std::string> romlock_policy(const Conf& c) {
+namespace {
+
+// A policy line is words separated by spaces, one per line: a word with a space, a newline or
+// any control character would add words or lines of someone else's choosing.
+bool plain_word(const std::string& w) {
+    if (w.empty()) return false;
+    for (char ch : w)
+        if ((unsigned char)ch <= ' ' || ch == 0x7f) return false;
+    return true;
+}
+
+}  // namespace
+
+bool romlock_policy(const Conf& c, std::vector<std::string>& out, std::string& error) {
     std::vector<std::string> p;
+    // words[path_at] is the path; every word must be plain, the path absolute.
+    auto add = [&](const std::vector<std::string>& words, size_t path_at) {
+        std::string line;
+        for (const auto& w : words) {
+            if (!plain_word(w) || (&w == &words[path_at] && w[0] != '/')) {
+                error = "refusing to write a romlock policy line with '" + w + "' (" + words[path_at] +
+                        "): not one word of printable characters, or the path is not absolute";
+                return false;
+            }
+            line += (line.empty() ? "" : " ") + w;
+        }
+        p.push_back(line);
+        return true;
+    };
     for (const auto& s : c.services) {
         for (const auto& m : s.mounts) {
             // Flags the kernel must see on each mount: writable areas nosuid,nodev,noexec.
-            p.push_back("mount " + m.type + " " + m.target + " " + (m.type == "proc" ? "nosuid,nodev,noexec,ro" : "nosuid,nodev,noexec"));
+            if (!add({"mount", m.type, m.target, m.type == "proc" ? "nosuid,nodev,noexec,ro" : "nosuid,nodev,noexec"}, 2))
+                return false;
         }
         // Content: read-only squashfs, and nosuid,nodev,noexec all the same (it is data).
-        for (const auto& l : s.layers) p.push_back("mount squashfs " + l.target + " ro,nosuid,nodev,noexec");
-        p.push_back("chroot " + s.root);
+        for (const auto& l : s.layers)
+            if (!add({"mount", "squashfs", l.target, "ro,nosuid,nodev,noexec"}, 2)) return false;
+        if (!add({"chroot", s.root}, 1)) return false;
     }
     p.push_back("seal");
-    return p;
+    out = std::move(p);
+    return true;
 }
 
 }  // namespace romimg::appliance

@@ -72,7 +72,9 @@ std::string format_conf(const Conf& c);
 // false and `error` = "line N: what" on bad input.
 bool parse_conf(const std::string& text, Conf& out, std::string& error);
 
-// The romlock policy lines that allow exactly the conf's mounts and chroots, then "seal".
-std::vector<std::string> romlock_policy(const Conf& c);
+// The romlock policy lines that allow exactly the conf's mounts and chroots, then "seal". false
+// and `error` if a path would not be one word of one line (whitespace, a newline, a control
+// character, not absolute): nothing is emitted then.
+bool romlock_policy(const Conf& c, std::vector<std::string>& out, std::string& error);
 
 }  // namespace romimg::appliance

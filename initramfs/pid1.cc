@@ -259,7 +259,10 @@ void Pid1::write_policy() {
         say(std::string("cannot mount securityfs: ") + strerror(errno));
     if (stat(kRomlock, &st) != 0)
         fatal("this kernel has no romlock LSM (no /sys/kernel/security/romlock): refusing to run services unprotected");
-    for (const auto& line : appliance::romlock_policy(conf_))
+    std::vector<std::string> policy;
+    std::string error;
+    if (!appliance::romlock_policy(conf_, policy, error)) fatal(error);
+    for (const auto& line : policy)
         if (!write_file(std::string(kRomlock) + "/policy", line + "\n"))
             fatal("romlock refused policy line '" + line + "': " + strerror(errno));
     say("romlock policy written and sealed");

@@ -1,5 +1,7 @@
 #include "cli/cli.h"
 
+#include <cerrno>
+#include <climits>
 #include <cstdio>
 
 #include <fmt/format.h>
@@ -62,9 +64,13 @@ std::vector<std::string> ArgParser::parse() {
         case Spec::Repeat: static_cast<std::vector<std::string>*>(spec->target)->push_back(value); break;
         case Spec::Int: {
             char* end = nullptr;
+            errno = 0;
             long v = strtol(value.c_str(), &end, 10);
             if (value.empty() || *end)
                 throw usage_error(fmt::format("{} needs a number, got '{}'", name, value));
+            // Never wrapped: 4294967808 must not become 512.
+            if (errno == ERANGE || v < INT_MIN || v > INT_MAX)
+                throw usage_error(fmt::format("{} {} is out of range", name, value));
             *static_cast<int*>(spec->target) = (int)v;
             break;
         }

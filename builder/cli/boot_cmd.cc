@@ -8,6 +8,7 @@
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "image/image_info.h"
 #include "qemu/qemu.h"
 
 namespace romimg::cli {
@@ -57,12 +58,12 @@ int boot_main(const GlobalOptions&, const std::vector<std::string>& args) {
     }
     if (!std::filesystem::is_regular_file(spec.iso))
         throw Error(fmt::format("no ISO at {}", spec.iso.string()));
+    image::check_bootable_iso(spec.iso);  // anything else would sit at a firmware prompt
 
     // The UEFI variable store is per boot, in a temporary directory removed afterwards.
     std::optional<fs::TempDir> tmp;
     if (uefi) {
-        const char* t = std::getenv("TMPDIR");
-        tmp.emplace(t && *t ? t : "/tmp", "romimg-boot-");
+        tmp.emplace(fs::temp_parent(), "romimg-boot-");
         spec.ovmf_vars = qemu::prepare_uefi_vars(tmp->path());
     }
     std::string fw = uefi ? "UEFI" : "BIOS";

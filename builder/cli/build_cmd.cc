@@ -97,6 +97,7 @@ pipeline::BuildOptions build_options(const BuildFlags& f, const std::filesystem:
     o.fast |= f.fast;
     o.debug_shell |= f.debug_shell;
     if (f.no_exec_lock) o.exec_lock = false;
+    if (f.jobs < 0 || f.jobs > 4096) throw UsageError(fmt::format("--jobs must be 1 to 4096, got {}", f.jobs));
     if (f.jobs) o.jobs = f.jobs;
     o.retrace |= f.retrace;
     for (const auto& c : f.content) {

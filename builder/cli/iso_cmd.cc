@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "initramfs/cpio.h"
 #include "iso/iso.h"
+#include "workdir/workdir.h"
 
 namespace romimg::cli {
 
@@ -89,6 +90,7 @@ int iso_main(const GlobalOptions&, const std::vector<std::string>& args) {
         req.work_dir = tmp->path();
     } else {
         req.work_dir = work_dir;
+        workdir::claim(work_dir, "--work-dir");  // the ISO stage empties WORK/iso: it must be ours
     }
     // Keep the temporary work dir (and its log) when the stage fails.
     struct KeepOnFailure {

@@ -2,7 +2,11 @@
 // running the service from the jail (--verify).
 
 
+#include <fmt/format.h>
+
 #include "cli/cli.h"
+#include "common/places.h"
+#include "workdir/workdir.h"
 #include "jail/stage.h"
 #include "recipe/template.h"
 
@@ -44,6 +48,9 @@ int jail_main(const GlobalOptions&, const std::vector<std::string>& args) {
     if (out.empty()) out = "out/jails/" + t.name;
     std::filesystem::path dir = std::filesystem::absolute(out).lexically_normal();
     if (dir.filename().empty()) dir = dir.parent_path();
+    if (std::string why = places::dangerous_dir(dir, workdir::protected_dirs()); !why.empty())
+        throw UsageError(fmt::format("--out {}: refusing, it {}; give a directory of the jail's own", dir.string(), why));
+    workdir::claim(work);
     jail::JailBuild built = jail::build_jail(t, dir, work);
     if (verify) jail::verify_jail(t, built, work);
     return 0;

@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include "cli/cli.h"
+#include "common/names.h"
 #include "recipe/template.h"
 
 namespace romimg::cli {
@@ -17,7 +18,7 @@ const char* const usage =
 int templates_main(const GlobalOptions&, const std::vector<std::string>& args) {
     ArgParser p("templates", usage, args);
     if (!p.parse().empty()) throw UsageError("romimg templates takes no arguments");
-    for (const auto& [name, desc] : recipe::list_templates()) fmt::print("{:<12}{}\n", name, desc);
+    for (const auto& [name, desc] : recipe::list_templates()) fmt::print("{:<12}{}\n", names::printable(name), names::printable(desc));
     std::vector<std::string> dirs;
     for (const auto& d : recipe::template_dirs()) dirs.push_back(d.string());
     fmt::print("\nsearched: {}\n", fmt::join(dirs, ", "));

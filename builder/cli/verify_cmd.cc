@@ -48,6 +48,7 @@ int verify_main(const GlobalOptions&, const std::vector<std::string>& args) {
     if (positional.size() != 1)
         throw UsageError(fmt::format("romimg verify takes one ISO, got {} arguments (see `romimg verify --help`)",
                                      positional.size()));
+    if (o.mem_mb > 65536) throw UsageError(fmt::format("--mem {} is too large: at most 65536 (MB)", o.mem_mb));
     if (o.mem_mb < 256) throw UsageError(fmt::format("--mem {} is too small: the appliance needs at least 256 MB", o.mem_mb));
     if (o.timeout_s < 30) throw UsageError(fmt::format("--timeout {} is too short: give the services at least 30 s", o.timeout_s));
     o.iso = positional[0];

@@ -12,6 +12,8 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "common/names.h"
+#include "common/strings.h"
 #include "common/sys.h"
 
 namespace romimg::fs {
@@ -57,6 +59,16 @@ TempDir::~TempDir() {
     }
 }
 
+std::filesystem::path temp_parent() {
+    const char* t = getenv("TMPDIR");
+    std::filesystem::path dir = t && *t ? t : "/tmp";
+    std::error_code ec;
+    if (!std::filesystem::is_directory(dir, ec))
+        throw Error(fmt::format("TMPDIR={} is not an existing directory: create it, or unset TMPDIR to use /tmp",
+                                dir.string()));
+    return dir;
+}
+
 void remove_tree(const std::filesystem::path& path) {
     struct stat root;
     if (lstat(path.c_str(), &root) < 0) return;
@@ -72,6 +84,18 @@ void remove_tree(const std::filesystem::path& path) {
     nftw(path.c_str(), cb, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
     if (access(path.c_str(), F_OK) == 0)
         throw Error(fmt::format("{} is not empty after removal (a mount inside it?)", path.string()));
+}
+
+Fd create_beneath(const std::filesystem::path& dir, const std::string& rel, unsigned mode) {
+    if (std::string why = names::relative_path_problem(rel); !why.empty())
+        throw Error(fmt::format("refusing to create '{}' under {}: {}", names::printable(rel), dir.string(), why));
+    std::vector<std::string> parts = split(rel, '/');
+    Fd cur = sys::open(dir, O_PATH | O_DIRECTORY);
+    for (size_t i = 0; i + 1 < parts.size(); ++i) {
+        sys::mkdirat_existing_ok(cur.get(), parts[i], 0755);
+        cur = sys::openat_beneath(cur.get(), parts[i], O_PATH | O_DIRECTORY);
+    }
+    return sys::openat_beneath(cur.get(), parts.back(), O_WRONLY | O_CREAT | O_EXCL, mode);
 }
 
 bool path_within(const std::string& path, const std::string& dir) {

@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <string>
 
+#include "common/fd.h"
+
 namespace romimg::fs {
 
 // Writes to "<path>.tmp.<pid>" then renames, so readers never see a half-written file.
@@ -26,9 +28,19 @@ private:
     bool keep_ = false;
 };
 
+// Where temporary directories go: $TMPDIR, else /tmp. Throws Error if it is not an existing
+// directory (a TempDir would otherwise create a missing $TMPDIR on the host).
+std::filesystem::path temp_parent();
+
 // Removes a tree without crossing into other filesystems (a stray mount is left alone and
 // reported, never emptied).
 void remove_tree(const std::filesystem::path& path);
+
+// Creates the file `rel` (a relative path of plain names) under `dir`, with any missing parent
+// directories (0755), and opens it for writing. Never leaves `dir`: no name can be "..", absolute
+// or hold a control character, and no symlink is followed (openat2 RESOLVE_BENEATH); an existing
+// file is an error (O_EXCL). For names that come from outside (an ISO's file names).
+Fd create_beneath(const std::filesystem::path& dir, const std::string& rel, unsigned mode = 0644);
 
 // True if `path` is `dir` or inside it, by components ("/a/bc" is not inside "/a/b"). Pure.
 bool path_within(const std::string& path, const std::string& dir);

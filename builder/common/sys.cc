@@ -5,6 +5,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <linux/if.h>
+#include <linux/openat2.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
@@ -27,6 +28,25 @@ Fd openat(int dirfd, const std::string& path, int flags, mode_t mode) {
     int fd = ::openat(dirfd, path.c_str(), flags | O_CLOEXEC, mode);
     if (fd < 0) throw SysError("openat", path, errno);
     return Fd(fd);
+}
+
+Fd openat_beneath(int dirfd, const std::string& path, int flags, mode_t mode) {
+    struct open_how how {};
+    how.flags = (uint64_t)(flags | O_CLOEXEC);
+    how.mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    long fd = syscall(SYS_openat2, dirfd, path.c_str(), &how, sizeof how);
+    if (fd < 0) throw SysError("openat2", {path, "RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS"}, errno);
+    return Fd((int)fd);
+}
+
+void mkdirat_existing_ok(int dirfd, const std::string& name, mode_t mode) {
+    if (::mkdirat(dirfd, name.c_str(), mode) < 0 && errno != EEXIST) throw SysError("mkdirat", name, errno);
+}
+
+void rename_exchange(const std::string& a, const std::string& b) {
+    if (syscall(SYS_renameat2, AT_FDCWD, a.c_str(), AT_FDCWD, b.c_str(), RENAME_EXCHANGE) < 0)
+        throw SysError("renameat2", {a, b, "RENAME_EXCHANGE"}, errno);
 }
 
 std::pair<Fd, Fd> pipe() {

@@ -12,6 +12,13 @@ namespace romimg::sys {
 
 Fd open(const std::string& path, int flags, mode_t mode = 0);
 Fd openat(int dirfd, const std::string& path, int flags, mode_t mode = 0);
+// openat2 with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS: the kernel
+// proves `path` resolves inside `dirfd` (no "..", absolute name or symlink can leave it).
+Fd openat_beneath(int dirfd, const std::string& path, int flags, mode_t mode = 0);
+// mkdirat; an existing entry is fine (openat_beneath then says whether it is a directory).
+void mkdirat_existing_ok(int dirfd, const std::string& name, mode_t mode);
+// renameat2(RENAME_EXCHANGE): swaps two existing paths atomically.
+void rename_exchange(const std::string& a, const std::string& b);
 std::pair<Fd, Fd> pipe();                      // {read end, write end}
 void write_all(int fd, const std::string& data);
 std::string read_all(int fd);                  // until EOF

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "common/names.h"
 #include "common/strings.h"
 
 namespace romimg::image {
@@ -144,17 +145,20 @@ json entry_json(const JailEntry& e) {
             {"why", e.why}};
 }
 
+// Every string comes from an ISO: escaped when shown, so none can forge a line or drive the terminal.
+std::string P(const std::string& s) { return names::printable(s); }
+
 std::string describe(const JailEntry& e) {
-    std::string s = fmt::format("{} {}", e.type, e.path);
+    std::string s = fmt::format("{} {}", P(e.type), P(e.path));
     if (e.type == "file" || e.type == "generated") s += " (" + human_bytes(e.size) + ")";
-    if (!e.package.empty()) s += fmt::format(" [{} {}]", e.package, e.version);
+    if (!e.package.empty()) s += fmt::format(" [{} {}]", P(e.package), P(e.version));
     return s;
 }
 
 void section(std::string& out, const std::string& title, const std::vector<ValueChange>& v) {
     if (v.empty()) return;
     out += title + ":\n";
-    for (const auto& c : v) out += fmt::format("  {}: {} -> {}\n", c.what, c.old_value, c.new_value);
+    for (const auto& c : v) out += fmt::format("  {}: {} -> {}\n", P(c.what), P(c.old_value), P(c.new_value));
 }
 
 }  // namespace
@@ -193,31 +197,31 @@ std::string diff_table(const ImageDiff& d) {
     section(out, "image", d.image);
     section(out, "kernel", d.kernel);
     section(out, "layers", d.layers);
-    for (const auto& s : d.services_added) out += fmt::format("service {}: added\n", s);
-    for (const auto& s : d.services_removed) out += fmt::format("service {}: removed\n", s);
+    for (const auto& s : d.services_added) out += fmt::format("service {}: added\n", P(s));
+    for (const auto& s : d.services_removed) out += fmt::format("service {}: removed\n", P(s));
     if (!d.policy_added.empty() || !d.policy_removed.empty()) {
         out += "romlock policy:\n";
-        for (const auto& p : d.policy_removed) out += "  - " + p + "\n";
-        for (const auto& p : d.policy_added) out += "  + " + p + "\n";
+        for (const auto& p : d.policy_removed) out += "  - " + P(p) + "\n";
+        for (const auto& p : d.policy_added) out += "  + " + P(p) + "\n";
     }
     if (!d.conf_added.empty() || !d.conf_removed.empty()) {
         out += "appliance.conf (what init does):\n";
-        for (const auto& p : d.conf_removed) out += "  - " + p + "\n";
-        for (const auto& p : d.conf_added) out += "  + " + p + "\n";
+        for (const auto& p : d.conf_removed) out += "  - " + P(p) + "\n";
+        for (const auto& p : d.conf_added) out += "  + " + P(p) + "\n";
     }
     for (const auto& j : d.jails) {
-        out += fmt::format("jail {}: {} added, {} removed, {} changed, {} package changes\n", j.service, j.added.size(),
+        out += fmt::format("jail {}: {} added, {} removed, {} changed, {} package changes\n", P(j.service), j.added.size(),
                            j.removed.size(), j.changed.size(), j.packages.size());
         for (const auto& p : j.packages)
-            out += fmt::format("  package {}: {} -> {}\n", p.package, p.old_version.empty() ? "(none)" : p.old_version,
-                               p.new_version.empty() ? "(none)" : p.new_version);
+            out += fmt::format("  package {}: {} -> {}\n", P(p.package), p.old_version.empty() ? "(none)" : P(p.old_version),
+                               p.new_version.empty() ? "(none)" : P(p.new_version));
         for (const auto& e : j.removed) out += "  - " + describe(e) + "\n";
         for (const auto& e : j.added) out += "  + " + describe(e) + "\n";
         for (const auto& c : j.changed) {
             std::vector<std::string> parts;
             for (const auto& v : c.changes)
-                parts.push_back(v.what == "sha256" ? "content" : fmt::format("{} {} -> {}", v.what, v.old_value, v.new_value));
-            out += fmt::format("  ~ {}: {}\n", c.path, fmt::join(parts, ", "));
+                parts.push_back(v.what == "sha256" ? "content" : fmt::format("{} {} -> {}", P(v.what), P(v.old_value), P(v.new_value)));
+            out += fmt::format("  ~ {}: {}\n", P(c.path), fmt::join(parts, ", "));
         }
     }
     return out;

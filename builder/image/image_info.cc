@@ -16,6 +16,10 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/fs.h"
+#include "common/names.h"
+#include "common/sys.h"
+#include "iso/iso.h"
 
 namespace romimg::image {
 
@@ -37,6 +41,66 @@ json to_json(const ImageInfo& info) {
             {"services", services},
             {"layers", layers}};
 }
+
+namespace {
+
+// image.json comes from an ISO that anyone can make: every string that becomes a name, a port, a
+// path or a line of a boot loader's config is checked before anything uses it.
+Error bad_field(const std::string& field, const std::string& value, const std::string& what) {
+    return Error(fmt::format("{}: {} '{}' {}: the image was not made by romimg or was altered; rebuild it with "
+                             "`romimg build`",
+                             kInfoPath, field, names::printable(value), what));
+}
+
+bool is_port(long p) { return p >= 1 && p <= 65535; }
+
+void check_service(const ServiceInfo& s, size_t i) {
+    const std::string at = fmt::format("services[{}]", i);
+    if (!names::is_simple_name(s.name)) throw bad_field(at + ".name", s.name, "is not a service name ([a-z0-9_-], 1 to 64)");
+    for (int p : s.ports)
+        if (!is_port(p)) throw bad_field(at + ".ports", std::to_string(p), "is not a TCP port (1-65535)");
+    if (!s.ready.empty() && (names::has_control(s.ready) || s.ready.find(' ') != std::string::npos))
+        throw bad_field(at + ".ready", s.ready, "is not a ready check (tcp:PORT or a URL)");
+    if (s.ready.rfind("tcp:", 0) == 0) {
+        const std::string n = s.ready.substr(4);
+        if (n.empty() || n.size() > 5 || n.find_first_not_of("0123456789") != std::string::npos || !is_port(std::stol(n)))
+            throw bad_field(at + ".ready", s.ready, "is not tcp:PORT with a port of 1-65535");
+    }
+    for (const auto& p : s.probes)
+        if (names::has_control(p)) throw bad_field(at + ".probes", p, "contains a control character");
+}
+
+void check_layer(const LayerInfo& l, size_t i) {
+    const std::string at = fmt::format("layers[{}]", i);
+    if (std::string why = names::relative_path_problem(l.iso_path); !why.empty())
+        throw bad_field(at + ".iso_path", l.iso_path, "is not a safe ISO path (" + why + ")");
+    if (std::string why = names::absolute_path_problem(l.mount); !why.empty())
+        throw bad_field(at + ".mount", l.mount, "is not a mount point (" + why + ")");
+    if (l.sha256.size() != 64 || l.sha256.find_first_not_of("0123456789abcdef") != std::string::npos)
+        throw bad_field(at + ".sha256", l.sha256, "is not a sha256");
+}
+
+void check_info(const ImageInfo& info) {
+    try {
+        iso::validate_label(info.label);
+        iso::validate_cmdline(info.cmdline);
+    } catch (const UsageError& e) {
+        throw Error(fmt::format("{}: {}: the image was not made by romimg or was altered", kInfoPath,
+                                names::printable(e.what())));
+    }
+    if (info.romlock_mode != "enforce" && info.romlock_mode != "permissive")
+        throw bad_field("romlock_mode", info.romlock_mode, "is not enforce or permissive");
+    if (info.source_date_epoch < 0) throw bad_field("source_date_epoch", std::to_string(info.source_date_epoch), "is negative");
+    for (size_t i = 0; i < info.services.size(); ++i) {
+        check_service(info.services[i], i);
+        for (size_t k = 0; k < i; ++k)
+            if (info.services[k].name == info.services[i].name)
+                throw bad_field(fmt::format("services[{}].name", i), info.services[i].name, "is there twice");
+    }
+    for (size_t i = 0; i < info.layers.size(); ++i) check_layer(info.layers[i], i);
+}
+
+}  // namespace
 
 ImageInfo image_info_from_json(const json& j) {
     ImageInfo info;
@@ -67,6 +131,7 @@ ImageInfo image_info_from_json(const json& j) {
     } catch (const json::exception& e) {
         throw Error(fmt::format("{}: bad or missing field '{}': {}", kInfoPath, field, e.what()));
     }
+    check_info(info);
     return info;
 }
 
@@ -81,6 +146,17 @@ std::string iso_volume_label(const std::filesystem::path& iso) {
     std::string label(pvd + 40, 32);
     while (!label.empty() && label.back() == ' ') label.pop_back();
     return label;
+}
+
+void check_bootable_iso(const std::filesystem::path& iso) {
+    iso_volume_label(iso);
+    Fd fd = sys::open(iso, O_RDONLY);
+    char brvd[64];
+    static const char kElTorito[] = "\0CD001\1EL TORITO SPECIFICATION";
+    if (pread(fd.get(), brvd, sizeof brvd, 17 * 2048) != (ssize_t)sizeof brvd ||
+        memcmp(brvd, kElTorito, sizeof kElTorito - 1) != 0)
+        throw Error(iso.string() + " is an ISO 9660 image but not a bootable one (no El Torito boot record at "
+                    "sector 17): give an image made by `romimg build`");
 }
 
 namespace {
@@ -101,9 +177,20 @@ void for_each_file(const std::filesystem::path& iso,
         if (r == ARCHIVE_EOF) break;
         if (r < ARCHIVE_WARN)
             throw Error(fmt::format("cannot read {}: {}", iso.string(), archive_error_string(a.get())));
-        if (archive_entry_filetype(e) != AE_IFREG) continue;
-        std::string path = archive_entry_pathname(e);
+        const char* raw = archive_entry_pathname(e);
+        std::string path = raw ? raw : "";
         while (path.rfind("./", 0) == 0) path.erase(0, 2);
+        if (archive_entry_filetype(e) == AE_IFDIR) {
+            if (path == "." || path == "./") continue;  // the root directory
+            if (path.size() > 1 && path.back() == '/') path.pop_back();
+        }
+        // Every name, whatever its type, before any is used: a crafted ISO (Rock Ridge names
+        // may be "..", hold "/" or a newline) is refused as a whole.
+        if (std::string why = names::relative_path_problem(path); !why.empty())
+            throw Error(fmt::format("{} holds a file named '{}' ({}): romimg reads only the plain names it writes; "
+                                    "this image was crafted or damaged, rebuild it with `romimg build`",
+                                    iso.string(), names::printable(path), why));
+        if (archive_entry_filetype(e) != AE_IFREG) continue;
         if (!fn(path, a.get())) return;
     }
 }
@@ -154,6 +241,11 @@ void extract_iso_file(const std::filesystem::path& iso, const std::string& path,
     copy_out(iso, path, [&](const char* b, size_t n) { f.write(b, (std::streamsize)n); });
     f.close();
     if (!f) throw SysError("write", dest.string(), errno);
+}
+
+void extract_iso_file_beneath(const std::filesystem::path& iso, const std::string& path, const std::filesystem::path& dir) {
+    Fd fd = fs::create_beneath(dir, path);
+    copy_out(iso, path, [&](const char* b, size_t n) { sys::write_all(fd.get(), std::string(b, n)); });
 }
 
 ImageInfo read_image_info(const std::filesystem::path& iso) {

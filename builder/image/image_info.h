@@ -43,18 +43,26 @@ struct ImageInfo {
 };
 
 nlohmann::json to_json(const ImageInfo& info);
-ImageInfo image_info_from_json(const nlohmann::json& j);  // throws Error naming the bad field
+// Throws Error naming the bad field: a missing or mistyped one, and any value that is not safe to
+// use (service names, ports, ready checks, layer paths, label, command line, romlock mode).
+ImageInfo image_info_from_json(const nlohmann::json& j);
 
 // ---- reading an ISO ----
 
 // The ISO 9660 volume id (primary volume descriptor). Throws Error if `iso` is not an ISO.
 std::string iso_volume_label(const std::filesystem::path& iso);
+// Throws Error unless `iso` is an ISO 9660 image with an El Torito boot record (what BIOS and
+// UEFI firmware boot from): `romimg boot` on anything else would sit at a firmware prompt.
+void check_bootable_iso(const std::filesystem::path& iso);
 // Every regular file in the ISO, "boot/vmlinuz" style, sorted.
 std::vector<std::string> iso_files(const std::filesystem::path& iso);
 // The contents of one file; throws Error naming the ISO and the path if it is not there.
 std::string read_iso_file(const std::filesystem::path& iso, const std::string& path);
 // Copies one file out of the ISO to `dest`.
 void extract_iso_file(const std::filesystem::path& iso, const std::string& path, const std::filesystem::path& dest);
+// Copies one file out of the ISO to `dir`/`path`, creating its parents; the destination is proven
+// to stay inside `dir` (fs::create_beneath), whatever the ISO's names say.
+void extract_iso_file_beneath(const std::filesystem::path& iso, const std::string& path, const std::filesystem::path& dir);
 // /romimg/image.json, parsed; the error says the ISO was not made by romimg if it is missing.
 ImageInfo read_image_info(const std::filesystem::path& iso);
 

@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "common/fs.h"
+#include "common/names.h"
 #include "common/strings.h"
 
 namespace romimg::image {
@@ -196,43 +197,45 @@ std::string short_hash(const std::string& h) { return h.substr(0, 16); }
 }  // namespace
 
 std::string manifest_table(const ImageManifest& m) {
+    // Every string comes from the ISO: escaped, so that none can forge a line or drive the terminal.
+    const auto P = names::printable;
     std::string out;
-    out += fmt::format("image {}, SOURCE_DATE_EPOCH {} ({})\n", m.info.label, m.info.source_date_epoch,
+    out += fmt::format("image {}, SOURCE_DATE_EPOCH {} ({})\n", P(m.info.label), m.info.source_date_epoch,
                        utc(m.info.source_date_epoch));
-    out += fmt::format("kernel   {}\n", m.kernel.version);
-    out += fmt::format("         .config sha256 {}\n", m.kernel.config_sha256);
-    out += fmt::format("         cache key {}, {}\n", short_hash(m.kernel.cache_key), m.kernel.source);
-    out += fmt::format("cmdline  {}\n", m.info.cmdline);
+    out += fmt::format("kernel   {}\n", P(m.kernel.version));
+    out += fmt::format("         .config sha256 {}\n", P(m.kernel.config_sha256));
+    out += fmt::format("         cache key {}, {}\n", P(short_hash(m.kernel.cache_key)), P(m.kernel.source));
+    out += fmt::format("cmdline  {}\n", P(m.info.cmdline));
     // The appliance-wide settings (before the first service) as init reads them.
     for (const auto& line : conf_lines(m.conf)) {
         if (line.rfind("service ", 0) == 0) break;
         if (line.rfind("debug_shell yes", 0) == 0)
             out += "init     debug_shell yes: A ROOT SHELL ON THE CONSOLE, this image is not tamper-proof\n";
         else
-            out += "init     " + line + "\n";
+            out += "init     " + P(line) + "\n";
     }
     out += "\nlayers:\n";
     for (const auto& l : m.info.layers)
-        out += fmt::format("  {:<36} {:>10}  sha256 {}  on {}\n", l.iso_path, human_bytes(l.bytes), l.sha256, l.mount);
+        out += fmt::format("  {:<36} {:>10}  sha256 {}  on {}\n", P(l.iso_path), human_bytes(l.bytes), P(l.sha256), P(l.mount));
     if (content_layers(m.info).empty()) out += "  (no content layers)\n";
     out += "\nservices:\n";
     for (const auto& s : m.info.services)
-        out += fmt::format("  {:<12} ports {:<10} ready {:<10} {}\n", s.name, fmt::format("{}", fmt::join(s.ports, ",")),
-                           s.ready.empty() ? "-" : s.ready, s.exec_lock ? "exec-locked" : "NOT exec-locked");
-    out += fmt::format("\nromlock policy ({}, {} lines):\n", m.info.romlock_mode, m.policy.size());
-    for (const auto& p : m.policy) out += "  " + p + "\n";
+        out += fmt::format("  {:<12} ports {:<10} ready {:<10} {}\n", P(s.name), fmt::format("{}", fmt::join(s.ports, ",")),
+                           s.ready.empty() ? "-" : P(s.ready), s.exec_lock ? "exec-locked" : "NOT exec-locked");
+    out += fmt::format("\nromlock policy ({}, {} lines):\n", P(m.info.romlock_mode), m.policy.size());
+    for (const auto& p : m.policy) out += "  " + P(p) + "\n";
     for (const auto& r : m.jails) {
-        out += fmt::format("\njail {}: {} entries, {} files, {}, {} packages\n", r.service, r.entries.size(), r.files,
+        out += fmt::format("\njail {}: {} entries, {} files, {}, {} packages\n", P(r.service), r.entries.size(), r.files,
                            human_bytes(r.bytes), r.packages.size());
         out += fmt::format("  {:<9} {:>10}  {:<24} {:<22} {}\n", "type", "size", "package", "version", "path (why)");
         for (const auto& e : r.entries) {
             if (e.type == "dir") continue;
-            std::string path = e.path;
-            if (e.type == "symlink") path += " -> " + e.target;
-            if (e.type == "hardlink") path += " = " + e.target;
+            std::string path = P(e.path);
+            if (e.type == "symlink") path += " -> " + P(e.target);
+            if (e.type == "hardlink") path += " = " + P(e.target);
             std::string size = e.type == "file" || e.type == "generated" ? human_bytes(e.size) : "";
-            out += fmt::format("  {:<9} {:>10}  {:<24} {:<22} {} ({})\n", e.type, size,
-                               e.package.empty() ? "-" : e.package, e.version.empty() ? "-" : e.version, path, e.why);
+            out += fmt::format("  {:<9} {:>10}  {:<24} {:<22} {} ({})\n", P(e.type), size,
+                               e.package.empty() ? "-" : P(e.package), e.version.empty() ? "-" : P(e.version), path, P(e.why));
         }
     }
     return out;

@@ -293,16 +293,14 @@ uint64_t apply_jail(const JailPlan& plan, const std::filesystem::path& dir) {
     fs::write_file_atomic(staging.path() / kMarker, plan.service + "\n", 0644);
 
     if (sfs::exists(target)) {
-        sfs::path old = target;
-        old += ".old";
-        fs::remove_tree(old);
-        sfs::rename(target, old);
-        sfs::rename(staging.path(), target);
-        fs::remove_tree(old);
+        // One atomic swap, no third name: the staging name then holds the previous jail (ours,
+        // by its marker, or an empty directory), which the TempDir removes. Nothing beside the
+        // jail (a DIR.old of someone else's) is ever touched.
+        sys::rename_exchange(staging.path(), target);
     } else {
         sfs::rename(staging.path(), target);
+        staging.keep();  // renamed away: nothing left to remove
     }
-    staging.keep();  // renamed away: nothing left to remove
     return bytes;
 }
 

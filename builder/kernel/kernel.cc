@@ -160,8 +160,8 @@ sfs::path resolve_cache_dir(const std::optional<std::string>& cli, const char* e
     if (cli && !cli->empty()) return sfs::path(*cli);
     if (env_cache && *env_cache) return sfs::path(env_cache);
     if (env_home && *env_home) return sfs::path(env_home) / ".cache" / "romimg";
-    throw Error("cannot find a cache directory: HOME is not set; pass --cache-dir DIR or set "
-                "ROMIMG_CACHE");
+    throw Error("cannot find a cache directory: neither ROMIMG_CACHE nor HOME is set; set ROMIMG_CACHE=DIR "
+                "(`romimg kernel` also takes --cache-dir DIR)");
 }
 
 Command unpack_command(const sfs::path& tarball, const sfs::path& dest, const sfs::path& log) {

@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "common/fs.h"
+#include "common/names.h"
 #include "iso/iso.h"
 #include "recipe/toml_reader.h"
 
@@ -18,13 +19,6 @@ namespace {
 bool is_ipv4(const std::string& s) {
     struct in_addr a;
     return inet_pton(AF_INET, s.c_str(), &a) == 1;
-}
-
-bool is_service_name(const std::string& s) {
-    if (s.empty()) return false;
-    for (char c : s)
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_')) return false;
-    return true;
 }
 
 // A string key that must be one of `allowed`.
@@ -106,7 +100,7 @@ std::vector<std::string> read_content(Reader& top, const std::filesystem::path& 
         } else {
             throw top.error(&e, "content entries are { service = ..., path = ..., source = ... } or \"SERVICE:PATH=SOURCE\"");
         }
-        if (!is_service_name(service)) throw top.error(&e, fmt::format("content: bad service name '{}'", service));
+        if (!names::is_simple_name(service)) throw top.error(&e, fmt::format("content: bad service name '{}'", service));
         if (path.empty() || path[0] != '/')
             throw top.error(&e, fmt::format("content: path must be absolute inside the jail, got '{}'", path));
         if (source.empty()) throw top.error(&e, "content: source names the directory to pack");
@@ -116,6 +110,33 @@ std::vector<std::string> read_content(Reader& top, const std::filesystem::path& 
 }
 
 }  // namespace
+
+std::string hostname_problem(const std::string& h) {
+    if (h.empty() || h.size() > 64 ||
+        h.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") != std::string::npos ||
+        h[0] == '-' || h[0] == '.')
+        return fmt::format("must be 1 to 64 letters, digits, '-' and '.', got '{}'", names::printable(h));
+    return "";
+}
+
+std::string log_to_problem(const std::string& s) {
+    const std::string bad = fmt::format("takes udp://ADDRESS:PORT (a numeric IPv4 address or [IPv6], a port of 1-65535), "
+                                        "got '{}'",
+                                        names::printable(s));
+    if (s.rfind("udp://", 0) != 0) return bad;
+    const std::string hp = s.substr(6);
+    const size_t colon = hp.rfind(':');
+    if (colon == std::string::npos) return bad;
+    std::string host = hp.substr(0, colon);
+    const std::string port = hp.substr(colon + 1);
+    if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos) return bad;
+    const long p = std::stol(port);
+    if (p < 1 || p > 65535) return bad;
+    struct in6_addr a6;
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+        return inet_pton(AF_INET6, host.substr(1, host.size() - 2).c_str(), &a6) == 1 ? "" : bad;
+    return is_ipv4(host) ? "" : bad;
+}
 
 ApplianceConfig parse_config(const std::string& text, const std::filesystem::path& file) {
     toml::table root = parse_toml(text, file);
@@ -129,20 +150,18 @@ ApplianceConfig parse_config(const std::string& text, const std::filesystem::pat
         top.strings("services", services);
         if (services.empty()) throw top.error(root.get("services"), "services must name at least one service");
         for (const auto& s : services)
-            if (!is_service_name(s))
+            if (!names::is_simple_name(s))
                 throw top.error(root.get("services"), fmt::format("services: '{}' is not a template name", s));
         c.services = services;
     }
     c.content = read_content(top, file, base);
     if (root.get("net")) c.net = read_net(top, root, file);
     optional_str(top, root, "hostname", c.hostname);
-    if (c.hostname && (c.hostname->empty() || c.hostname->size() > 64 ||
-                       c.hostname->find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") !=
-                           std::string::npos))
-        throw top.error(root.get("hostname"), "hostname must be 1 to 64 letters, digits, '-' and '.'");
+    if (c.hostname && !hostname_problem(*c.hostname).empty())
+        throw top.error(root.get("hostname"), "hostname " + hostname_problem(*c.hostname));
     optional_str(top, root, "log_to", c.log_to);
-    if (c.log_to && c.log_to->rfind("udp://", 0) != 0)
-        throw top.error(root.get("log_to"), fmt::format("log_to takes udp://ADDRESS:PORT, got '{}'", *c.log_to));
+    if (c.log_to && !log_to_problem(*c.log_to).empty())
+        throw top.error(root.get("log_to"), "log_to " + log_to_problem(*c.log_to));
     if (root.get("log_console")) {
         bool b = false;
         top.boolean("log_console", b);
@@ -168,7 +187,8 @@ ApplianceConfig parse_config(const std::string& text, const std::filesystem::pat
     if (const toml::node* n = root.get("source_date_epoch")) {
         int v = 0;
         top.integer("source_date_epoch", v);
-        if (n->as_integer()->get() < 0) throw top.error(n, "source_date_epoch must be seconds since 1970, not negative");
+        if (n->as_integer()->get() < 0 || n->as_integer()->get() > 4294967295)
+            throw top.error(n, "source_date_epoch must be seconds since 1970, 0 to 4294967295 (squashfs stores 32-bit times)");
         c.source_date_epoch = n->as_integer()->get();
     }
     top.reject_unknown();

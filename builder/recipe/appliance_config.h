@@ -34,6 +34,10 @@ struct ApplianceConfig {
     std::optional<int64_t> source_date_epoch;
 };
 
+// The checks romimg.toml and the command line share: "" if fine, else what is wrong.
+std::string hostname_problem(const std::string& hostname);  // 1 to 64 of letters, digits, - and .
+std::string log_to_problem(const std::string& log_to);      // udp://IPV4:PORT or udp://[IPV6]:PORT
+
 // Pure. Relative paths (output, work, content sources) are taken against `file`'s directory.
 ApplianceConfig parse_config(const std::string& text, const std::filesystem::path& file);
 

@@ -8,6 +8,7 @@
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/strings.h"
+#include "recipe/template_checks.h"
 #include "recipe/toml_reader.h"
 
 namespace romimg::recipe {
@@ -123,6 +124,7 @@ ServiceTemplate parse_template(const std::string& text, const std::filesystem::p
         }
     }
     top.reject_unknown();
+    check_template(t, root);
     return t;
 }
 

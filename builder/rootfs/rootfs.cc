@@ -137,6 +137,12 @@ void copy_overlays(const std::filesystem::path& from, const std::filesystem::pat
 
 RootfsResult build_rootfs(const RootfsRequest& req) {
     namespace sfs = std::filesystem;
+    {
+        // Init would halt on a policy it cannot write: refuse such a root before packing it.
+        std::vector<std::string> policy;
+        std::string error;
+        if (!appliance::romlock_policy(req.conf, policy, error)) throw Error(error);
+    }
     sfs::path stage_dir = req.work / "rootfs";
     fs::remove_tree(stage_dir);
     sfs::path tree = stage_dir / "tree";

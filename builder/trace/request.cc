@@ -9,7 +9,9 @@
 
 #include "common/command.h"
 #include "common/error.h"
+#include "common/names.h"
 #include "common/sys.h"
+#include "recipe/template_checks.h"
 
 namespace romimg::trace {
 
@@ -69,6 +71,8 @@ TraceRequest build_request(const recipe::ServiceTemplate* t, const RequestSettin
         {"PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}, {"HOME", "/"}};
     if (t) {
         req.name = t->name;
+        req.ready_timeout_hint = fmt::format("raise [ready] timeout in {}; `romimg trace` also takes --ready-timeout SECS",
+                                             t->file.string());
         command = t->command;
         packages = t->packages;
         if (user.empty()) user = t->user;
@@ -87,12 +91,16 @@ TraceRequest build_request(const recipe::ServiceTemplate* t, const RequestSettin
         req.name = std::filesystem::path(command[0]).filename().string();
     }
     for (const auto& w : s.writable) {
-        if (w.empty() || w[0] != '/') throw UsageError("--writable needs an absolute path: " + w);
+        if (std::string why = recipe::writable_path_problem(w); !why.empty())
+            throw UsageError(fmt::format("--writable '{}' {}: name the directory the command writes", names::printable(w), why));
         req.service.writable.push_back({w, "64m"});
     }
     for (const auto& e : s.env) {
         auto eq = e.find('=');
         if (eq == std::string::npos || eq == 0) throw UsageError("--env needs NAME=VALUE, got " + e);
+        if (!recipe::env_key_problem(e.substr(0, eq)).empty() || names::has_control(e))
+            throw UsageError(fmt::format("--env '{}': NAME is letters, digits and _, and neither may hold a control character",
+                                         names::printable(e)));
         environment[e.substr(0, eq)] = e.substr(eq + 1);
     }
     for (const auto& [k, v] : environment) req.service.env.push_back(k + "=" + v);

@@ -21,6 +21,7 @@
 #include "common/log.h"
 #include "common/signals.h"
 #include "common/sys.h"
+#include "workdir/workdir.h"
 
 namespace romimg::trace {
 
@@ -140,6 +141,7 @@ TraceResult run_trace(const TraceRequest& req) {
     // Orphans of the sandbox come to us, so we can reap every one of them.
     prctl(PR_SET_CHILD_SUBREAPER, 1);
 
+    workdir::claim(req.work);  // someone else's directory is refused, never written into
     std::filesystem::create_directories(req.log.parent_path());
     Fd logfd = sys::open(req.log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     fs::TempDir scratch(req.work, "trace-");
@@ -196,13 +198,13 @@ TraceResult run_trace(const TraceRequest& req) {
                     if (Clock::now() > deadline) {
                         std::string tail = tail_lines(req.log, 10);
                         throw Error(fmt::format("{} was not ready within {} s ({} never answered)\n{}  "
-                                                "full output: {}\n  (raise the timeout with --ready-timeout)",
+                                                "full output: {}\n  ({})",
                                                 req.name, req.ready_timeout_s,
                                                 req.ready.kind == ReadyCheck::tcp
                                                     ? fmt::format("port {}", req.ready.port)
                                                     : req.ready.url,
                                                 tail.empty() ? "" : "  last lines of its output:\n" + tail,
-                                                req.log.string()));
+                                                req.log.string(), req.ready_timeout_hint));
                     }
                     usleep(20000);
                 }

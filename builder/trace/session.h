@@ -22,6 +22,8 @@ struct TraceRequest {
     std::vector<Probe> probes;
     int ready_timeout_s = 60;
     int timeout_s = 0;               // without a ready check: stop the service after this long
+    // How the user raises ready_timeout_s: an option only `romimg trace` has, or a template key.
+    std::string ready_timeout_hint = "raise the timeout with --ready-timeout";
 
     std::filesystem::path work;      // scratch lives under here
     std::filesystem::path log;       // the service's stdout and stderr

@@ -13,12 +13,15 @@
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/places.h"
+#include "common/names.h"
 #include "common/signals.h"
 #include "common/strings.h"
 #include "image/image_info.h"
 #include "iso/iso.h"
 #include "qemu/qemu.h"
 #include "trace/probe.h"
+#include "workdir/workdir.h"
 
 namespace romimg::verify {
 
@@ -76,7 +79,9 @@ std::vector<Check> parse_selftest(const std::string& console, bool& done) {
 }
 
 std::string format_check(const Check& c) {
-    return fmt::format("{}  {} | expected: {} | got: {}", c.pass ? "PASS" : "FAIL", c.what, c.expected, c.got);
+    // The self-test's lines come from the guest, which the ISO made: escaped.
+    return fmt::format("{}  {} | expected: {} | got: {}", c.pass ? "PASS" : "FAIL", names::printable(c.what),
+                       names::printable(c.expected), names::printable(c.got));
 }
 
 nlohmann::json report_json(const Report& r) {
@@ -119,17 +124,15 @@ struct Parts {
 // Everything the ISO stage needs to make this ISO again, copied out of it.
 Parts extract_parts(const sfs::path& iso, const sfs::path& dir) {
     Parts p;
-    sfs::create_directories(dir);
+    sfs::create_directories(dir / "payload");
     p.kernel = dir / "vmlinuz";
     p.initrd = dir / "initrd.img";
     image::extract_iso_file(iso, iso::kKernelPath, p.kernel);
     image::extract_iso_file(iso, iso::kInitrdPath, p.initrd);
     for (const auto& f : image::iso_files(iso)) {
         if (generated_by_iso_stage(f)) continue;
-        sfs::path dest = dir / "payload" / f;
-        sfs::create_directories(dest.parent_path());
-        image::extract_iso_file(iso, f, dest);
-        p.payload.push_back({dest, f});
+        image::extract_iso_file_beneath(iso, f, dir / "payload");
+        p.payload.push_back({dir / "payload" / f, f});
     }
     return p;
 }
@@ -186,8 +189,18 @@ void run_probes(Run& run, std::vector<Target>& targets, const std::string& when,
 }  // namespace
 
 Report verify_image(const Options& opt) {
+    // Where it would write, before reading the ISO: usage errors first.
+    if (!opt.json.empty()) places::check_output_file(opt.json, "--json");
+    if (!opt.console.empty()) places::check_output_file(opt.console, "--console");
+    if (!opt.work.empty()) workdir::check(opt.work);
+    const sfs::path tmp_parent = opt.work.empty() ? fs::temp_parent() : sfs::path();
     if (!sfs::is_regular_file(opt.iso)) throw Error(fmt::format("no ISO at {}", opt.iso.string()));
     image::ImageInfo info = image::read_image_info(opt.iso);
+    // Everything the ISO says is checked before anything is created or booted: every file name
+    // (iso_files refuses a crafted one) and every probe.
+    image::iso_files(opt.iso);
+    for (const auto& s : info.services)
+        for (const auto& p : s.probes) trace::parse_probe(p);
     const std::string selftest = selftest_binary();
     if (!sfs::is_regular_file(selftest))
         throw Error("romimg-selftest is not built (" + selftest + "): run `make`");
@@ -199,12 +212,11 @@ Report verify_image(const Options& opt) {
     std::optional<fs::TempDir> tmp;
     sfs::path work = opt.work;
     if (work.empty()) {
-        const char* t = getenv("TMPDIR");
-        tmp.emplace(t && *t ? t : "/tmp", "romimg-verify-");
+        tmp.emplace(tmp_parent, "romimg-verify-");
         work = tmp->path();
     } else {
         work = sfs::absolute(work);
-        sfs::create_directories(work);
+        workdir::claim(work);
     }
 
     // 1. The verify copy, and the proof that it is the release plus one file.

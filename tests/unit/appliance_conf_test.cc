@@ -64,7 +64,9 @@ TEST_CASE("appliance.conf errors name the line") {
 }
 
 TEST_CASE("the romlock policy allows exactly the jail mounts and chroots, then seals") {
-    auto p = romlock_policy(sample());
+    std::vector<std::string> p;
+    std::string err;
+    REQUIRE(romlock_policy(sample(), p, err));
     REQUIRE(p.size() == 5);
     CHECK(p[0] == "mount tmpfs /jail/apache/run/apache2 nosuid,nodev,noexec");
     CHECK(p[1] == "mount proc /jail/apache/proc nosuid,nodev,noexec,ro");

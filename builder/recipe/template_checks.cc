@@ -1,0 +1,198 @@
+#include "recipe/template_checks.h"
+
+#include <set>
+
+#include <fmt/format.h>
+
+#include "common/error.h"
+#include "common/names.h"
+#include "common/sys.h"
+#include "common/strings.h"
+#include "trace/probe.h"
+
+namespace romimg::recipe {
+
+namespace {
+
+// Directories a tmpfs must never cover: it would hide the system the service runs on (its
+// program, libraries, generated accounts). /run and /var may be writable: in a jail they hold
+// only the service's own run-time files (lighttpd's pid file is /run/lighttpd.pid).
+const std::set<std::string>& system_dirs() {
+    static const std::set<std::string> dirs = {"/",        "/etc",     "/usr",       "/usr/bin",  "/usr/sbin",
+                                               "/usr/lib", "/usr/lib32", "/usr/lib64", "/usr/libx32", "/bin",
+                                               "/sbin",    "/lib",     "/lib32",     "/lib64",    "/libx32",
+                                               "/boot",    "/jail"};
+    return dirs;
+}
+
+bool under_kernel_fs(const std::string& p) {
+    for (const char* d : {"/proc", "/sys", "/dev"})
+        if (p == d || p.rfind(std::string(d) + "/", 0) == 0) return true;
+    return false;
+}
+
+// The node at `path` ("jail.writable[2]"), or the nearest existing parent, for its line number.
+const toml::node* node_at(const toml::table& root, std::string path) {
+    for (;;) {
+        if (auto n = root.at_path(path); n.node()) return n.node();
+        auto cut = path.find_last_of(".[");
+        if (cut == std::string::npos) return nullptr;
+        path.resize(cut);
+    }
+}
+
+class Checker {
+public:
+    Checker(const ServiceTemplate& t, const toml::table& root) : t_(t), root_(root) {}
+
+    // `problem` non-empty: ConfigError at `key`'s line, "KEY 'VALUE' PROBLEM: FIX".
+    void require(const std::string& key, const std::string& value, const std::string& problem,
+                 const std::string& fix) const {
+        if (problem.empty()) return;
+        const toml::node* n = node_at(root_, key);
+        throw ConfigError(t_.file, n ? (long)n->source().begin.line : 0,
+                          fmt::format("{} '{}' {}: {}", key, names::printable(value), problem, fix));
+    }
+    // An integer key read from the TOML itself (the struct's int may already have wrapped).
+    void range(const std::string& key, int64_t lo, int64_t hi) const {
+        auto n = root_.at_path(key);
+        if (!n.is_integer()) return;
+        int64_t v = n.as_integer()->get();
+        if (v < lo || v > hi)
+            require(key, std::to_string(v), fmt::format("is out of range", lo, hi), fmt::format("give {} to {}", lo, hi));
+    }
+    const ServiceTemplate& t() const { return t_; }
+
+private:
+    const ServiceTemplate& t_;
+    const toml::table& root_;
+};
+
+std::string absolute_problem(const std::string& p) {
+    std::string why = names::absolute_path_problem(p);
+    return why.empty() ? "" : "is not usable (" + why + ")";
+}
+
+std::string no_control(const std::string& s) { return names::has_control(s) ? "contains a control character" : ""; }
+
+void check_service(const Checker& c) {
+    const ServiceTemplate& t = c.t();
+    c.require("service.command[0]", t.command[0], absolute_problem(t.command[0]),
+              "give the program's absolute, normalized path");
+    for (size_t i = 0; i < t.command.size(); ++i)
+        c.require(fmt::format("service.command[{}]", i), t.command[i], no_control(t.command[i]), "remove it");
+    for (const auto& [k, v] : t.environment) {
+        c.require("service.environment." + k, k, env_key_problem(k), "use letters, digits and _");
+        c.require("service.environment." + k, v, no_control(v), "remove it");
+    }
+    c.require("service.cwd", t.cwd, absolute_problem(t.cwd), "give an absolute, normalized directory");
+    if (!t.user.empty()) c.require("service.user", t.user, account_name_problem(t.user), "name an existing user");
+    if (!t.group.empty()) c.require("service.group", t.group, account_name_problem(t.group), "name an existing group");
+    for (size_t i = 0; i < t.capabilities.size(); ++i) {
+        const std::string& cap = t.capabilities[i];
+        bool ok = cap.size() > 4 && cap.rfind("CAP_", 0) == 0 && cap.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ_", 4) == std::string::npos;
+        c.require(fmt::format("service.capabilities[{}]", i), cap, ok ? "" : "is not a capability name",
+                  "write it like CAP_NET_BIND_SERVICE");
+    }
+    for (size_t i = 0; i < t.ports.size(); ++i) c.range(fmt::format("service.ports[{}]", i), 1, 65535);
+    c.range("service.stop_timeout", 1, 3600);
+    c.require("service.stop_signal", t.stop_signal, sys::signal_number(t.stop_signal) < 0 ? "is not a signal name" : "",
+              "write it like TERM, INT or QUIT");
+}
+
+void check_ready_and_probes(const Checker& c) {
+    const ServiceTemplate& t = c.t();
+    c.range("ready.timeout", 1, 86400);
+    auto syntax = [&](const std::string& key, const std::string& value, auto parse) {
+        try {
+            parse(value);
+        } catch (const UsageError& e) {
+            c.require(key, value, fmt::format("is not valid ({})", e.what()), "see jail-templates/README.md");
+        }
+    };
+    if (!t.ready.empty()) {
+        c.require("ready.check", t.ready, no_control(t.ready), "remove it");
+        syntax("ready.check", t.ready, trace::parse_ready);
+    }
+    if (t.ready.empty() && !(t.trace_probes.empty() && t.verify_probes.empty()))
+        c.require(t.trace_probes.empty() ? "verify.probes" : "trace.probes",
+                  t.trace_probes.empty() ? t.verify_probes[0] : t.trace_probes[0],
+                  "needs a ready check (romimg must know when and where the service is up)",
+                  "add [ready] check = \"tcp:PORT\"");
+    for (size_t i = 0; i < t.trace_probes.size(); ++i)
+        syntax(fmt::format("trace.probes[{}]", i), t.trace_probes[i], trace::parse_probe);
+    for (size_t i = 0; i < t.verify_probes.size(); ++i)
+        syntax(fmt::format("verify.probes[{}]", i), t.verify_probes[i], trace::parse_probe);
+}
+
+void check_jail(const Checker& c) {
+    const ServiceTemplate& t = c.t();
+    for (size_t i = 0; i < t.writable.size(); ++i) {
+        const std::string at = fmt::format("jail.writable[{}]", i);
+        c.require(at, t.writable[i].path, writable_path_problem(t.writable[i].path),
+                  "name the directory the service writes, like /run/NAME");
+        c.require(at, t.writable[i].size, size_problem(t.writable[i].size), "write a size like \"16m\"");
+    }
+    for (size_t i = 0; i < t.logs.size(); ++i) {
+        std::string why = absolute_problem(t.logs[i]);
+        if (why.empty() && (t.logs[i] == "/" || under_kernel_fs(t.logs[i]))) why = "is not a log file path";
+        c.require(fmt::format("jail.logs[{}]", i), t.logs[i], why, "give the log file's absolute, normalized path");
+    }
+    for (size_t i = 0; i < t.include.size(); ++i)
+        c.require(fmt::format("jail.include[{}]", i), t.include[i], glob_problem(t.include[i]), "give an absolute glob");
+    for (size_t i = 0; i < t.exclude.size(); ++i)
+        c.require(fmt::format("jail.exclude[{}]", i), t.exclude[i], glob_problem(t.exclude[i]), "give an absolute glob");
+    for (const auto& [k, v] : t.rlimits) c.range("rlimits." + k, 0, INT64_MAX);
+}
+
+}  // namespace
+
+std::string writable_path_problem(const std::string& p) {
+    if (std::string why = absolute_problem(p); !why.empty()) return why;
+    if (system_dirs().count(p)) return "is a system directory (a tmpfs there would hide it)";
+    if (under_kernel_fs(p)) return "is in /proc, /sys or /dev";
+    return "";
+}
+
+std::string size_problem(const std::string& s) {
+    const size_t digits = s.find_first_not_of("0123456789");
+    if (s.empty() || digits == 0 || digits == std::string::npos || digits > 9 || s[0] == '0' || digits + 1 != s.size() ||
+        (s.back() != 'k' && s.back() != 'm' && s.back() != 'g'))
+        return "is not a size (digits and one of k, m, g)";
+    return "";
+}
+
+std::string account_name_problem(const std::string& n) {
+    // Debian's NAME_REGEX, a little wider (upper case exists on real systems).
+    bool ok = !n.empty() && n.size() <= 32 && n[0] != '-' &&
+              n.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == std::string::npos;
+    return ok ? "" : "is not a user or group name";
+}
+
+std::string env_key_problem(const std::string& k) {
+    bool ok = !k.empty() && !(k[0] >= '0' && k[0] <= '9') &&
+              k.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == std::string::npos;
+    return ok ? "" : "is not an environment variable name";
+}
+
+std::string glob_problem(const std::string& g) {
+    if (g.empty() || g[0] != '/') return "is not absolute";
+    if (names::has_control(g)) return "contains a control character";
+    for (const auto& part : split(g.substr(1), '/'))
+        if (part == "." || part == "..") return "has a '" + part + "' component";
+    return "";
+}
+
+void check_template(const ServiceTemplate& t, const toml::table& root) {
+    if (!names::is_simple_name(t.name))
+        throw ConfigError(t.file, 0,
+                          fmt::format("the template's name '{}' (its file name) is not a service name: rename the file "
+                                      "to 1 to 64 of a-z, 0-9, - and _, plus .toml",
+                                      names::printable(t.name)));
+    Checker c(t, root);
+    check_service(c);
+    check_ready_and_probes(c);
+    check_jail(c);
+}
+
+}  // namespace romimg::recipe

@@ -1,0 +1,24 @@
+// Every template string and number that reaches the romlock policy, a mount, a command line,
+// appliance.conf or a file name, checked after parsing (templates given by path included), so
+// that a template can only say what its keys mean. Throws ConfigError with file:line naming the
+// key, the value and the fix. Pure apart from nothing: `root` is the parsed TOML, for lines.
+#pragma once
+
+#include <string>
+
+#include <toml++/toml.h>
+
+#include "recipe/template.h"
+
+namespace romimg::recipe {
+
+void check_template(const ServiceTemplate& t, const toml::table& root);
+
+// The pure rules, for tests and other callers: "" if fine, else what is wrong.
+std::string writable_path_problem(const std::string& path);  // absolute, normal, not a system dir
+std::string size_problem(const std::string& size);           // "16m": digits and one of k, m, g
+std::string account_name_problem(const std::string& name);   // a user or group name
+std::string env_key_problem(const std::string& key);
+std::string glob_problem(const std::string& glob);           // include/exclude
+
+}  // namespace romimg::recipe
