@@ -17,6 +17,7 @@
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/signals.h"
 #include "common/strings.h"
 #include "content/content.h"
 #include "content/pack.h"
@@ -347,6 +348,8 @@ std::string iso_stamp(const std::string& inputs_key, const std::filesystem::path
 }  // namespace
 
 BuildResult build_appliance(const BuildOptions& opt) {
+    // From here Ctrl-C/SIGTERM stop the running tool and unwind: nothing is published after one.
+    signals::install_interrupt_handlers();
     // Check everything that can be checked before minutes of work.
     const std::string cmdline = kernel_cmdline(opt);
     iso::validate_label(opt.label);

@@ -9,8 +9,10 @@
 
 #include <fmt/format.h>
 
+#include "closure/closure.h"
 #include "common/error.h"
 #include "common/fs.h"
+#include "common/signals.h"
 #include "common/strings.h"
 
 namespace romimg::cache {
@@ -203,6 +205,7 @@ BaseEntry publish(const sfs::path& cache_dir, const std::string& key, const sfs:
     const sfs::path dir = base / key;
     std::string why;
     if (!replace && lookup(cache_dir, key, why)) return entry_at(dir);  // a parallel build of the same inputs won: as good
+    signals::throw_if_interrupted();  // an interrupted build publishes nothing
     // A stale entry (a host file changed) is moved aside first: a directory cannot be renamed
     // over a non-empty one, and the new entry must appear in one step.
     fs::TempDir trash(base, ".old-" + key.substr(0, 16) + "-");
