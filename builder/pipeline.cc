@@ -382,6 +382,7 @@ BuildResult build_appliance(const BuildOptions& opt) {
         }
     }
     const std::filesystem::path work = std::filesystem::absolute(opt.work);
+    for (const auto& c : contents) content::check_source_outside(c, work);
     const std::filesystem::path cache_dir = kernel::resolve_cache_dir(std::nullopt, getenv("ROMIMG_CACHE"), getenv("HOME"));
     // SOURCE_DATE_EPOCH (docs/release.md): the given one, else the newest input's mtime, per
     // layer: the base layer's (templates, romimg-init, overlays/, the host files the jails copy),
@@ -419,6 +420,7 @@ BuildResult build_appliance(const BuildOptions& opt) {
             pr.cache_dir = cache_dir;
             pr.log = work / "logs" / "25-content.log";
             pr.keep_tree = opt.retrace;
+            pr.allow_private = opt.content_allow_private;
             layers.push_back(content::pack_content(c, fmt::format("{}-{}", c.service, n), pr));
             const auto& l = layers.back();
             stage.detail(fmt::format("{} files, {:.1f} MB layer, {}", l.files, l.bytes / 1048576.0,

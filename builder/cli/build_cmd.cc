@@ -42,7 +42,14 @@ const char* const usage =
     "                         a tar, tar.gz, tar.xz, zip or .war file (repeatable). Packed as its own\n"
     "                         squashfs layer, mounted read-only (nosuid,nodev,noexec) by init; the\n"
     "                         jail's own files under PATH are left out. PATH may not hide the\n"
-    "                         service's program, libraries, devices or writable areas.\n"
+    "                         service's program, libraries, devices or writable areas. Refused:\n"
+    "                         host secrets by the jails' rule (shadow, SSH host keys, sudoers,\n"
+    "                         root's files), PEM private keys, files not world-readable in SOURCE\n"
+    "                         (a 0600 file would become readable to all), an empty SOURCE, one\n"
+    "                         that contains the work dir. A SOURCE symlink is followed.\n"
+    "  --content-allow-private   ship private keys and files that are not world-readable in\n"
+    "                         SOURCE, root-owned with their own owner/group bits (never widened):\n"
+    "                         only a service running as root can then read them\n"
     "  --retrace              trace the services again, with their content in place (when new\n"
     "                         content needs files the jail lacks), instead of using the base cache\n"
     "  --fast                 zstd instead of xz for the root filesystem (bigger, faster to build)\n"
@@ -99,6 +106,7 @@ pipeline::BuildOptions build_options(const BuildFlags& f, const std::filesystem:
     if (f.no_exec_lock) o.exec_lock = false;
     if (f.jobs) o.jobs = f.jobs;
     o.retrace |= f.retrace;
+    o.content_allow_private |= f.content_allow_private;
     for (const auto& c : f.content) {
         // The same SERVICE:PATH from the command line replaces the config file's.
         const std::string where = c.substr(0, c.find('='));
@@ -129,6 +137,7 @@ int build_main(const GlobalOptions&, const std::vector<std::string>& args) {
     p.flag("--fast", f.fast);
     p.repeated("--content", f.content);
     p.flag("--retrace", f.retrace);
+    p.flag("--content-allow-private", f.content_allow_private);
     p.flag("--debug-shell", f.debug_shell);
     p.option("--jobs", f.jobs);
     p.option("--work", f.work);

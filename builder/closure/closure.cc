@@ -3,6 +3,7 @@
 // issue 3: traced paths, their ELF/shebang closure as ld.so and the kernel would load it, every
 // symlink hop, parents, basics a service may touch only inside a request, and no secrets.
 #include "closure/closure.h"
+#include "closure/secrets.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -108,12 +109,6 @@ std::string read_head(const std::string& path, size_t n) {
     return buf;
 }
 
-// Never in a jail, whatever touched them (DESIGN.md §6.17). Matched like exclude globs.
-const std::vector<std::string> kSecrets = {
-    "/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-", "/etc/ssh/ssh_host_*_key",
-    "/root/**", "/etc/sudoers*", "/etc/sudoers.d/**",
-};
-
 // /etc/passwd and /etc/group are not the host's: the jail stage writes minimal ones holding only
 // the users the service runs as or looks up. Their backups hold the full host lists too.
 const std::set<std::string> kJailWritten = {"/etc/passwd", "/etc/group", "/etc/passwd-",
@@ -214,7 +209,7 @@ private:
     bool refused(const std::string& path, Reason reason, bool is_device) {
         if (fs::path_within(path, "/dev") && !is_device) return true;  // the jail stage makes its own /dev
         bool first = refused_reported_.insert(path).second;
-        if (!matching_glob(kSecrets, path).empty()) {
+        if (!secret_glob(path).empty()) {
             if (first)
                 finding("secret", path,
                         reason == Reason::traced
@@ -652,14 +647,8 @@ private:
     }
 
     static bool private_key_file(const std::string& path, uint64_t size) {
-        std::string b = basename_of(path);
-        auto ends = [&](const char* s) {
-            size_t n = strlen(s);
-            return b.size() >= n && b.compare(b.size() - n, n, s) == 0;
-        };
-        if (!(ends(".key") || ends(".pem") || path.find("/private/") != std::string::npos)) return false;
-        if (size > (1u << 20)) return false;
-        return read_head(path, 1u << 16).find("PRIVATE KEY-----") != std::string::npos;
+        if (!named_like_private_key(path) || size > kPrivateKeyMaxSize) return false;
+        return private_key(path, read_head(path, kPrivateKeyHead));
     }
 
     void finish_entries() {
