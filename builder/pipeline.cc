@@ -266,6 +266,9 @@ BaseLayer build_base(const BuildOptions& opt, const std::vector<recipe::ServiceT
             for (const auto& c : mine) paths.push_back(c.path);
             return content::replace_subtrees(std::move(plan), paths);
         };
+        // Before the trace: a file that appears while it runs changes the stamp (a miss next time),
+        // never the other way round.
+        for (const auto& st : cache::stamp_globs(t.include)) stamps.push_back(st);
         jails.push_back(jail::build_jail(t, work / "jails" / t.name, work, extras));
         // The manifest gains each file's sha256 (from the applied jail), for manifest and diff.
         const jail::JailBuild& j = jails.back();

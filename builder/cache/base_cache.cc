@@ -83,6 +83,27 @@ std::vector<FileStamp> stamp_files(const std::vector<std::string>& paths) {
     return out;
 }
 
+std::vector<FileStamp> stamp_globs(const std::vector<std::string>& globs) {
+    std::vector<FileStamp> out;
+    for (const auto& g : globs) {
+        const std::vector<std::string> covered = closure::include_covers(g);
+        FileStamp s;
+        s.path = g;
+        s.type = 'g';
+        s.size = covered.size();
+        s.link = fs::sha256_hex(fmt::format("{}\n", fmt::join(covered, "\n")));
+        out.push_back(s);
+    }
+    return out;
+}
+
+std::vector<FileStamp> restamp(const std::vector<FileStamp>& recorded) {
+    std::vector<FileStamp> out;
+    out.reserve(recorded.size());
+    for (const auto& s : recorded) out.push_back(s.type == 'g' ? stamp_globs({s.path})[0] : stamp_files({s.path})[0]);
+    return out;
+}
+
 // Paths and link texts may hold any byte but NUL; tabs and newlines are escaped.
 static std::string esc(const std::string& s) {
     std::string o;
@@ -172,11 +193,9 @@ std::optional<BaseEntry> lookup(const sfs::path& cache_dir, const std::string& k
         why = "its stamp file is damaged";
         return std::nullopt;
     }
-    std::vector<std::string> paths;
-    for (const auto& s : recorded) paths.push_back(s.path);
-    std::vector<std::string> diff = changed(recorded, stamp_files(paths));
+    std::vector<std::string> diff = changed(recorded, restamp(recorded));
     if (!diff.empty()) {
-        why = fmt::format("{} host file(s) changed since, e.g. {}", diff.size(), diff.front());
+        why = fmt::format("{} host file(s) or include glob(s) changed since, e.g. {}", diff.size(), diff.front());
         return std::nullopt;
     }
     return entry_at(dir);

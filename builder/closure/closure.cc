@@ -137,6 +137,40 @@ std::string platform(int machine) {
     }
 }
 
+void expand(const std::vector<std::string>& segs, size_t i, const std::string& dir, std::vector<std::string>& out) {
+    if (i == segs.size() || (segs[i] == "**" && i + 1 == segs.size())) {
+        struct stat st;
+        if (lstat(dir.c_str(), &st) == 0) out.push_back(dir);
+        return;
+    }
+    std::string prefix = dir == "/" ? "" : dir;
+    if (!has_wildcard(segs[i])) return expand(segs, i + 1, prefix + "/" + segs[i], out);
+    std::vector<std::string> names;
+    if (!sorted_names(dir, names)) return;
+    for (const auto& n : names) {
+        std::string child = prefix + "/" + n;
+        if (segs[i] == "**") {
+            struct stat st;
+            if (lstat(child.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) expand(segs, i, child, out);
+        } else if (fnmatch(segs[i].c_str(), n.c_str(), FNM_PATHNAME) == 0) {
+            expand(segs, i + 1, child, out);
+        }
+    }
+    if (segs[i] == "**") expand(segs, i + 1, dir, out);  // "**" matching nothing
+}
+
+// Every name below `dir`, depth first in sorted order; symlinked directories are not walked.
+void walk(const std::string& dir, std::vector<std::string>& out) {
+    std::vector<std::string> names;
+    if (!sorted_names(dir, names)) return;
+    for (const auto& n : names) {
+        const std::string child = (dir == "/" ? "" : dir) + "/" + n;
+        out.push_back(child);
+        struct stat st;
+        if (lstat(child.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) walk(child, out);
+    }
+}
+
 struct Work {
     std::string path;       // canonical
     std::string load_path;  // the name it was loaded by ($ORIGIN is its directory, as in ld.so)
@@ -320,29 +354,6 @@ private:
     }
 
     // Expands one include glob on the host; a trailing "**" yields the directory (added whole).
-    void expand(const std::vector<std::string>& segs, size_t i, const std::string& dir,
-                std::vector<std::string>& out) {
-        if (i == segs.size() || (segs[i] == "**" && i + 1 == segs.size())) {
-            struct stat st;
-            if (lstat(dir.c_str(), &st) == 0) out.push_back(dir);
-            return;
-        }
-        std::string prefix = dir == "/" ? "" : dir;
-        if (!has_wildcard(segs[i])) return expand(segs, i + 1, prefix + "/" + segs[i], out);
-        std::vector<std::string> names;
-        if (!sorted_names(dir, names)) return;
-        for (const auto& n : names) {
-            std::string child = prefix + "/" + n;
-            if (segs[i] == "**") {
-                struct stat st;
-                if (lstat(child.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) expand(segs, i, child, out);
-            } else if (fnmatch(segs[i].c_str(), n.c_str(), FNM_PATHNAME) == 0) {
-                expand(segs, i + 1, child, out);
-            }
-        }
-        if (segs[i] == "**") expand(segs, i + 1, dir, out);  // "**" matching nothing
-    }
-
     // A whole included object: a file (with its ELF/shebang closure), a directory with
     // everything below it. A symlink inside an included directory keeps its chain and target,
     // but a linked directory is not walked: a link to / would otherwise pull in the host.
@@ -370,10 +381,7 @@ private:
                 finding("warning", g, fmt::format("include {} is not an absolute path; ignored", g));
                 continue;
             }
-            std::vector<std::string> matches;
-            expand(components(g), 0, "/", matches);
-            std::sort(matches.begin(), matches.end());
-            matches.erase(std::unique(matches.begin(), matches.end()), matches.end());
+            const std::vector<std::string> matches = glob_expand(g);
             if (matches.empty()) finding("warning", g, fmt::format("include {} matches nothing", g));
             for (const auto& m : matches) add_tree(m, "include " + g, true);
         }
@@ -694,6 +702,25 @@ private:
 
 bool glob_match(const std::string& pattern, const std::string& path) {
     return match_from(components(pattern), 0, components(path), 0);
+}
+
+std::vector<std::string> glob_expand(const std::string& glob) {
+    std::vector<std::string> matches;
+    if (glob.empty() || glob[0] != '/') return matches;
+    expand(components(glob), 0, "/", matches);
+    std::sort(matches.begin(), matches.end());
+    matches.erase(std::unique(matches.begin(), matches.end()), matches.end());
+    return matches;
+}
+
+std::vector<std::string> include_covers(const std::string& glob) {
+    std::vector<std::string> out;
+    for (const auto& m : glob_expand(glob)) {
+        out.push_back(m);
+        struct stat st;
+        if (stat(m.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) walk(m, out);  // a matched link to a dir is walked, as add_tree does
+    }
+    return out;
 }
 
 FileSet compute_closure(const trace::TraceResult& trace, const ClosureOptions& opt) {

@@ -12,20 +12,8 @@ t=$dir/signals
 rm -rf "$t" && mkdir -p "$t/templates" "$t/bulk" || exit 1
 trap 'rm -rf "$t"' EXIT
 head -c 48M /dev/urandom > "$t/bulk/random"
-cat > "$t/templates/sigtest.toml" <<TOML
-description = "hostile.signals: a static service with a slow root filesystem"
-[service]
-command = ["$rootwrite"]
-user = "nobody"
-group = "nogroup"
-ports = [9099]
-[ready]
-check = "tcp:9099"
-timeout = 60
-[jail]
-writable = [{ path = "/run/rootwrite", size = "1m" }]
-include = ["$t/bulk"]
-TOML
+. "$(dirname "$0")/test_service.sh"
+test_template "$t/templates/sigtest.toml" "hostile.signals: a static service with a slow root filesystem" "$rootwrite" "$t/bulk"
 
 fail=0
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
