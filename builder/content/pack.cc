@@ -254,6 +254,9 @@ void check_source_outside(const ContentSpec& c, const std::filesystem::path& wor
     if (!src.empty() && !w.empty() && fs::path_within(w.string(), src.string()))
         reject(c, "SOURCE " + src.string() + " contains romimg's work directory " + w.string() + ", so it would copy itself",
                "give a SOURCE outside the work directory, or --work DIR outside SOURCE");
+    if (!src.empty() && !w.empty() && fs::path_within(src.string(), w.string()))
+        reject(c, "SOURCE " + src.string() + " lies inside romimg's work directory " + w.string() + ", which a build clears and rewrites",
+               "copy the release out of the work directory first");
 }
 
 StagedContent stage_content(const ContentSpec& c, const std::filesystem::path& tree, bool allow_private) {

@@ -25,7 +25,8 @@ struct StagedContent {
     uint64_t files = 0, bytes = 0;
 };
 
-// Throws UsageError if SOURCE (resolved) contains the work directory: staging would copy itself.
+// Throws UsageError if SOURCE (resolved) contains the work directory (staging would copy itself)
+// or lies inside it (a build clears it).
 void check_source_outside(const ContentSpec& c, const std::filesystem::path& work);
 
 // Writes SOURCE's entries under `tree` (created; must not exist). A SOURCE that is a symlink to a

@@ -1,6 +1,6 @@
 # Sourced by the hostile tests that run a real `romimg build`.
 # test_template FILE DESCRIPTION ROOTWRITE INCLUDE: a template for the static e2e test service
-# (tests/e2e/rootwrite.c), whose jail also takes the include glob INCLUDE.
+# (tests/e2e/rootwrite.c), whose jail also takes the include glob INCLUDE ("" for none).
 test_template() {
     cat > "$1" <<TOML
 description = "$2"
@@ -14,6 +14,6 @@ check = "tcp:9099"
 timeout = 60
 [jail]
 writable = [{ path = "/run/rootwrite", size = "1m" }]
-include = ["$4"]
+include = [${4:+\"$4\"}]
 TOML
 }

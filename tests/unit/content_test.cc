@@ -328,4 +328,8 @@ TEST_CASE("a content source that is a symlink is followed, one holding the work 
           std::string::npos);
     CHECK(error_of([&] { content::check_source_outside(spec_for(tmp.path()), tmp.path()); }) != "");
     CHECK(error_of([&] { content::check_source_outside(spec_for(tmp.path() / "release-42"), tmp.path() / "work"); }).empty());
+    std::filesystem::create_directories(tmp.path() / "work/content/x");
+    CHECK(error_of([&] { content::check_source_outside(spec_for(tmp.path() / "work/content/x"), tmp.path() / "work"); })
+              .find("lies inside romimg's work directory " + (tmp.path() / "work").string() + ", which a build clears and rewrites") !=
+          std::string::npos);
 }
