@@ -140,13 +140,16 @@ namespace {
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    bool ok = true;
-    for (int i = 0; i < 3 && ok; ++i)
-        if (fds[i] >= 0) ok = fds[i] == i ? ::fcntl(i, F_SETFD, 0) == 0 : ::dup2(fds[i], i) == i;
-    if (ok && *cwd) ok = ::chdir(cwd) == 0;
-    if (ok) ::execve(exe, argv, envp);
-    int err = errno;
-    (void)!::write(err_fd, &err, sizeof err);
+    int failed[2] = {0, 0};  // {step: 1 dup2, 2 chdir, 3 execve; errno}
+    for (int i = 0; i < 3 && !failed[0]; ++i)
+        if (fds[i] >= 0 && (fds[i] == i ? ::fcntl(i, F_SETFD, 0) : ::dup2(fds[i], i)) < 0) failed[0] = 1;
+    if (!failed[0] && *cwd && ::chdir(cwd) < 0) failed[0] = 2;
+    if (!failed[0]) {
+        ::execve(exe, argv, envp);
+        failed[0] = 3;
+    }
+    failed[1] = errno;
+    (void)!::write(err_fd, failed, sizeof failed);
     ::_exit(127);
 }
 
@@ -162,12 +165,13 @@ pid_t spawn_group_leader(const std::string& exe, char* const argv[], char* const
     // Also here: whichever runs first, the group exists before anyone signals it.
     ::setpgid(pid, pid);
     err_w.reset();
-    int child_errno = 0;
-    if (read_exact(err_r.get(), &child_errno, sizeof child_errno)) {
+    int failed[2];
+    if (read_exact(err_r.get(), failed, sizeof failed)) {
         int st;
         while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
         }
-        throw SysError("execve", exe + (cwd.empty() ? "" : " in " + cwd), child_errno);
+        if (failed[0] == 2) throw SysError("chdir", std::vector<std::string>{cwd, "to run " + exe}, failed[1]);
+        throw SysError(failed[0] == 1 ? "dup2" : "execve", exe, failed[1]);
     }
     return pid;
 }
