@@ -51,7 +51,10 @@ bool named_like_private_key(const std::string& path) {
 }
 
 bool private_key(const std::string& path, std::string_view head) {
-    return named_like_private_key(path) && head.substr(0, kPrivateKeyHead).find("PRIVATE KEY-----") != std::string_view::npos;
+    head = head.substr(0, kPrivateKeyHead);
+    // A file that opens as a PEM private key is one whatever its name (id_rsa, an OpenSSH key).
+    if (head.rfind("-----BEGIN ", 0) == 0 && head.find("PRIVATE KEY-----") < 80) return true;
+    return named_like_private_key(path) && head.find("PRIVATE KEY-----") != std::string_view::npos;
 }
 
 }  // namespace romimg::closure

@@ -18,8 +18,10 @@ std::string secret_glob(const std::string& path);
 // under any PATH: a copy of /etc/shadow named shadow is still a secret.
 std::string secret_name_glob(const std::string& name);
 
-// A PEM private key: named like one (.key, .pem, or under a directory called private) and its
-// first bytes (up to 64 KiB) hold "PRIVATE KEY-----".
+// A PEM private key: its first bytes (up to 64 KiB) open with a PEM private key header, or the
+// file is named like one (.key, .pem, or under a directory called private) and they hold
+// "PRIVATE KEY-----". The closure reads only files named like one (the cost of reading every
+// file's head); content, whose bytes are read anyway, passes every file's head.
 bool named_like_private_key(const std::string& path);
 bool private_key(const std::string& path, std::string_view head);
 constexpr size_t kPrivateKeyHead = 1u << 16;

@@ -142,7 +142,7 @@ public:
                 throw SysError("write", dst.string(), err);
             }
             EVP_DigestUpdate(md, buf, len);
-            if (off < (la_int64_t)closure::kPrivateKeyHead && closure::named_like_private_key(rel)) {
+            if (off < (la_int64_t)closure::kPrivateKeyHead) {
                 head.resize((size_t)off, '\0');
                 head.append((const char*)buf, std::min(len, closure::kPrivateKeyHead - (size_t)off));
             }

@@ -283,7 +283,10 @@ TEST_CASE("content ships no host secrets, and no private file becomes world-read
     CHECK(refusal({{"tls/site.key", AE_IFREG, 0644, key}})
               .find("tls/site.key is a private key, which the layer would make readable to the service and to anyone who reads "
                     "the image (remove it from SOURCE, or pass --content-allow-private") != std::string::npos);
+    CHECK(refusal({{".ssh/id_ed25519", AE_IFREG, 0644, "-----BEGIN OPENSSH PRIVATE KEY-----\nb3Bl\n"}})
+              .find(".ssh/id_ed25519 is a private key") != std::string::npos);
     CHECK(refusal({{"cert.pem", AE_IFREG, 0644, "-----BEGIN CERTIFICATE-----\n"}}).empty());
+    CHECK(refusal({{"howto.txt", AE_IFREG, 0644, "Keys look like -----BEGIN RSA PRIVATE KEY-----\n"}}).empty());
     // The source's own mode: a 0600 file or a 0700 directory does not silently become readable.
     CHECK(refusal({{"secret.txt", AE_IFREG, 0600, "x"}})
               .find("secret.txt is not world-readable in SOURCE (mode 0600), and the layer would make it readable to the "
