@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "common/names.h"
 #include "common/places.h"
+#include "common/signals.h"
 #include "common/strings.h"
 #include "content/content.h"
 #include "content/pack.h"
@@ -272,6 +273,9 @@ BaseLayer build_base(const BuildOptions& opt, const std::vector<recipe::ServiceT
             for (const auto& c : mine) paths.push_back(c.path);
             return content::replace_subtrees(std::move(plan), paths);
         };
+        // Before the trace: a file that appears while it runs changes the stamp (a miss next time),
+        // never the other way round.
+        for (const auto& st : cache::stamp_globs(t.include)) stamps.push_back(st);
         jails.push_back(jail::build_jail(t, work / "jails" / t.name, work, extras));
         // The manifest gains each file's sha256 (from the applied jail), for manifest and diff.
         const jail::JailBuild& j = jails.back();
@@ -374,6 +378,8 @@ void check_places(const BuildOptions& opt) {
 }  // namespace
 
 BuildResult build_appliance(const BuildOptions& opt) {
+    // From here Ctrl-C/SIGTERM stop the running tool and unwind: nothing is published after one.
+    signals::install_interrupt_handlers();
     // Check everything that can be checked before minutes of work.
     const std::string cmdline = kernel_cmdline(opt);
     iso::validate_label(opt.label);
@@ -420,6 +426,7 @@ BuildResult build_appliance(const BuildOptions& opt) {
         }
     }
     const std::filesystem::path work = std::filesystem::absolute(opt.work);
+    for (const auto& c : contents) content::check_source_outside(c, work);
     const std::filesystem::path cache_dir = kernel::resolve_cache_dir(std::nullopt, getenv("ROMIMG_CACHE"), getenv("HOME"));
     workdir::check_cache(cache_dir, getenv("ROMIMG_CACHE") && *getenv("ROMIMG_CACHE") ? "$ROMIMG_CACHE" : "$HOME/.cache/romimg");
     workdir::claim(work);
@@ -459,6 +466,7 @@ BuildResult build_appliance(const BuildOptions& opt) {
             pr.cache_dir = cache_dir;
             pr.log = work / "logs" / "25-content.log";
             pr.keep_tree = opt.retrace;
+            pr.allow_private = opt.content_allow_private;
             layers.push_back(content::pack_content(c, fmt::format("{}-{}", c.service, n), pr));
             const auto& l = layers.back();
             stage.detail(fmt::format("{} files, {:.1f} MB layer, {}", l.files, l.bytes / 1048576.0,

@@ -30,6 +30,7 @@ struct BuildOptions {
     // lands here too).
     std::vector<std::string> content;
     bool retrace = false;       // trace again (content in place) instead of using the base cache
+    bool content_allow_private = false;  // content may ship private keys and non-world-readable files
     // SOURCE_DATE_EPOCH: --source-date-epoch or romimg.toml; else the environment variable;
     // else the newest input (see newest_input_time).
     std::optional<int64_t> source_date_epoch;

@@ -9,8 +9,10 @@
 
 #include <fmt/format.h>
 
+#include "closure/closure.h"
 #include "common/error.h"
 #include "common/fs.h"
+#include "common/signals.h"
 #include "common/strings.h"
 
 namespace romimg::cache {
@@ -78,6 +80,27 @@ std::vector<FileStamp> stamp_files(const std::vector<std::string>& paths) {
         }
         out.push_back(s);
     }
+    return out;
+}
+
+std::vector<FileStamp> stamp_globs(const std::vector<std::string>& globs) {
+    std::vector<FileStamp> out;
+    for (const auto& g : globs) {
+        const std::vector<std::string> covered = closure::include_covers(g);
+        FileStamp s;
+        s.path = g;
+        s.type = 'g';
+        s.size = covered.size();
+        s.link = fs::sha256_hex(fmt::format("{}\n", fmt::join(covered, "\n")));
+        out.push_back(s);
+    }
+    return out;
+}
+
+std::vector<FileStamp> restamp(const std::vector<FileStamp>& recorded) {
+    std::vector<FileStamp> out;
+    out.reserve(recorded.size());
+    for (const auto& s : recorded) out.push_back(s.type == 'g' ? stamp_globs({s.path})[0] : stamp_files({s.path})[0]);
     return out;
 }
 
@@ -170,11 +193,9 @@ std::optional<BaseEntry> lookup(const sfs::path& cache_dir, const std::string& k
         why = "its stamp file is damaged";
         return std::nullopt;
     }
-    std::vector<std::string> paths;
-    for (const auto& s : recorded) paths.push_back(s.path);
-    std::vector<std::string> diff = changed(recorded, stamp_files(paths));
+    std::vector<std::string> diff = changed(recorded, restamp(recorded));
     if (!diff.empty()) {
-        why = fmt::format("{} host file(s) changed since, e.g. {}", diff.size(), diff.front());
+        why = fmt::format("{} host file(s) or include glob(s) changed since, e.g. {}", diff.size(), diff.front());
         return std::nullopt;
     }
     return entry_at(dir);
@@ -203,6 +224,7 @@ BaseEntry publish(const sfs::path& cache_dir, const std::string& key, const sfs:
     const sfs::path dir = base / key;
     std::string why;
     if (!replace && lookup(cache_dir, key, why)) return entry_at(dir);  // a parallel build of the same inputs won: as good
+    signals::throw_if_interrupted();  // an interrupted build publishes nothing
     // A stale entry (a host file changed) is moved aside first: a directory cannot be renamed
     // over a non-empty one, and the new entry must appear in one step.
     fs::TempDir trash(base, ".old-" + key.substr(0, 16) + "-");

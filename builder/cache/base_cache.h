@@ -24,14 +24,15 @@ std::string input_key(const std::map<std::string, std::string>& inputs);
 // sha256 over a directory tree's relative paths, types, modes and bytes ("" if it does not exist).
 std::string tree_digest(const std::filesystem::path& dir);
 
-// What a build depended on in one host file: a change to any field invalidates the entry.
+// What a build depended on in one host file, or in what one include glob covers: a change to any
+// field invalidates the entry.
 struct FileStamp {
-    std::string path;
-    char type = 'f';        // f d l, or '-' for gone
+    std::string path;       // the file, or the include glob (type 'g')
+    char type = 'f';        // f d l, or '-' for gone; 'g' an include glob
     uint64_t size = 0;
     int64_t mtime_ns = 0;   // files only: a directory's mtime moves whenever a sibling changes
     unsigned mode = 0, uid = 0, gid = 0;
-    std::string link;       // symlink text
+    std::string link;       // symlink text; 'g': sha256 of the covered paths (size = their count)
     bool operator==(const FileStamp&) const = default;
 };
 
@@ -39,6 +40,11 @@ struct FileStamp {
 std::vector<std::string> host_sources(const jail::JailPlan& plan);
 // lstat of each path, now.
 std::vector<FileStamp> stamp_files(const std::vector<std::string>& paths);
+// Each include glob's coverage now (closure::include_covers: matches, and all below matched
+// directories): a file the glob would now pick up, or one gone, changes it.
+std::vector<FileStamp> stamp_globs(const std::vector<std::string>& globs);
+// The same stamp taken again now (a glob re-expanded, a file lstat'ed).
+std::vector<FileStamp> restamp(const std::vector<FileStamp>& recorded);
 // Pure: text form, one stamp per line, and back (false on a malformed line).
 std::string format_stamps(const std::vector<FileStamp>& stamps);
 bool parse_stamps(const std::string& text, std::vector<FileStamp>& out);

@@ -42,7 +42,15 @@ const char* const usage =
     "                         a tar, tar.gz, tar.xz, zip or .war file (repeatable). Packed as its own\n"
     "                         squashfs layer, mounted read-only (nosuid,nodev,noexec) by init; the\n"
     "                         jail's own files under PATH are left out. PATH may not hide the\n"
-    "                         service's program, libraries, devices or writable areas.\n"
+    "                         service's program, libraries, devices or writable areas. Refused:\n"
+    "                         host secrets by the jails' rule (shadow, SSH host keys, sudoers,\n"
+    "                         root's files), PEM private keys, files not world-readable in SOURCE\n"
+    "                         (a 0600 file would become readable to all), an empty SOURCE, one\n"
+    "                         that contains the work dir or lies in it. A SOURCE symlink is\n"
+    "                         followed.\n"
+    "  --content-allow-private   ship private keys and files that are not world-readable in\n"
+    "                         SOURCE, root-owned with their own owner/group bits (never widened):\n"
+    "                         only a service running as root can then read them\n"
     "  --retrace              trace the services again, with their content in place (when new\n"
     "                         content needs files the jail lacks), instead of using the base cache\n"
     "  --fast                 zstd instead of xz for the root filesystem (bigger, faster to build)\n"
@@ -52,8 +60,8 @@ const char* const usage =
     "                         $SOURCE_DATE_EPOCH, else the newest input's mtime)\n"
     "\n"
     "Caching: the kernel, the base layer (jails + root squashfs, keyed by a hash of templates,\n"
-    "options, romimg, romimg-init, overlays/, the dpkg status and a stamp of every host file the\n"
-    "jails copied) and each content layer (by a hash of its files) are kept in $ROMIMG_CACHE or\n"
+    "options, romimg, romimg-init, overlays/, the dpkg status, a stamp of every host file the\n"
+    "jails copied and of what each include glob matches) and each content layer (by a hash of its files) are kept in $ROMIMG_CACHE or\n"
     "~/.cache/romimg (kernel/, base/, content/: each may be removed at any time). A content-only\n"
     "change re-packs that layer and the ISO; with nothing changed the ISO is left as it is.\n"
     "\n"
@@ -100,6 +108,7 @@ pipeline::BuildOptions build_options(const BuildFlags& f, const std::filesystem:
     if (f.jobs < 0 || f.jobs > 4096) throw UsageError(fmt::format("--jobs must be 1 to 4096, got {}", f.jobs));
     if (f.jobs) o.jobs = f.jobs;
     o.retrace |= f.retrace;
+    o.content_allow_private |= f.content_allow_private;
     for (const auto& c : f.content) {
         // The same SERVICE:PATH from the command line replaces the config file's.
         const std::string where = c.substr(0, c.find('='));
@@ -130,6 +139,7 @@ int build_main(const GlobalOptions&, const std::vector<std::string>& args) {
     p.flag("--fast", f.fast);
     p.repeated("--content", f.content);
     p.flag("--retrace", f.retrace);
+    p.flag("--content-allow-private", f.content_allow_private);
     p.flag("--debug-shell", f.debug_shell);
     p.option("--jobs", f.jobs);
     p.option("--work", f.work);

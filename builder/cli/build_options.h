@@ -15,7 +15,7 @@ namespace romimg::cli {
 struct BuildFlags {
     std::string config, output, work, media, label, hostname, net, log_to, romlock_mode, epoch;
     bool no_config = false, log_console = false, no_exec_lock = false, fast = false, debug_shell = false;
-    bool retrace = false;
+    bool retrace = false, content_allow_private = false;
     int jobs = 0;
     std::vector<std::string> services;
     // --content SERVICE:PATH=SOURCE: replaces the config file's entry for the same SERVICE:PATH,

@@ -31,7 +31,8 @@ int diff_main(const GlobalOptions&, const std::vector<std::string>& args) {
     auto pos = p.parse();
     if (pos.size() != 2) throw UsageError("romimg diff takes two ISOs, OLD and NEW (see romimg diff --help)");
     image::ImageDiff d = image::diff_images(image::read_manifest(pos[0]), image::read_manifest(pos[1]));
-    if (as_json) fmt::print("{}\n", image::diff_json(d).dump(2));
+    // As in manifest: bytes that are not UTF-8 print as U+FFFD instead of failing the dump.
+    if (as_json) fmt::print("{}\n", image::diff_json(d).dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
     else fmt::print("{}", image::diff_table(d));
     return d.empty() ? 0 : kDifferent;
 }

@@ -26,7 +26,9 @@ int manifest_main(const GlobalOptions&, const std::vector<std::string>& args) {
     auto pos = p.parse();
     if (pos.size() != 1) throw UsageError("romimg manifest takes one ISO (see romimg manifest --help)");
     image::ImageManifest m = image::read_manifest(pos[0]);
-    if (as_json) fmt::print("{}\n", image::manifest_json(m).dump(2));
+    // The ISO's texts need not be UTF-8 (appliance.conf is bytes): bad bytes print as U+FFFD
+    // instead of failing the dump (found by tests/hostile/fuzz).
+    if (as_json) fmt::print("{}\n", image::manifest_json(m).dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
     else fmt::print("{}", image::manifest_table(m));
     return 0;
 }

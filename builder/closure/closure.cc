@@ -3,6 +3,7 @@
 // issue 3: traced paths, their ELF/shebang closure as ld.so and the kernel would load it, every
 // symlink hop, parents, basics a service may touch only inside a request, and no secrets.
 #include "closure/closure.h"
+#include "closure/secrets.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -108,12 +109,6 @@ std::string read_head(const std::string& path, size_t n) {
     return buf;
 }
 
-// Never in a jail, whatever touched them (DESIGN.md §6.17). Matched like exclude globs.
-const std::vector<std::string> kSecrets = {
-    "/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-", "/etc/ssh/ssh_host_*_key",
-    "/root/**", "/etc/sudoers*", "/etc/sudoers.d/**",
-};
-
 // /etc/passwd and /etc/group are not the host's: the jail stage writes minimal ones holding only
 // the users the service runs as or looks up. Their backups hold the full host lists too.
 const std::set<std::string> kJailWritten = {"/etc/passwd", "/etc/group", "/etc/passwd-",
@@ -139,6 +134,40 @@ std::string platform(int machine) {
     case EM_386: return "i686";
     case EM_AARCH64: return "aarch64";
     default: return "";
+    }
+}
+
+void expand(const std::vector<std::string>& segs, size_t i, const std::string& dir, std::vector<std::string>& out) {
+    if (i == segs.size() || (segs[i] == "**" && i + 1 == segs.size())) {
+        struct stat st;
+        if (lstat(dir.c_str(), &st) == 0) out.push_back(dir);
+        return;
+    }
+    std::string prefix = dir == "/" ? "" : dir;
+    if (!has_wildcard(segs[i])) return expand(segs, i + 1, prefix + "/" + segs[i], out);
+    std::vector<std::string> names;
+    if (!sorted_names(dir, names)) return;
+    for (const auto& n : names) {
+        std::string child = prefix + "/" + n;
+        if (segs[i] == "**") {
+            struct stat st;
+            if (lstat(child.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) expand(segs, i, child, out);
+        } else if (fnmatch(segs[i].c_str(), n.c_str(), FNM_PATHNAME) == 0) {
+            expand(segs, i + 1, child, out);
+        }
+    }
+    if (segs[i] == "**") expand(segs, i + 1, dir, out);  // "**" matching nothing
+}
+
+// Every name below `dir`, depth first in sorted order; symlinked directories are not walked.
+void walk(const std::string& dir, std::vector<std::string>& out) {
+    std::vector<std::string> names;
+    if (!sorted_names(dir, names)) return;
+    for (const auto& n : names) {
+        const std::string child = (dir == "/" ? "" : dir) + "/" + n;
+        out.push_back(child);
+        struct stat st;
+        if (lstat(child.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) walk(child, out);
     }
 }
 
@@ -214,7 +243,7 @@ private:
     bool refused(const std::string& path, Reason reason, bool is_device) {
         if (fs::path_within(path, "/dev") && !is_device) return true;  // the jail stage makes its own /dev
         bool first = refused_reported_.insert(path).second;
-        if (!matching_glob(kSecrets, path).empty()) {
+        if (!secret_glob(path).empty()) {
             if (first)
                 finding("secret", path,
                         reason == Reason::traced
@@ -325,29 +354,6 @@ private:
     }
 
     // Expands one include glob on the host; a trailing "**" yields the directory (added whole).
-    void expand(const std::vector<std::string>& segs, size_t i, const std::string& dir,
-                std::vector<std::string>& out) {
-        if (i == segs.size() || (segs[i] == "**" && i + 1 == segs.size())) {
-            struct stat st;
-            if (lstat(dir.c_str(), &st) == 0) out.push_back(dir);
-            return;
-        }
-        std::string prefix = dir == "/" ? "" : dir;
-        if (!has_wildcard(segs[i])) return expand(segs, i + 1, prefix + "/" + segs[i], out);
-        std::vector<std::string> names;
-        if (!sorted_names(dir, names)) return;
-        for (const auto& n : names) {
-            std::string child = prefix + "/" + n;
-            if (segs[i] == "**") {
-                struct stat st;
-                if (lstat(child.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) expand(segs, i, child, out);
-            } else if (fnmatch(segs[i].c_str(), n.c_str(), FNM_PATHNAME) == 0) {
-                expand(segs, i + 1, child, out);
-            }
-        }
-        if (segs[i] == "**") expand(segs, i + 1, dir, out);  // "**" matching nothing
-    }
-
     // A whole included object: a file (with its ELF/shebang closure), a directory with
     // everything below it. A symlink inside an included directory keeps its chain and target,
     // but a linked directory is not walked: a link to / would otherwise pull in the host.
@@ -375,10 +381,7 @@ private:
                 finding("warning", g, fmt::format("include {} is not an absolute path; ignored", g));
                 continue;
             }
-            std::vector<std::string> matches;
-            expand(components(g), 0, "/", matches);
-            std::sort(matches.begin(), matches.end());
-            matches.erase(std::unique(matches.begin(), matches.end()), matches.end());
+            const std::vector<std::string> matches = glob_expand(g);
             if (matches.empty()) finding("warning", g, fmt::format("include {} matches nothing", g));
             for (const auto& m : matches) add_tree(m, "include " + g, true);
         }
@@ -652,14 +655,8 @@ private:
     }
 
     static bool private_key_file(const std::string& path, uint64_t size) {
-        std::string b = basename_of(path);
-        auto ends = [&](const char* s) {
-            size_t n = strlen(s);
-            return b.size() >= n && b.compare(b.size() - n, n, s) == 0;
-        };
-        if (!(ends(".key") || ends(".pem") || path.find("/private/") != std::string::npos)) return false;
-        if (size > (1u << 20)) return false;
-        return read_head(path, 1u << 16).find("PRIVATE KEY-----") != std::string::npos;
+        if (!named_like_private_key(path) || size > kPrivateKeyMaxSize) return false;
+        return private_key(path, read_head(path, kPrivateKeyHead));
     }
 
     void finish_entries() {
@@ -705,6 +702,25 @@ private:
 
 bool glob_match(const std::string& pattern, const std::string& path) {
     return match_from(components(pattern), 0, components(path), 0);
+}
+
+std::vector<std::string> glob_expand(const std::string& glob) {
+    std::vector<std::string> matches;
+    if (glob.empty() || glob[0] != '/') return matches;
+    expand(components(glob), 0, "/", matches);
+    std::sort(matches.begin(), matches.end());
+    matches.erase(std::unique(matches.begin(), matches.end()), matches.end());
+    return matches;
+}
+
+std::vector<std::string> include_covers(const std::string& glob) {
+    std::vector<std::string> out;
+    for (const auto& m : glob_expand(glob)) {
+        out.push_back(m);
+        struct stat st;
+        if (stat(m.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) walk(m, out);  // a matched link to a dir is walked, as add_tree does
+    }
+    return out;
 }
 
 FileSet compute_closure(const trace::TraceResult& trace, const ClosureOptions& opt) {

@@ -62,6 +62,13 @@ FileSet compute_closure(const trace::TraceResult& trace, const ClosureOptions& o
 // component matches any number of components (including none). Pure.
 bool glob_match(const std::string& pattern, const std::string& path);
 
+// What an include glob matches on the host now, sorted ("" or relative globs match nothing).
+std::vector<std::string> glob_expand(const std::string& glob);
+// Everything one include takes: its matches and, below each matched directory, every name
+// (symlinked directories below it are not walked, as in the closure). For the base cache, which
+// must notice a new file an include would now pick up.
+std::vector<std::string> include_covers(const std::string& glob);
+
 // ld.so's view of the machine, exposed for tests and the manifest.
 namespace elf {
 struct Info {

@@ -3,12 +3,15 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
-#include <spawn.h>
+#include <csignal>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <memory>
+
 #include "common/error.h"
+#include "common/signals.h"
 #include "common/strings.h"
 #include "common/sys.h"
 
@@ -44,8 +47,70 @@ std::vector<std::string> merged_env(const Command& cmd) {
     return out;
 }
 
-// Spawns with stdout going to `stdout_fd` (or the log/terminal) and returns the pid.
-pid_t spawn(const Command& cmd, int stdout_fd) {
+// A running tool, the leader of its own process group: romimg's Ctrl-C does not reach it
+// directly; instead an interrupt (or any exception) SIGKILLs the whole group and reaps it, and
+// PDEATHSIG kills it if romimg itself is killed.
+class Child {
+public:
+    explicit Child(pid_t pid) : pid_(pid), pidfd_(sys::pidfd_open(pid)) {}
+    ~Child() { stop(); }
+    Child(const Child&) = delete;
+    Child& operator=(const Child&) = delete;
+
+    // Its exit status (>= 0) or -signal. On an interrupt: the group is killed, Interrupted thrown.
+    int wait() {
+        for (;;) {
+            check_interrupt();
+            if (!sys::poll_readable(pidfd_.get(), 100)) continue;
+            int st;
+            pid_t r = ::waitpid(pid_, &st, WNOHANG);
+            if (r == pid_) {
+                pid_ = -1;
+                return WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st);
+            }
+            if (r < 0 && errno != EINTR) throw SysError("waitpid", std::to_string(pid_), errno);
+        }
+    }
+
+    // Everything written to `fd` until EOF, with the same reaction to an interrupt.
+    std::string read_all(int fd) {
+        std::string out;
+        char buf[65536];
+        for (;;) {
+            check_interrupt();
+            if (!sys::poll_readable(fd, 100)) continue;
+            ssize_t n = ::read(fd, buf, sizeof buf);
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) throw SysError("read", std::to_string(fd), errno);
+            if (n == 0) return out;
+            out.append(buf, n);
+        }
+    }
+
+private:
+    void check_interrupt() {
+        if (!signals::interrupted()) return;
+        stop();
+        throw Interrupted();
+    }
+
+    // The group first: the unreaped leader keeps its id from being reused.
+    void stop() {
+        if (pid_ <= 0) return;
+        ::kill(-pid_, SIGKILL);
+        ::kill(pid_, SIGKILL);
+        int st;
+        while (::waitpid(pid_, &st, 0) < 0 && errno == EINTR) {
+        }
+        pid_ = -1;
+    }
+
+    pid_t pid_;
+    Fd pidfd_;
+};
+
+// Starts cmd with stdout going to `stdout_fd` (or the log/terminal).
+std::unique_ptr<Child> spawn(const Command& cmd, int stdout_fd) {
     if (cmd.argv.empty()) throw Error("internal: empty command");
     std::string exe = find_program(cmd.argv[0]);
     if (exe.empty())
@@ -58,15 +123,8 @@ pid_t spawn(const Command& cmd, int stdout_fd) {
         std::string header = "$ " + quote_argv(cmd.argv) + "\n";
         sys::write_all(log.get(), header);
     }
-
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    int devnull_in = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (devnull_in >= 0) posix_spawn_file_actions_adddup2(&fa, devnull_in, 0);
-    if (stdout_fd >= 0) posix_spawn_file_actions_adddup2(&fa, stdout_fd, 1);
-    else if (log) posix_spawn_file_actions_adddup2(&fa, log.get(), 1);
-    if (log) posix_spawn_file_actions_adddup2(&fa, log.get(), 2);
-    if (!cmd.cwd.empty()) posix_spawn_file_actions_addchdir_np(&fa, cmd.cwd.c_str());
+    Fd devnull = sys::open("/dev/null", O_RDONLY);
+    const int fds[3] = {devnull.get(), stdout_fd >= 0 ? stdout_fd : log ? log.get() : -1, log ? log.get() : -1};
 
     std::vector<std::string> env = merged_env(cmd);
     std::vector<char*> envp, argv;
@@ -75,25 +133,12 @@ pid_t spawn(const Command& cmd, int stdout_fd) {
     std::vector<std::string> args = cmd.argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
-
-    pid_t pid;
-    int rc = posix_spawn(&pid, exe.c_str(), &fa, nullptr, argv.data(), envp.data());
-    posix_spawn_file_actions_destroy(&fa);
-    if (devnull_in >= 0) ::close(devnull_in);
-    if (rc != 0) throw SysError("posix_spawn", quote_argv(cmd.argv), rc);
-    return pid;
-}
-
-int wait_status(pid_t pid) {
-    int st;
-    while (waitpid(pid, &st, 0) < 0)
-        if (errno != EINTR) throw SysError("waitpid", std::to_string(pid), errno);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st);
+    return std::make_unique<Child>(sys::spawn_group_leader(exe, argv.data(), envp.data(), fds, cmd.cwd.string()));
 }
 
 }  // namespace
 
-int run_status(const Command& cmd) { return wait_status(spawn(cmd, -1)); }
+int run_status(const Command& cmd) { return spawn(cmd, -1)->wait(); }
 
 void run(const Command& cmd) {
     int st = run_status(cmd);
@@ -102,10 +147,10 @@ void run(const Command& cmd) {
 
 std::string run_capture(const Command& cmd) {
     auto [r, w] = sys::pipe();
-    pid_t pid = spawn(cmd, w.get());
+    std::unique_ptr<Child> child = spawn(cmd, w.get());
     w.reset();
-    std::string out = sys::read_all(r.get());
-    int st = wait_status(pid);
+    std::string out = child->read_all(r.get());
+    int st = child->wait();
     if (st != 0) throw ToolError(cmd.argv, st, cmd.log);
     return out;
 }

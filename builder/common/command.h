@@ -17,7 +17,9 @@ struct Command {
 };
 
 // Runs to completion. Exit status (>= 0) or -signal. Throws SysError if it cannot be started
-// (the message names the missing program).
+// (the message names the missing program). The tool leads its own process group and dies with
+// romimg (PDEATHSIG); once an interrupt is flagged (common/signals) the group is SIGKILLed and
+// reaped within 0.1 s and Interrupted is thrown, as on any exception while it runs.
 int run_status(const Command& cmd);
 
 // Same, but throws ToolError (argv, status, last log lines) on a non-zero status.

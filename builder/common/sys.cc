@@ -6,7 +6,10 @@
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/openat2.h>
+#include <poll.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -144,6 +147,64 @@ void mkdir_p(const std::string& path, mode_t mode) {
             throw SysError("mkdir", cur, errno);
         i = j + 1;
     }
+}
+
+namespace {
+
+// The child between fork and execve: only async-signal-safe calls (the builder has threads).
+[[noreturn]] void exec_child(pid_t parent, const char* exe, char* const argv[], char* const envp[], const int fds[3],
+                             const char* cwd, int err_fd) {
+    ::setpgid(0, 0);
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);  // the parent died before prctl: nobody would kill us
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    int failed[2] = {0, 0};  // {step: 1 dup2, 2 chdir, 3 execve; errno}
+    for (int i = 0; i < 3 && !failed[0]; ++i)
+        if (fds[i] >= 0 && (fds[i] == i ? ::fcntl(i, F_SETFD, 0) : ::dup2(fds[i], i)) < 0) failed[0] = 1;
+    if (!failed[0] && *cwd && ::chdir(cwd) < 0) failed[0] = 2;
+    if (!failed[0]) {
+        ::execve(exe, argv, envp);
+        failed[0] = 3;
+    }
+    failed[1] = errno;
+    (void)!::write(err_fd, failed, sizeof failed);
+    ::_exit(127);
+}
+
+}  // namespace
+
+pid_t spawn_group_leader(const std::string& exe, char* const argv[], char* const envp[], const int fds[3],
+                         const std::string& cwd) {
+    auto [err_r, err_w] = pipe();  // closed by a successful execve
+    const pid_t parent = ::getpid();
+    const pid_t pid = ::fork();
+    if (pid < 0) throw SysError("fork", exe, errno);
+    if (pid == 0) exec_child(parent, exe.c_str(), argv, envp, fds, cwd.c_str(), err_w.get());
+    // Also here: whichever runs first, the group exists before anyone signals it.
+    ::setpgid(pid, pid);
+    err_w.reset();
+    int failed[2];
+    if (read_exact(err_r.get(), failed, sizeof failed)) {
+        int st;
+        while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+        }
+        if (failed[0] == 2) throw SysError("chdir", std::vector<std::string>{cwd, "to run " + exe}, failed[1]);
+        throw SysError(failed[0] == 1 ? "dup2" : "execve", exe, failed[1]);
+    }
+    return pid;
+}
+
+Fd pidfd_open(pid_t pid) {
+    int fd = (int)::syscall(SYS_pidfd_open, pid, 0);
+    if (fd < 0) throw SysError("pidfd_open", std::to_string(pid), errno);
+    return Fd(fd);
+}
+
+bool poll_readable(int fd, int timeout_ms) {
+    struct pollfd p {fd, POLLIN, 0};
+    return ::poll(&p, 1, timeout_ms) > 0;
 }
 
 std::string errno_name(int err) {

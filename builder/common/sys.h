@@ -36,6 +36,16 @@ void setns(int fd, int nstype);
 void set_loopback_up();                        // in the current network namespace
 void mkdir_p(const std::string& path, mode_t mode = 0755);
 
+// fork + execve of `exe` as the leader of a new process group that dies with the calling thread
+// (PR_SET_PDEATHSIG SIGKILL, re-checked against the parent that forked it). fds[i] >= 0 becomes
+// the child's fd i; `cwd` "" = inherit. argv and envp end with nullptr. Throws SysError when
+// fork, dup2, chdir or execve fails (the child's errno comes back through a CLOEXEC pipe).
+pid_t spawn_group_leader(const std::string& exe, char* const argv[], char* const envp[], const int fds[3],
+                         const std::string& cwd);
+Fd pidfd_open(pid_t pid);
+// poll(2) for POLLIN (or hang-up) on one fd: false on timeout or EINTR.
+bool poll_readable(int fd, int timeout_ms);
+
 // Translates an errno value to its symbolic name ("ENOENT").
 std::string errno_name(int err);
 // Signal name ("TERM") and back; -1 if unknown.

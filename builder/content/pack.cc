@@ -15,8 +15,10 @@
 #include <fmt/format.h>
 #include <openssl/evp.h>
 
+#include "closure/secrets.h"
 #include "common/error.h"
 #include "common/fs.h"
+#include "common/signals.h"
 #include "common/strings.h"
 
 namespace romimg::content {
@@ -60,7 +62,8 @@ namespace {
 // The staging writer: one entry at a time, never following a symlink it (or the archive) made.
 class Stager {
 public:
-    Stager(const ContentSpec& c, std::filesystem::path tree) : c_(c), tree_(std::move(tree)) {}
+    Stager(const ContentSpec& c, std::filesystem::path tree, bool allow_private)
+        : c_(c), tree_(std::move(tree)), allow_private_(allow_private) {}
 
     // Validates NAME (archive-relative) into components; "" for the root entry.
     std::string clean_name(std::string name) {
@@ -84,14 +87,16 @@ public:
             reject(c_, rel + " is setuid or setgid", "remove the bit (chmod u-s,g-s): content is data, mounted nosuid");
         if (!hardlink && type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK)
             reject(c_, rel + " is a device node, FIFO or socket", "content holds files, directories and symlinks only: remove it");
+        if (!hardlink && type != AE_IFLNK) check_private(rel, type, perm);
         const std::filesystem::path dst = tree_ / rel;
         make_parents(rel);
         if (type == AE_IFDIR && !hardlink) {
+            const unsigned dmode = world_readable(type, perm) ? 0755 : perm & 0770;
             struct stat st;
             if (lstat(dst.c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) replace_error(rel);
             if (mkdir(dst.c_str(), 0755) != 0 && errno != EEXIST) throw SysError("mkdir", dst.string(), errno);
-            if (chmod(dst.c_str(), 0755) != 0) throw SysError("chmod", dst.string(), errno);
-            record(rel, "d 755");
+            if (chmod(dst.c_str(), dmode) != 0) throw SysError("chmod", dst.string(), errno);
+            record(rel, fmt::format("d {:o}", dmode));
             return;
         }
         remove_existing(rel, dst);
@@ -113,7 +118,8 @@ public:
             record(rel, std::string("l ") + target);
             return;
         }
-        const unsigned mode = (perm & 0111) ? 0755 : 0644;
+        const unsigned mode = !world_readable(type, perm) ? perm & 0770 : (perm & 0111) ? 0755 : 0644;
+        std::string head;  // the first bytes, for the private-key rule
         int fd = open(dst.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
         if (fd < 0) throw SysError("open", dst.string(), errno);
         EVP_MD_CTX* md = EVP_MD_CTX_new();
@@ -136,6 +142,10 @@ public:
                 throw SysError("write", dst.string(), err);
             }
             EVP_DigestUpdate(md, buf, len);
+            if (off < (la_int64_t)closure::kPrivateKeyHead) {
+                head.resize((size_t)off, '\0');
+                head.append((const char*)buf, std::min(len, closure::kPrivateKeyHead - (size_t)off));
+            }
             size = off + len;
         }
         const uint64_t want = std::max<uint64_t>(size, (uint64_t)std::max<la_int64_t>(0, archive_entry_size(e)));
@@ -148,6 +158,9 @@ public:
         EVP_DigestFinal_ex(md, out, &n);
         EVP_MD_CTX_free(md);
         if (rc != ARCHIVE_EOF) reject(c_, "cannot read " + rel + ": " + archive_error_string(a), "check that the archive is complete");
+        if (!allow_private_ && closure::private_key(rel, head))
+            reject(c_, rel + " is a private key, which the layer would make readable to the service and to anyone who reads the image",
+                   "remove it from SOURCE, or pass --content-allow-private to ship it root-owned with its own mode");
         std::string hex;
         for (unsigned i = 0; i < n; ++i) hex += fmt::format("{:02x}", out[i]);
         record(rel, fmt::format("f {:o} {} {}", mode, size, hex));
@@ -164,8 +177,35 @@ public:
 
     StagedContent result;
 
+    bool empty() const {
+        for (const auto& [rel, what] : lines_)
+            if (what[0] != 'd') return false;
+        return true;
+    }
+
 private:
     void record(const std::string& rel, const std::string& what) { lines_[rel] = what; }
+
+    static bool world_readable(mode_t type, unsigned perm) {
+        return (perm & 04) && (type != AE_IFDIR || (perm & 01));
+    }
+
+    // The jails' secret rule, applied to where the entry lands in the jail and to its name (a
+    // copy of /etc/shadow is a secret wherever it lies); then the source's own mode: a file only
+    // its owner could read must not become readable to every user of the image.
+    void check_private(const std::string& rel, mode_t type, unsigned perm) {
+        const std::string last = rel.substr(rel.rfind('/') + 1);
+        std::string glob = closure::secret_glob(c_.path + "/" + rel);
+        if (glob.empty() && type == AE_IFREG) glob = closure::secret_name_glob(last);
+        if (!glob.empty())
+            reject(c_, rel + " is a host secret (the jails' rule " + glob + "): it never goes into an image", "remove it from SOURCE");
+        if (world_readable(type, perm) || allow_private_) return;
+        reject(c_, fmt::format("{} is not world-readable in SOURCE (mode {:04o}), and the layer would make it readable to the service "
+                               "and to anyone who reads the image",
+                               rel, perm),
+               type == AE_IFDIR ? "chmod o+rx it if it is public, remove it, or pass --content-allow-private to ship it root-owned with its own mode"
+                                : "chmod o+r it if it is public, remove it, or pass --content-allow-private to ship it root-owned with its own mode");
+    }
 
     [[noreturn]] void replace_error(const std::string& rel) {
         reject(c_, rel + " appears twice in SOURCE, once as a directory", "fix the source");
@@ -201,21 +241,35 @@ private:
 
     const ContentSpec& c_;
     std::filesystem::path tree_;
+    bool allow_private_;
     std::map<std::string, std::string> lines_;  // relative path → what it is
 };
 
 }  // namespace
 
-StagedContent stage_content(const ContentSpec& c, const std::filesystem::path& tree) {
+void check_source_outside(const ContentSpec& c, const std::filesystem::path& work) {
+    std::error_code ec;
+    const std::filesystem::path src = std::filesystem::canonical(c.source, ec);
+    const std::filesystem::path w = std::filesystem::weakly_canonical(std::filesystem::absolute(work), ec);
+    if (!src.empty() && !w.empty() && fs::path_within(w.string(), src.string()))
+        reject(c, "SOURCE " + src.string() + " contains romimg's work directory " + w.string() + ", so it would copy itself",
+               "give a SOURCE outside the work directory, or --work DIR outside SOURCE");
+    if (!src.empty() && !w.empty() && fs::path_within(src.string(), w.string()))
+        reject(c, "SOURCE " + src.string() + " lies inside romimg's work directory " + w.string() + ", which a build clears and rewrites",
+               "copy the release out of the work directory first");
+}
+
+StagedContent stage_content(const ContentSpec& c, const std::filesystem::path& tree, bool allow_private) {
     const SourceKind kind = check_source(c);
     std::filesystem::create_directories(tree.parent_path());
     if (mkdir(tree.c_str(), 0755) != 0 || chmod(tree.c_str(), 0755) != 0) throw SysError("mkdir", tree.string(), errno);
-    Stager s(c, tree);
+    Stager s(c, tree, allow_private);
     struct archive_entry* e = nullptr;
     if (kind == SourceKind::archive) {
         ArchivePtr a = open_archive(c.source);
         int rc;
         while ((rc = archive_read_next_header(a.get(), &e)) == ARCHIVE_OK || rc == ARCHIVE_WARN) {
+            signals::throw_if_interrupted();
             const char* name = archive_entry_pathname(e);
             s.add(a.get(), e, name ? name : "");
         }
@@ -226,13 +280,16 @@ StagedContent stage_content(const ContentSpec& c, const std::filesystem::path& t
         ArchivePtr a(archive_read_disk_new(), archive_read_free);
         archive_read_disk_set_symlink_physical(a.get());
         archive_read_disk_set_behavior(a.get(), ARCHIVE_READDISK_NO_XATTR | ARCHIVE_READDISK_NO_ACL | ARCHIVE_READDISK_NO_FFLAGS);
-        const std::string root = std::filesystem::absolute(c.source).lexically_normal().string();
+        // Resolved: the disk reader does not follow symlinks, so `current -> release-42` would be
+        // one symlink entry and an empty layer.
+        const std::string root = std::filesystem::canonical(c.source).string();
         const std::string base = root.back() == '/' ? root.substr(0, root.size() - 1) : root;
         if (archive_read_disk_open(a.get(), base.c_str()) != ARCHIVE_OK)
             reject(c, std::string("cannot read the directory: ") + archive_error_string(a.get()), "check its permissions");
         int rc;
         std::unique_ptr<struct archive_entry, void (*)(struct archive_entry*)> entry(archive_entry_new(), archive_entry_free);
         while ((rc = archive_read_next_header2(a.get(), entry.get())) == ARCHIVE_OK || rc == ARCHIVE_WARN) {
+            signals::throw_if_interrupted();
             std::string name = archive_entry_sourcepath(entry.get());
             archive_read_disk_descend(a.get());
             if (!fs::path_within(name, base)) continue;
@@ -241,6 +298,9 @@ StagedContent stage_content(const ContentSpec& c, const std::filesystem::path& t
         if (rc != ARCHIVE_EOF)
             reject(c, std::string("cannot read the directory: ") + archive_error_string(a.get()), "check its permissions");
     }
+    if (s.empty())
+        reject(c, "SOURCE " + c.source.string() + " holds no files or symlinks: the layer would be empty",
+               "give the directory or archive that holds the release");
     StagedContent out = s.result;
     out.tree = tree;
     out.digest = s.digest();
@@ -266,7 +326,7 @@ PackedLayer pack_content(const ContentSpec& c, const std::string& name, const Pa
     fs::remove_tree(stage_dir);
     StagedContent staged;
     try {
-        staged = stage_content(c, stage_dir / "tree");
+        staged = stage_content(c, stage_dir / "tree", req.allow_private);
     } catch (...) {
         fs::remove_tree(stage_dir);  // bad input leaves nothing behind
         throw;
@@ -286,6 +346,8 @@ PackedLayer pack_content(const ContentSpec& c, const std::string& name, const Pa
             std::filesystem::remove(tmp);
             throw;
         }
+        if (signals::interrupted()) std::filesystem::remove(tmp);
+        signals::throw_if_interrupted();  // an interrupted build publishes nothing
         if (rename(tmp.c_str(), out.squashfs.c_str()) != 0) throw SysError("rename", {tmp.string(), out.squashfs.string()}, errno);
     }
     if (!req.keep_tree) fs::remove_tree(stage_dir);

@@ -25,13 +25,21 @@ struct StagedContent {
     uint64_t files = 0, bytes = 0;
 };
 
-// Writes SOURCE's entries under `tree` (created; must not exist). Refused with UsageError:
-// absolute names, "..", device nodes, FIFOs, sockets, setuid/setgid bits, an entry reached
-// through a symlink. Modes are normalized (directories 0755, files 0644, or 0755 when any
-// execute bit was set): the layer is root-owned and mounted noexec, and the service's user must
-// be able to read it. Symlinks are kept verbatim: they resolve inside the chroot, so they
-// cannot reach the host or another jail.
-StagedContent stage_content(const ContentSpec& c, const std::filesystem::path& tree);
+// Throws UsageError if SOURCE (resolved) contains the work directory (staging would copy itself)
+// or lies inside it (a build clears it).
+void check_source_outside(const ContentSpec& c, const std::filesystem::path& work);
+
+// Writes SOURCE's entries under `tree` (created; must not exist). A SOURCE that is a symlink to a
+// directory is resolved. Refused with UsageError: absolute names, "..", device nodes, FIFOs,
+// sockets, setuid/setgid bits, an entry reached through a symlink, a source with no file or
+// symlink (an empty layer), host secrets by the jails' rule (closure/secrets.h: by where the
+// entry lands and by its name), and unless `allow_private`, PEM private keys and files or
+// directories that are not world-readable in the source. Modes are normalized (directories
+// 0755, files 0644, or 0755 when any execute bit was set): the layer is root-owned and mounted
+// noexec, and the service's user must be able to read it; a private entry allowed by
+// `allow_private` keeps its owner and group bits only (never widened). Symlinks are kept
+// verbatim: they resolve inside the chroot, so they cannot reach the host or another jail.
+StagedContent stage_content(const ContentSpec& c, const std::filesystem::path& tree, bool allow_private = false);
 
 // Pure: the mksquashfs command for a content layer (root-owned, fixed times, no xattrs).
 Command content_mksquashfs_command(const std::filesystem::path& tree, const std::filesystem::path& out,
@@ -47,6 +55,7 @@ struct PackRequest {
     std::filesystem::path cache_dir;  // <cache>; layers go to <cache>/content/
     std::filesystem::path log;
     bool keep_tree = false;           // leave work/content/NAME/tree (--retrace binds it)
+    bool allow_private = false;       // --content-allow-private (stage_content)
 };
 
 struct PackedLayer {

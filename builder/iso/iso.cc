@@ -287,6 +287,7 @@ public:
     PendingFile& operator=(const PendingFile&) = delete;
     const sfs::path& path() const { return tmp_; }
     void commit() {
+        signals::throw_if_interrupted();  // an interrupted build publishes nothing
         if (::rename(tmp_.c_str(), final_.c_str()) != 0)
             throw SysError("rename", std::vector<std::string>{tmp_.string(), final_.string()},
                            errno);

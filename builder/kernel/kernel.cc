@@ -415,6 +415,7 @@ KernelResult build_kernel(const KernelOptions& opt) {
         manifest += fmt::format("file {} {}\n", rel, fs::sha256_hex(data));
     fs::write_file_atomic(staged / "inputs.txt", manifest);
     sfs::copy_file(log, staged / "build.log");
+    signals::throw_if_interrupted();  // an interrupted build publishes nothing
     if (::rename(staged.c_str(), entry.c_str()) != 0) {
         // Another build of the same key won the race: its entry is just as good.
         if (!(errno == EEXIST || errno == ENOTEMPTY) || !sfs::is_regular_file(entry / "bzImage"))

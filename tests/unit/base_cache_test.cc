@@ -101,7 +101,7 @@ TEST_CASE("publish then lookup: a hit while stamps hold, a miss with a reason on
 
     fs::write_file_atomic(host, "bb");
     CHECK_FALSE(cache::lookup(cache_dir, key, why).has_value());
-    CHECK(why.find("1 host file(s) changed since, e.g. " + host.string()) != std::string::npos);
+    CHECK(why.find("1 host file(s) or include glob(s) changed since, e.g. " + host.string()) != std::string::npos);
     // Republishing replaces the stale entry.
     cache::publish(cache_dir, key, sqfs, {}, cache::stamp_files({host.string()}), "");
     CHECK(cache::lookup(cache_dir, key, why).has_value());
@@ -122,4 +122,55 @@ TEST_CASE("tree_digest follows bytes, names and modes of overlays/") {
     const std::string d = cache::tree_digest(tmp.path());
     fs::write_file_atomic(tmp.path() / "etc/hosts", "127.0.0.1 localhost \n");
     CHECK(cache::tree_digest(tmp.path()) != d);
+}
+
+TEST_CASE("an include glob's stamp changes when a file it would now pick up appears or goes") {
+    fs::TempDir tmp("/tmp", "romimg-cache-test-");
+    const auto conf = tmp.path() / "sites";
+    std::filesystem::create_directories(conf / "lib");
+    fs::write_file_atomic(conf / "a.conf", "a\n");
+    fs::write_file_atomic(conf / "lib/x.jar", "x\n");
+    const std::vector<std::string> globs = {(conf / "*.conf").string(), (conf / "lib").string()};
+    auto before = cache::stamp_globs(globs);
+    REQUIRE(before.size() == 2);
+    CHECK(before[0].type == 'g');
+    CHECK(before[0].path == globs[0]);
+    CHECK(before[0].size == 1);
+    CHECK(before[1].size == 2);  // the directory and the jar below it
+    std::vector<cache::FileStamp> back;
+    REQUIRE(cache::parse_stamps(cache::format_stamps(before), back));
+    CHECK(back == before);
+    CHECK(cache::changed(before, cache::restamp(before)).empty());
+    // Editing a matched file is the file stamps' business, not the glob's.
+    fs::write_file_atomic(conf / "a.conf", "edited\n");
+    CHECK(cache::changed(before, cache::restamp(before)).empty());
+    // A new match, a new file below a matched directory, a file that does not match.
+    fs::write_file_atomic(conf / "b.conf", "b\n");
+    CHECK(cache::changed(before, cache::restamp(before)) == std::vector<std::string>{globs[0]});
+    fs::write_file_atomic(conf / "lib/y.jar", "y\n");
+    CHECK(cache::changed(before, cache::restamp(before)) == globs);
+    auto now = cache::restamp(before);
+    fs::write_file_atomic(conf / "b.txt", "not matched\n");
+    CHECK(cache::changed(now, cache::restamp(now)).empty());
+    std::filesystem::remove(conf / "b.conf");
+    CHECK(cache::changed(now, cache::restamp(now)) == std::vector<std::string>{globs[0]});
+    // Mixed with file stamps, each is re-taken its own way.
+    auto mixed = cache::stamp_files({(conf / "a.conf").string()});
+    mixed.push_back(cache::stamp_globs({globs[1]})[0]);
+    CHECK(cache::changed(mixed, cache::restamp(mixed)).empty());
+}
+
+TEST_CASE("lookup misses when an include glob covers a new file") {
+    fs::TempDir tmp("/tmp", "romimg-cache-test-");
+    const auto cache_dir = tmp.path() / "cache", inc = tmp.path() / "inc";
+    std::filesystem::create_directories(inc);
+    fs::write_file_atomic(inc / "a.conf", "a\n");
+    fs::write_file_atomic(tmp.path() / "root.sqfs", "sqfs");
+    const std::string key(64, 'a');
+    cache::publish(cache_dir, key, tmp.path() / "root.sqfs", {}, cache::stamp_globs({(inc / "*.conf").string()}), "conf\n");
+    std::string why;
+    CHECK(cache::lookup(cache_dir, key, why).has_value());
+    fs::write_file_atomic(inc / "b.conf", "b\n");
+    CHECK_FALSE(cache::lookup(cache_dir, key, why).has_value());
+    CHECK(why == "1 host file(s) or include glob(s) changed since, e.g. " + (inc / "*.conf").string());
 }

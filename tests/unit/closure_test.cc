@@ -12,6 +12,7 @@
 #include <cstdlib>
 
 #include "closure/closure.h"
+#include "closure/secrets.h"
 #include "common/fs.h"
 #include "trace/paths.h"
 
@@ -608,4 +609,21 @@ TEST_CASE("basics: a JVM brings its trust store and policies, links kept", "[clo
     REQUIRE(entry(s, f.p("certs/cacerts")));
     CHECK(entry(s, f.p("certs/cacerts"))->type == FileType::file);
     CHECK(s.findings.empty());  // policies this fake JDK lacks are simply not there
+}
+
+TEST_CASE("the one secret rule: host secret globs, secret names anywhere, PEM private keys") {
+    CHECK(romimg::closure::secret_glob("/etc/shadow") == "/etc/shadow");
+    CHECK(romimg::closure::secret_glob("/root/.ssh/id_rsa") == "/root/**");
+    CHECK(romimg::closure::secret_glob("/etc/sudoers.d/admins") == "/etc/sudoers.d/**");
+    CHECK(romimg::closure::secret_glob("/var/www/html/shadow").empty());
+    CHECK(romimg::closure::secret_name_glob("shadow") == "/etc/shadow");
+    CHECK(romimg::closure::secret_name_glob("ssh_host_rsa_key") == "/etc/ssh/ssh_host_*_key");
+    CHECK(romimg::closure::secret_name_glob("ssh_host_rsa_key.pub").empty());
+    CHECK(romimg::closure::secret_name_glob("index.html").empty());
+    const std::string pem = "-----BEGIN PRIVATE KEY-----\nMIIE\n";
+    CHECK(romimg::closure::private_key("/etc/ssl/private/site.key", pem));
+    CHECK(romimg::closure::private_key("id_rsa", "-----BEGIN RSA PRIVATE KEY-----\n"));
+    CHECK_FALSE(romimg::closure::private_key("/etc/ssl/certs/site.pem", "-----BEGIN CERTIFICATE-----\n"));
+    CHECK_FALSE(romimg::closure::private_key("notes.txt", "see -----BEGIN PRIVATE KEY----- in the docs"));
+    CHECK(romimg::closure::private_key("site.key", "comment\n" + pem));
 }

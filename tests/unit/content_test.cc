@@ -189,11 +189,11 @@ TEST_CASE("a directory and the same files as tar.gz and zip stage to the same tr
     fs::TempDir tmp("/tmp", "romimg-content-test-");
     const auto src = tmp.path() / "src";
     std::filesystem::create_directories(src / "img");
-    fs::write_file_atomic(src / "index.html", "<h1>release 42</h1>\n", 0600);  // normalized to 0644
-    fs::write_file_atomic(src / "img/run.sh", "#!/bin/sh\n", 0700);             // to 0755
+    fs::write_file_atomic(src / "index.html", "<h1>release 42</h1>\n", 0664);  // normalized to 0644
+    fs::write_file_atomic(src / "img/run.sh", "#!/bin/sh\n", 0775);             // to 0755
     std::filesystem::create_symlink("index.html", src / "home.html");
-    write_archive(tmp.path() / "r.tar.gz", {{"./", AE_IFDIR, 0755, ""}, {"./index.html", AE_IFREG, 0600, "<h1>release 42</h1>\n"},
-                                            {"./img/", AE_IFDIR, 0700, ""}, {"./img/run.sh", AE_IFREG, 0700, "#!/bin/sh\n"},
+    write_archive(tmp.path() / "r.tar.gz", {{"./", AE_IFDIR, 0755, ""}, {"./index.html", AE_IFREG, 0666, "<h1>release 42</h1>\n"},
+                                            {"./img/", AE_IFDIR, 0775, ""}, {"./img/run.sh", AE_IFREG, 0705, "#!/bin/sh\n"},
                                             {"./home.html", AE_IFLNK, 0777, "index.html"}});
     write_archive(tmp.path() / "r.war", {{"index.html", AE_IFREG, 0644, "<h1>release 42</h1>\n"},
                                          {"img/run.sh", AE_IFREG, 0755, "#!/bin/sh\n"},
@@ -256,4 +256,83 @@ TEST_CASE("archives that would escape, plant devices or setuid files, or write t
     auto ok = content::stage_content(spec_for(tmp.path() / "ok.tar.gz"), tmp.path() / "ok");
     CHECK(std::filesystem::read_symlink(tmp.path() / "ok/abs") == "/etc/hostname");
     CHECK(std::filesystem::hard_link_count(tmp.path() / "ok/hl") == 2);
+}
+
+TEST_CASE("content ships no host secrets, and no private file becomes world-readable unless allowed") {
+    fs::TempDir tmp("/tmp", "romimg-content-test-");
+    int n = 0;
+    auto staged = [&](const std::vector<Entry>& entries, bool allow_private = false, const std::string& path = "/var/www/html") {
+        const auto file = tmp.path() / ("c" + std::to_string(++n) + ".tar.gz");
+        write_archive(file, entries);
+        content::stage_content(content::parse_content_arg("apache:" + path + "=" + file.string()),
+                               tmp.path() / ("tree" + std::to_string(n)), allow_private);
+        return tmp.path() / ("tree" + std::to_string(n));
+    };
+    auto refusal = [&](const std::vector<Entry>& entries, bool allow_private = false, const std::string& path = "/var/www/html") {
+        return error_of([&] { staged(entries, allow_private, path); });
+    };
+    const std::string key = "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n";
+    // The jails' rule, by name wherever the file lies, and by where it lands in the jail.
+    CHECK(refusal({{"shadow", AE_IFREG, 0644, "root:x:1::::::\n"}})
+              .find("shadow is a host secret (the jails' rule /etc/shadow): it never goes into an image (remove it from SOURCE)") !=
+          std::string::npos);
+    CHECK(refusal({{"keys/ssh_host_ed25519_key", AE_IFREG, 0644, key}}).find("the jails' rule /etc/ssh/ssh_host_*_key") != std::string::npos);
+    CHECK(refusal({{"x/index.html", AE_IFREG, 0644, "x"}}, true, "/root/site").find("the jails' rule /root/**") != std::string::npos);
+    CHECK(refusal({{"shadow", AE_IFREG, 0600, "x"}}, true).find("host secret") != std::string::npos);  // no flag admits them
+    // A private key, even world-readable.
+    CHECK(refusal({{"tls/site.key", AE_IFREG, 0644, key}})
+              .find("tls/site.key is a private key, which the layer would make readable to the service and to anyone who reads "
+                    "the image (remove it from SOURCE, or pass --content-allow-private") != std::string::npos);
+    CHECK(refusal({{".ssh/id_ed25519", AE_IFREG, 0644, "-----BEGIN OPENSSH PRIVATE KEY-----\nb3Bl\n"}})
+              .find(".ssh/id_ed25519 is a private key") != std::string::npos);
+    CHECK(refusal({{"cert.pem", AE_IFREG, 0644, "-----BEGIN CERTIFICATE-----\n"}}).empty());
+    CHECK(refusal({{"howto.txt", AE_IFREG, 0644, "Keys look like -----BEGIN RSA PRIVATE KEY-----\n"}}).empty());
+    // The source's own mode: a 0600 file or a 0700 directory does not silently become readable.
+    CHECK(refusal({{"secret.txt", AE_IFREG, 0600, "x"}})
+              .find("secret.txt is not world-readable in SOURCE (mode 0600), and the layer would make it readable to the "
+                    "service and to anyone who reads the image (chmod o+r it if it is public, remove it, or pass "
+                    "--content-allow-private") != std::string::npos);
+    CHECK(refusal({{"private/", AE_IFDIR, 0700, ""}, {"private/a.html", AE_IFREG, 0644, "x"}})
+              .find("private is not world-readable in SOURCE (mode 0700), and the layer would make it readable to the service and to "
+                    "anyone who reads the image (chmod o+rx it if it is public") != std::string::npos);
+    CHECK(refusal({{"priv/", AE_IFDIR, 0750, ""}, {"priv/a.html", AE_IFREG, 0644, "x"}}).find("priv is not world-readable in SOURCE (mode 0750)") !=
+          std::string::npos);
+    // Allowed: kept with its owner and group bits, never widened.
+    const auto tree = staged({{"secret.txt", AE_IFREG, 0640, "x"}, {"priv/", AE_IFDIR, 0700, ""}, {"tls/site.key", AE_IFREG, 0600, key}}, true);
+    struct stat st;
+    REQUIRE(lstat((tree / "secret.txt").c_str(), &st) == 0);
+    CHECK((st.st_mode & 07777) == 0640);
+    REQUIRE(lstat((tree / "priv").c_str(), &st) == 0);
+    CHECK((st.st_mode & 07777) == 0700);
+    REQUIRE(lstat((tree / "tls/site.key").c_str(), &st) == 0);
+    CHECK((st.st_mode & 07777) == 0600);
+}
+
+TEST_CASE("a content source that is a symlink is followed, one holding the work dir or nothing is refused") {
+    fs::TempDir tmp("/tmp", "romimg-content-test-");
+    std::filesystem::create_directories(tmp.path() / "release-42");
+    fs::write_file_atomic(tmp.path() / "release-42/index.html", "<h1>42</h1>\n");
+    std::filesystem::create_directory_symlink("release-42", tmp.path() / "current");
+    auto via_link = content::stage_content(spec_for(tmp.path() / "current"), tmp.path() / "t1");
+    CHECK(via_link.files == 1);
+    CHECK(fs::read_file(tmp.path() / "t1/index.html") == "<h1>42</h1>\n");
+    CHECK(via_link.digest == content::stage_content(spec_for(tmp.path() / "release-42"), tmp.path() / "t2").digest);
+
+    std::filesystem::create_directories(tmp.path() / "empty/sub");
+    CHECK(error_of([&] { content::stage_content(spec_for(tmp.path() / "empty"), tmp.path() / "t3"); })
+              .find("holds no files or symlinks: the layer would be empty") != std::string::npos);
+    write_archive(tmp.path() / "empty.tar.gz", {{"d/", AE_IFDIR, 0755, ""}});
+    CHECK(error_of([&] { content::stage_content(spec_for(tmp.path() / "empty.tar.gz"), tmp.path() / "t4"); })
+              .find("the layer would be empty") != std::string::npos);
+
+    // The work dir inside SOURCE (also through the symlink, and before it exists) would copy itself.
+    CHECK(error_of([&] { content::check_source_outside(spec_for(tmp.path() / "current"), tmp.path() / "release-42/work"); })
+              .find("contains romimg's work directory " + (tmp.path() / "release-42/work").string() + ", so it would copy itself") !=
+          std::string::npos);
+    CHECK(error_of([&] { content::check_source_outside(spec_for(tmp.path()), tmp.path()); }) != "");
+    CHECK(error_of([&] { content::check_source_outside(spec_for(tmp.path() / "release-42"), tmp.path() / "work"); }).empty());
+    std::filesystem::create_directories(tmp.path() / "work/content/x");
+    CHECK(error_of([&] { content::check_source_outside(spec_for(tmp.path() / "work/content/x"), tmp.path() / "work"); })
+              .find("lies inside romimg's work directory " + (tmp.path() / "work").string() + ", which a build clears and rewrites") !=
+          std::string::npos);
 }
