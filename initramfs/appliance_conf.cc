@@ -223,6 +223,19 @@ bool plain_word(const std::string& w) {
     return true;
 }
 
+// Absolute, and no "." or ".." component: the policy names the place itself, not a way there.
+bool normal_path(const std::string& p) {
+    if (p.empty() || p[0] != '/') return false;
+    for (size_t i = 0; i < p.size();) {
+        size_t j = p.find('/', i + 1);
+        if (j == std::string::npos) j = p.size();
+        const std::string c = p.substr(i + 1, j - i - 1);
+        if (c == "." || c == "..") return false;
+        i = j;
+    }
+    return true;
+}
+
 }  // namespace
 
 bool romlock_policy(const Conf& c, std::vector<std::string>& out, std::string& error) {
@@ -231,9 +244,9 @@ bool romlock_policy(const Conf& c, std::vector<std::string>& out, std::string& e
     auto add = [&](const std::vector<std::string>& words, size_t path_at) {
         std::string line;
         for (const auto& w : words) {
-            if (!plain_word(w) || (&w == &words[path_at] && w[0] != '/')) {
+            if (!plain_word(w) || (&w == &words[path_at] && !normal_path(w))) {
                 error = "refusing to write a romlock policy line with '" + w + "' (" + words[path_at] +
-                        "): not one word of printable characters, or the path is not absolute";
+                        "): not one word of printable characters, or the path is not absolute and normalized";
                 return false;
             }
             line += (line.empty() ? "" : " ") + w;

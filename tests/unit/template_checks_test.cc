@@ -105,6 +105,8 @@ TEST_CASE("the romlock policy refuses a path that is not one word of one line") 
     CHECK_FALSE(appliance::romlock_policy(c, p, err));
     c.services[0].mounts[0].target = "jail/x/run";
     CHECK_FALSE(appliance::romlock_policy(c, p, err));
+    c.services[0].mounts[0].target = "/jail/x/../../etc";
+    CHECK_FALSE(appliance::romlock_policy(c, p, err));
     c.services[0].mounts[0].target = "/jail/x/run";
     c.services[0].root = "/jail/x y";
     CHECK_FALSE(appliance::romlock_policy(c, p, err));
