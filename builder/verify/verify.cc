@@ -81,7 +81,7 @@ std::vector<Check> parse_selftest(const std::string& console, bool& done) {
 std::string format_check(const Check& c) {
     // The self-test's lines come from the guest, which the ISO made: escaped.
     return fmt::format("{}  {} | expected: {} | got: {}", c.pass ? "PASS" : "FAIL", names::printable(c.what),
-                       names::printable(c.expected), names::printable(c.got));
+                       names::printable(c.expected), names::printable_text(c.got));  // last lines: one per line
 }
 
 nlohmann::json report_json(const Report& r) {

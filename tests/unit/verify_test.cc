@@ -45,6 +45,12 @@ TEST_CASE("the report: one line per check, JSON says passed only with checks and
     CHECK(verify::format_check(r.checks[1]) == "FAIL  apache is exec-locked once ready | expected: exec-locked | got: off");
 }
 
+TEST_CASE("a dead service's last lines print one per line, each line escaped") {
+    verify::Check c{"crasher is ready", "ready", "not ready; its last lines:\n  [crasher-console] \x1b[2Jgone", false};
+    CHECK(verify::format_check(c) ==
+          "FAIL  crasher is ready | expected: ready | got: not ready; its last lines:\n  [crasher-console] \\x1b[2Jgone");
+}
+
 TEST_CASE("the verify copy carries over every file but the ones the ISO stage makes") {
     CHECK(verify::generated_by_iso_stage("boot/vmlinuz"));
     CHECK(verify::generated_by_iso_stage("boot/initrd.img"));
