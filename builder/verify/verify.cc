@@ -306,6 +306,12 @@ Report verify_image(const Options& opt) {
             else if (line)
                 run.add(false, fmt::format("{} is exec-locked once ready", t.svc->name), "exec-locked",
                         "the image turns the exec lock off for it");
+            // What init loaded at boot (before the services start), not what the image claims.
+            std::smatch sm;
+            const std::string console = m.console();
+            const bool seen = std::regex_search(console, sm, std::regex("romimg-init: seccomp for " + t.svc->name + ": (\\S+), (\\d+) BPF"));
+            run.add(seen && sm[1] == "enforce", fmt::format("{} runs under its seccomp filter, enforced", t.svc->name),
+                    "enforce", seen ? fmt::format("{} ({} BPF instructions)", sm[1].str(), sm[2].str()) : "no seccomp filter loaded by init");
         }
         log::info("     (all services up {:.1f} s after QEMU started)", since());
         run_probes(run, targets, "answers", deadline);
