@@ -247,10 +247,12 @@ std::string compile_filter(const FilterPlan& plan) {
         if (nr == __NR_SCMP_ERROR) throw Error(fmt::format("seccomp: {} is not a {} system call", r.name, plan.arch));
         check(seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, nr, 0), "seccomp_rule_add", r.name);
     }
-    for (const auto& n : plan.kill) {
+    // In log mode the default action already logs the never-list (libseccomp refuses a rule that
+    // repeats the default action).
+    for (const auto& n : log ? std::vector<std::string>{} : plan.kill) {
         int nr = resolve(n, a);
         if (nr == __NR_SCMP_ERROR) continue;
-        check(seccomp_rule_add(ctx.get(), log ? SCMP_ACT_LOG : SCMP_ACT_KILL_PROCESS, nr, 0), "seccomp_rule_add", n);
+        check(seccomp_rule_add(ctx.get(), SCMP_ACT_KILL_PROCESS, nr, 0), "seccomp_rule_add", n);
     }
     Fd mem(memfd_create("romimg-seccomp", MFD_CLOEXEC));
     if (!mem) throw SysError("memfd_create", "romimg-seccomp", errno);
