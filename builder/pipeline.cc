@@ -31,6 +31,7 @@
 #include "kernel/kernel.h"
 #include "recipe/template.h"
 #include "rootfs/rootfs.h"
+#include "seccomp/filter.h"
 #include "workdir/workdir.h"
 
 namespace romimg::pipeline {
@@ -88,6 +89,13 @@ void apply_config(const recipe::ApplianceConfig& c, BuildOptions& opt) {
     if (c.output) opt.output = *c.output;
     if (c.work) opt.work = *c.work;
     if (c.source_date_epoch) opt.source_date_epoch = *c.source_date_epoch;
+    for (const auto& [service, mode] : c.seccomp) opt.seccomp[service] = mode;
+}
+
+std::optional<std::string> seccomp_override(const BuildOptions& opt, const std::string& service) {
+    if (auto it = opt.seccomp.find(service); it != opt.seccomp.end()) return it->second;
+    if (auto it = opt.seccomp.find("*"); it != opt.seccomp.end()) return it->second;
+    return std::nullopt;
 }
 
 int64_t newest_input_time(const std::vector<std::filesystem::path>& paths, std::filesystem::path* which) {
@@ -194,6 +202,7 @@ std::map<std::string, std::string> base_inputs(const BuildOptions& opt, const st
     in["option:log-console"] = opt.log_console ? "yes" : "no";
     in["option:debug-shell"] = opt.debug_shell ? "yes" : "no";
     in["option:exec-lock"] = opt.exec_lock ? "yes" : "no";
+    for (const auto& t : templates) in["option:seccomp:" + t.name] = seccomp_override(opt, t.name).value_or("template");
     in["option:epoch"] = epoch_rule;  // a given value, or "newest input" and the pre-trace inputs' newest
     return in;
 }
@@ -261,6 +270,7 @@ BaseLayer build_base(const BuildOptions& opt, const std::vector<recipe::ServiceT
     std::map<std::string, std::filesystem::path> manifests;
     for (const auto& t : templates) {
         jail::JailExtras extras;
+        if (auto mode = seccomp_override(opt, t.name)) extras.seccomp_mode = seccomp::parse_mode(*mode, "--seccomp");
         std::vector<content::ContentSpec> mine;
         for (const auto& c : contents)
             if (c.service == t.name) mine.push_back(c);
@@ -394,6 +404,13 @@ BuildResult build_appliance(const BuildOptions& opt) {
             if (opt.services[k] == opt.services[i])
                 throw UsageError(fmt::format("service {} is named twice: each service is built once, name it once",
                                              names::printable(opt.services[i])));
+    for (const auto& [service, mode] : opt.seccomp) {
+        seccomp::parse_mode(mode, "--seccomp " + names::printable(service));
+        if (service != "*" && std::find(opt.services.begin(), opt.services.end(), service) == opt.services.end())
+            throw UsageError(fmt::format("--seccomp {}={}: {} is not one of the services being built ({})",
+                                         names::printable(service), mode, names::printable(service),
+                                         fmt::join(opt.services, ", ")));
+    }
     check_places(opt);
     const std::optional<int64_t> given = given_epoch(opt);  // a bad value is refused now
     std::filesystem::path init = init_binary();

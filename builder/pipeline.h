@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -34,7 +35,13 @@ struct BuildOptions {
     // SOURCE_DATE_EPOCH: --source-date-epoch or romimg.toml; else the environment variable;
     // else the newest input (see newest_input_time).
     std::optional<int64_t> source_date_epoch;
+    // Seccomp mode per service (enforce | log | off) when romimg.toml or --seccomp say; "*" = every
+    // service. Otherwise the template's [seccomp] mode, else enforce.
+    std::map<std::string, std::string> seccomp;
 };
+
+// The override for one service from opt.seccomp, if any (its own entry, else "*").
+std::optional<std::string> seccomp_override(const BuildOptions& opt, const std::string& service);
 
 struct BuildResult {
     std::filesystem::path iso;

@@ -106,6 +106,7 @@ std::string format_conf(const Conf& c) {
         for (const auto& l : s.logs) o += "log " + esc(l) + "\n";
         for (const auto& d : s.devices) o += "device " + esc(d) + "\n";
         for (const auto& e : s.start_execs) o += "start_exec " + esc(e) + "\n";
+        if (s.seccomp != "off") o += "seccomp " + esc(s.seccomp) + " " + esc(s.seccomp_filter) + "\n";
         o += "end\n";
     }
     return o;
@@ -204,6 +205,13 @@ bool parse_conf(const std::string& text, Conf& out, std::string& error) {
             if (w.size() != 2 || w[1].empty() || w[1][0] != '/' || w[1].find_first_of(" \t\n") != std::string::npos)
                 return fail("start_exec takes one absolute path without blanks");
             s.start_execs.push_back(w[1]);
+        } else if (k == "seccomp") {
+            // Read by init before the service starts: absolute, in the root, no blanks.
+            if (w.size() != 3 || (w[1] != "enforce" && w[1] != "log") || w[2].rfind(std::string(kSeccompDir) + "/", 0) != 0 ||
+                w[2].find("/..") != std::string::npos)
+                return fail("seccomp takes enforce|log and a filter under " + std::string(kSeccompDir));
+            s.seccomp = w[1];
+            s.seccomp_filter = w[2];
         }
         else return fail("unknown key " + k + " in service " + s.name);
     }

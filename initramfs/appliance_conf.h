@@ -57,7 +57,21 @@ struct Service {
     // With exec_lock: the service is exec-locked from its first exec (its own program), except
     // for these programs (inside the jail: what the trace saw it start) until it is ready.
     std::vector<std::string> start_execs;
+    // Its seccomp filter (compiled by the builder from the trace): "enforce", "log" or "off", and
+    // the BPF program's path in the appliance's root (kSeccompDir/NAME.bpf; "" when off).
+    std::string seccomp = "off";
+    std::string seccomp_filter;
 };
+
+// Where the builder puts the compiled filters, and "nr name" lines for naming a syscall in a
+// seccomp report.
+inline constexpr const char* kSeccompDir = "/etc/romimg/seccomp";
+inline constexpr const char* kSeccompSyscalls = "/etc/romimg/seccomp/syscalls";
+
+// The audit login uid init gives service number `index` (0-based, in appliance.conf order) and
+// everything it starts: the kernel's seccomp reports carry it (auid=), naming the service even
+// after the process is gone. Jailed tasks cannot change it (romlock strips CAP_AUDIT_CONTROL).
+inline constexpr unsigned kServiceAuidBase = 4200000000u;
 
 struct Conf {
     std::string hostname = "romimg";

@@ -2,6 +2,9 @@
 
 #include <cerrno>
 #include <grp.h>
+#include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sys/capability.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -9,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <vector>
 
 namespace romimg::init {
@@ -76,6 +80,56 @@ bool enter_jail(const appliance::Service& s, const char*& what) {
         if (cap_set_ambient(v, CAP_SET) < 0) return fail("cap_set_ambient");
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return fail("no_new_privs");
     return true;
+}
+
+bool read_seccomp_filter(const std::string& path, std::string& bpf) {
+    bpf.clear();
+    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) return false;
+    char buf[4096];
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            int e = errno;
+            close(fd);
+            errno = e;
+            return false;
+        }
+        if (n == 0) break;
+        bpf.append(buf, (size_t)n);
+        if (bpf.size() > 4096 * sizeof(struct sock_filter)) break;
+    }
+    close(fd);
+    if (bpf.empty() || bpf.size() % sizeof(struct sock_filter) != 0 || bpf.size() > 4096 * sizeof(struct sock_filter)) {
+        bpf.clear();
+        errno = EINVAL;
+        return false;
+    }
+    return true;
+}
+
+bool load_seccomp(const std::string& bpf, const char*& what) {
+    if (bpf.empty()) return true;
+    struct sock_fprog prog = {(unsigned short)(bpf.size() / sizeof(struct sock_filter)),
+                              (struct sock_filter*)const_cast<char*>(bpf.data())};
+    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) < 0) {
+        what = "seccomp filter";
+        return false;
+    }
+    return true;
+}
+
+bool set_service_auid(unsigned index) {
+    int fd = open("/proc/self/loginuid", O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    char buf[16];
+    int n = snprintf(buf, sizeof buf, "%u", appliance::kServiceAuidBase + index);
+    bool ok = write(fd, buf, n) == n;
+    int e = errno;
+    close(fd);
+    errno = e;
+    return ok;
 }
 
 }  // namespace romimg::init

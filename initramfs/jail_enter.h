@@ -20,4 +20,18 @@ bool bind_devices(const appliance::Service& s, const std::string& root, std::str
 // false and `what` = the step that failed (errno set) on error; the caller _exit()s.
 bool enter_jail(const appliance::Service& s, const char*& what);
 
+// A compiled seccomp filter (the builder's appliance::kSeccompDir/NAME.bpf: struct sock_filter
+// records). false (errno set) if it cannot be read or is not a whole program of 1-4096
+// instructions. Read before the chroot: the filters are outside the jails.
+bool read_seccomp_filter(const std::string& path, std::string& bpf);
+
+// Loads the filter into the calling process: the last step before its exec, after enter_jail
+// (no_new_privs is set). false and `what` on error (errno set).
+bool load_seccomp(const std::string& bpf, const char*& what);
+
+// The audit login uid of service number `index` (appliance::kServiceAuidBase + index), so that
+// the kernel's seccomp reports name the service. Before enter_jail (it needs /proc and
+// CAP_AUDIT_CONTROL).
+bool set_service_auid(unsigned index);
+
 }  // namespace romimg::init

@@ -61,6 +61,9 @@ struct Running {
     bool ready = false;
     int restarts = 0;
     int console = -1;  // read end of its stdout/stderr pipe
+    unsigned index = 0;       // in appliance.conf: its audit login uid (set_service_auid)
+    std::string seccomp_bpf;  // its filter, read at boot; "" = none (seccomp off)
+    bool broken = false;      // its filter cannot be loaded: never started
 };
 
 // Lines of each of a service's sources (its output, each log) kept to explain its death without
@@ -105,6 +108,8 @@ private:
     void emit(const std::string& source, const std::string& line, int severity);
     void add_fd(int fd);
     void start_selftest();
+    void load_seccomp_filters();
+    void seccomp_report(const std::string& audit_line);
     [[noreturn]] void shutdown(int how);
 
     Conf conf_;
@@ -114,6 +119,8 @@ private:
     int epoll_ = -1, signals_ = -1, kmsg_ = -1, syslog_ = -1;
     bool selftest_ = false;      // this is `romimg verify`'s copy of the image
     pid_t selftest_pid_ = 0;     // running; -1 once finished
+    std::vector<std::string> syscall_names_;  // by number, from the builder's table
+    std::vector<std::pair<unsigned, long>> logged_;  // (service, syscall) already told in log mode
     struct sockaddr_storage syslog_addr_ {};
     socklen_t syslog_len_ = 0;
 };
@@ -327,6 +334,7 @@ void kill_jail(const Service& s) {
 
 void Pid1::start(Running& r) {
     if (!r.svc) return start_debug_shell(r);
+    if (r.broken) return;
     const Service& s = *r.svc;
     int pipefd[2];
     if (pipe2(pipefd, O_CLOEXEC) < 0) {
@@ -364,12 +372,16 @@ void Pid1::start(Running& r) {
             _exit(127);
         };
         const char* step = "";
+        // Before the jail: it needs /proc and CAP_AUDIT_CONTROL. Without audit in the kernel the
+        // reports just cannot name the service (init said so at boot).
+        (void)set_service_auid(r.index);
         if (!enter_jail(s, step)) die(step);
         char go = 0;
         if (gate[0] >= 0 && (close(gate[1]), read(gate[0], &go, 1) != 1 || go != 'g')) {
             errno = EPERM;
             die("start lock");
         }
+        if (!load_seccomp(r.seccomp_bpf, step)) die(step);
         std::vector<char*> argv, envp;
         for (const auto& a : s.argv) argv.push_back(const_cast<char*>(a.c_str()));
         argv.push_back(nullptr);
@@ -439,6 +451,77 @@ void Pid1::check_ready(Running& r, double now) {
     } else {
         say(s.name + " is ready (" + took + " s); exec lock is off for it");
     }
+}
+
+// Each service's filter is read once, at boot, from the read-only root. One that cannot be read
+// keeps its service from starting (never without its filter); the others start.
+void Pid1::load_seccomp_filters() {
+    bool any = false;
+    for (auto& r : run_) {
+        if (!r.svc || r.svc->seccomp == "off") continue;
+        any = true;
+        if (!read_seccomp_filter(r.svc->seccomp_filter, r.seccomp_bpf)) {
+            r.broken = true;
+            emit(r.svc->name, "cannot start " + r.svc->name + ": its seccomp filter " + r.svc->seccomp_filter +
+                                  " cannot be loaded: " + strerror(errno) + " (rebuild the image)",
+                 2);
+            continue;
+        }
+        say("seccomp for " + r.svc->name + ": " + r.svc->seccomp + ", " +
+            std::to_string(r.seccomp_bpf.size() / 8) + " BPF instructions");
+    }
+    if (!any) return;
+    std::string table;
+    if (read_file(appliance::kSeccompSyscalls, table))
+        for (size_t pos = 0; pos < table.size();) {
+            size_t nl = table.find('\n', pos);
+            std::string line = table.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+            pos = nl == std::string::npos ? table.size() : nl + 1;
+            size_t sp = line.find(' ');
+            long nr = sp == std::string::npos ? -1 : atol(line.c_str());
+            if (nr < 0 || nr >= 4096) continue;
+            if ((size_t)nr >= syscall_names_.size()) syscall_names_.resize(nr + 1);
+            syscall_names_[nr] = line.substr(sp + 1);
+        }
+    if (access("/proc/self/loginuid", F_OK) != 0)
+        say("this kernel has no audit login uids: seccomp reports will not name the service");
+}
+
+// The kernel's seccomp report (audit type 1326; printed to the kernel log when no audit daemon
+// listens): "... auid=4200000000 uid=33 ... pid=412 comm="apache2" ... syscall=101 ... code=0x80000000".
+void Pid1::seccomp_report(const std::string& a) {
+    auto field = [&](const char* key) {
+        std::string k = std::string(" ") + key + "=";
+        size_t p = a.find(k);
+        if (p == std::string::npos) return std::string();
+        p += k.size();
+        size_t e = a[p] == '"' ? a.find('"', p + 1) + 1 : a.find(' ', p);
+        return a.substr(p, e == std::string::npos ? std::string::npos : e - p);
+    };
+    unsigned long auid = strtoul(field("auid").c_str(), nullptr, 10);
+    long nr = atol(field("syscall").c_str());
+    std::string code = field("code"), pid = field("pid"), comm = field("comm");
+    const Service* owner = nullptr;
+    if (auid >= appliance::kServiceAuidBase && auid - appliance::kServiceAuidBase < conf_.services.size())
+        owner = &conf_.services[auid - appliance::kServiceAuidBase];
+    std::string name = nr >= 0 && (size_t)nr < syscall_names_.size() && !syscall_names_[nr].empty()
+                           ? syscall_names_[nr]
+                           : "syscall " + std::to_string(nr);
+    const std::string who = owner ? owner->name : "seccomp";
+    if (code == "0x80000000" || code == "0x0") {  // SECCOMP_RET_KILL_PROCESS / _THREAD
+        emit(who, "seccomp killed pid " + pid + " " + comm + (owner ? " of " + owner->name : "") + ": it made " + name +
+                      ", which its filter never allows",
+             3);
+        return;
+    }
+    // Log mode: once per service and syscall (a loop would flood the log).
+    const unsigned key = owner ? (unsigned)(owner - conf_.services.data()) : ~0u;
+    for (const auto& [svc, n] : logged_)
+        if (svc == key && n == nr) return;
+    if (logged_.size() < 4096) logged_.emplace_back(key, nr);
+    emit(who, "seccomp (log mode): pid " + pid + " " + comm + " made " + name +
+                  ", which the enforce filter would refuse (allow it in the template's [seccomp] if it is needed)",
+         4);
 }
 
 // `romimg verify` adds /romimg/selftest to its copy of the ISO (a release image has none). It
@@ -542,6 +625,10 @@ void Pid1::drain(Sink& s) {
             size_t semi = rec.find(';');
             std::string text = semi == std::string::npos ? rec : rec.substr(semi + 1);
             if (!text.empty() && text.back() == '\n') text.pop_back();
+            if (text.rfind("audit: type=1326 ", 0) == 0) {  // AUDIT_SECCOMP
+                seccomp_report(text);
+                continue;
+            }
             if (text.rfind("romlock:", 0) != 0) continue;
             s.pending += text + "\n";
         } else {
@@ -665,8 +752,10 @@ void Pid1::log_line(Sink& s, const std::string& line, int severity) {
     for (const auto& s : conf_.services) {
         Running r;
         r.svc = &s;
+        r.index = (unsigned)run_.size();
         run_.push_back(r);
     }
+    load_seccomp_filters();
     if (conf_.debug_shell) {
         for (int i = 0; i < 3; ++i)
             say("*** DEBUG SHELL ENABLED: a root shell is on the console; this image is NOT tamper-proof ***");

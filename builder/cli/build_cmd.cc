@@ -8,6 +8,7 @@
 #include "cli/build_options.h"
 #include "cli/cli.h"
 #include "common/log.h"
+#include "common/names.h"
 #include "pipeline.h"
 
 namespace romimg::cli {
@@ -36,6 +37,10 @@ const char* const usage =
     "  --log-console          echo service logs on the console\n"
     "  --romlock-mode enforce|permissive   permissive only logs what it would refuse\n"
     "  --no-exec-lock         do not exec-lock the services (testing only)\n"
+    "  --seccomp [SERVICE=]enforce|log|off   each service's seccomp filter (from its trace): enforce\n"
+    "                         (default: unlisted calls fail with ENOSYS, the never-list kills), log\n"
+    "                         (refuse nothing, report what enforce would refuse), off (repeatable;\n"
+    "                         without SERVICE= for every service)\n"
     "  --debug-shell          add a root shell on the console (busybox) for debugging; the image\n"
     "                         is then NOT tamper-proof, and says so at every boot\n"
     "  --content SERVICE:PATH=SOURCE   replace PATH in SERVICE's jail with SOURCE, a directory or\n"
@@ -109,6 +114,15 @@ pipeline::BuildOptions build_options(const BuildFlags& f, const std::filesystem:
     if (f.jobs) o.jobs = f.jobs;
     o.retrace |= f.retrace;
     o.content_allow_private |= f.content_allow_private;
+    for (const auto& s : f.seccomp) {
+        auto eq = s.find('=');
+        std::string service = eq == std::string::npos ? "*" : s.substr(0, eq);
+        std::string mode = eq == std::string::npos ? s : s.substr(eq + 1);
+        if (mode != "enforce" && mode != "log" && mode != "off")
+            throw UsageError(fmt::format("--seccomp takes [SERVICE=]enforce|log|off, got '{}'", names::printable(s)));
+        if (service == "*") o.seccomp.clear();
+        o.seccomp[service] = mode;
+    }
     for (const auto& c : f.content) {
         // The same SERVICE:PATH from the command line replaces the config file's.
         const std::string where = c.substr(0, c.find('='));
@@ -136,6 +150,7 @@ int build_main(const GlobalOptions&, const std::vector<std::string>& args) {
     p.flag("--log-console", f.log_console);
     p.option("--romlock-mode", f.romlock_mode);
     p.flag("--no-exec-lock", f.no_exec_lock);
+    p.repeated("--seccomp", f.seccomp);
     p.flag("--fast", f.fast);
     p.repeated("--content", f.content);
     p.flag("--retrace", f.retrace);

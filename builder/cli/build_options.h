@@ -21,6 +21,8 @@ struct BuildFlags {
     // --content SERVICE:PATH=SOURCE: replaces the config file's entry for the same SERVICE:PATH,
     // adds to the others.
     std::vector<std::string> content;
+    // --seccomp [SERVICE=]MODE: replaces the config file's entry for that service ("*" without one).
+    std::vector<std::string> seccomp;
 };
 
 // Reads the config named by -c, else `cwd`/romimg.toml if there is one (unless --no-config).

@@ -56,6 +56,27 @@ FileChange compare_entries(const JailEntry& a, const JailEntry& b) {
     return c;
 }
 
+// The filters of one service: its mode and arch, each allowed syscall (with its why) and each killed one.
+void diff_seccomp(std::vector<ValueChange>& out, const std::optional<seccomp::FilterPlan>& a,
+                  const std::optional<seccomp::FilterPlan>& b) {
+    auto mode = [](const std::optional<seccomp::FilterPlan>& f) { return f ? seccomp::to_string(f->mode) : "(not recorded)"; };
+    compare(out, "mode", mode(a), mode(b));
+    if (a && b) compare(out, "arch", a->arch, b->arch);
+    std::map<std::string, std::pair<std::string, std::string>> allow, kill;
+    if (a) {
+        for (const auto& r : a->allow) allow[r.name].first = r.why;
+        for (const auto& n : a->kill) kill[n].first = "killed";
+    }
+    if (b) {
+        for (const auto& r : b->allow) allow[r.name].second = r.why;
+        for (const auto& n : b->kill) kill[n].second = "killed";
+    }
+    for (const auto& [name, v] : allow)
+        if (v.first != v.second) out.push_back({"allow " + name, v.first.empty() ? "(not allowed)" : v.first, v.second.empty() ? "(not allowed)" : v.second});
+    for (const auto& [name, v] : kill)
+        if (v.first != v.second) out.push_back({"kill " + name, v.first.empty() ? "(not killed)" : v.first, v.second.empty() ? "(not killed)" : v.second});
+}
+
 JailDiff diff_jails(const JailRecord& a, const JailRecord& b) {
     JailDiff d;
     d.service = a.service;
@@ -77,6 +98,7 @@ JailDiff diff_jails(const JailRecord& a, const JailRecord& b) {
         [&](const Package& p) { d.packages.push_back({p.first, "", p.second}); });
     std::sort(d.packages.begin(), d.packages.end(),
               [](const PackageChange& x, const PackageChange& y) { return x.package < y.package; });
+    diff_seccomp(d.seccomp, a.seccomp, b.seccomp);
     return d;
 }
 
@@ -176,7 +198,8 @@ json diff_json(const ImageDiff& d) {
                          {"added", added},
                          {"removed", removed},
                          {"changed", changed},
-                         {"packages", packages}});
+                         {"packages", packages},
+                         {"seccomp", changes_json(j.seccomp)}});
     }
     return {{"identical", d.empty()},
             {"image", changes_json(d.image)},
@@ -210,11 +233,12 @@ std::string diff_table(const ImageDiff& d) {
         for (const auto& p : d.conf_added) out += "  + " + P(p) + "\n";
     }
     for (const auto& j : d.jails) {
-        out += fmt::format("jail {}: {} added, {} removed, {} changed, {} package changes\n", P(j.service), j.added.size(),
-                           j.removed.size(), j.changed.size(), j.packages.size());
+        out += fmt::format("jail {}: {} added, {} removed, {} changed, {} package changes, {} seccomp changes\n", P(j.service),
+                           j.added.size(), j.removed.size(), j.changed.size(), j.packages.size(), j.seccomp.size());
         for (const auto& p : j.packages)
             out += fmt::format("  package {}: {} -> {}\n", P(p.package), p.old_version.empty() ? "(none)" : P(p.old_version),
                                p.new_version.empty() ? "(none)" : P(p.new_version));
+        for (const auto& c : j.seccomp) out += fmt::format("  seccomp {}: {} -> {}\n", P(c.what), P(c.old_value), P(c.new_value));
         for (const auto& e : j.removed) out += "  - " + describe(e) + "\n";
         for (const auto& e : j.added) out += "  + " + describe(e) + "\n";
         for (const auto& c : j.changed) {

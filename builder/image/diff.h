@@ -32,7 +32,8 @@ struct JailDiff {
     std::vector<JailEntry> added, removed;  // entries, by path
     std::vector<FileChange> changed;
     std::vector<PackageChange> packages;
-    bool empty() const { return added.empty() && removed.empty() && changed.empty() && packages.empty(); }
+    std::vector<ValueChange> seccomp;  // "mode", "allow <name>" (old/new: its why, or "" when absent), "kill <name>"
+    bool empty() const { return added.empty() && removed.empty() && changed.empty() && packages.empty() && seccomp.empty(); }
 };
 
 struct ImageDiff {

@@ -93,6 +93,7 @@ JailRecord jail_record_from_json(const json& j) {
             }
             r.entries.push_back(std::move(x));
         }
+        if (j.contains("seccomp")) r.seccomp = seccomp::plan_from_json(j.at("seccomp"));
     } catch (const json::exception& e) {
         throw Error(fmt::format("{}{}.json: {}", kJailsDir, r.service.empty() ? "?" : r.service, e.what()));
     }
@@ -161,6 +162,7 @@ json manifest_json(const ImageManifest& m) {
                          {"files", r.files},
                          {"bytes", r.bytes},
                          {"packages", r.packages},
+                         {"seccomp", r.seccomp ? seccomp::to_json(*r.seccomp) : json(nullptr)},
                          {"entries", entries}});
     }
     json layers = json::array();
@@ -193,6 +195,28 @@ std::string utc(int64_t epoch) {
 }
 
 std::string short_hash(const std::string& h) { return h.substr(0, 16); }
+
+// A jail's seccomp filter: its mode, then the allowed syscalls grouped by why, then the killed.
+std::string seccomp_table(const JailRecord& r) {
+    const auto P = names::printable;
+    if (!r.seccomp) return "  seccomp: not recorded (an image from before per-service filters)\n";
+    const seccomp::FilterPlan& f = *r.seccomp;
+    if (f.mode == seccomp::Mode::off) return "  seccomp: OFF: the service may make every system call\n";
+    std::map<std::string, std::vector<std::string>> by_why;
+    for (const auto& a : f.allow) by_why[a.why].push_back(a.name);
+    std::string out = fmt::format("  seccomp {} ({}): {} allowed, {} killed, every other call {}\n", P(seccomp::to_string(f.mode)),
+                                  P(f.arch), f.allow.size(), f.kill.size(),
+                                  f.mode == seccomp::Mode::log ? "allowed and logged" : "fails with ENOSYS");
+    for (const auto& [why, list] : by_why) {
+        std::string names;
+        for (const auto& n : list) names += " " + P(n);
+        out += fmt::format("    allowed, {} ({}):{}\n", P(why), list.size(), names);
+    }
+    std::string killed;
+    for (const auto& n : f.kill) killed += " " + P(n);
+    out += fmt::format("    {} ({}):{}\n", f.mode == seccomp::Mode::log ? "logged, would kill" : "killed", f.kill.size(), killed);
+    return out;
+}
 
 }  // namespace
 
@@ -227,6 +251,7 @@ std::string manifest_table(const ImageManifest& m) {
     for (const auto& r : m.jails) {
         out += fmt::format("\njail {}: {} entries, {} files, {}, {} packages\n", P(r.service), r.entries.size(), r.files,
                            human_bytes(r.bytes), r.packages.size());
+        out += seccomp_table(r);
         out += fmt::format("  {:<9} {:>10}  {:<24} {:<22} {}\n", "type", "size", "package", "version", "path (why)");
         for (const auto& e : r.entries) {
             if (e.type == "dir") continue;

@@ -12,12 +12,14 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "image/image_info.h"
+#include "seccomp/filter.h"
 
 namespace romimg::image {
 
@@ -62,6 +64,7 @@ struct JailRecord {
     std::vector<JailEntry> entries;              // sorted by path
     std::map<std::string, std::string> packages; // package → version, of the entries
     uint64_t files = 0, bytes = 0;
+    std::optional<seccomp::FilterPlan> seccomp;  // none: an image from before per-service filters
 };
 
 // The jail manifest as it goes into the ISO: `manifest` (jail::manifest_json) plus the sha256 of

@@ -13,6 +13,7 @@
 #include "closure/closure.h"
 #include "jail/accounts.h"
 #include "recipe/template.h"
+#include "seccomp/filter.h"
 
 namespace romimg::jail {
 
@@ -46,6 +47,8 @@ struct JailPlan {
     std::vector<closure::Finding> findings;
     JailAccounts accounts;
     std::vector<std::string> capabilities;
+    // The service's seccomp filter, planned from the trace (build_jail); mode off = none.
+    seccomp::FilterPlan seccomp;
 };
 
 // "/dev/null, /dev/zero, ..." for messages.

@@ -48,6 +48,12 @@ std::string missing_report(const trace::TraceResult& r) {
 
 }  // namespace
 
+seccomp::Mode seccomp_mode_of(const recipe::ServiceTemplate& t, const std::optional<seccomp::Mode>& override_mode) {
+    if (override_mode) return *override_mode;
+    if (!t.seccomp.mode.empty()) return seccomp::parse_mode(t.seccomp.mode, t.file.string());
+    return seccomp::Mode::enforce;
+}
+
 JailBuild build_jail(const recipe::ServiceTemplate& t, const std::filesystem::path& dir,
                      const std::filesystem::path& work, const JailExtras& extras) {
     JailBuild result;
@@ -69,6 +75,7 @@ JailBuild build_jail(const recipe::ServiceTemplate& t, const std::filesystem::pa
         stage.detail(fmt::format("{} paths, {} probes", traced.files.size(), traced.probes.size()));
     }
     closure::FileSet files;
+    seccomp::FilterPlan seccomp_plan;
     {
         auto stage = log::stage("closure");
         closure::ClosureOptions opt;
@@ -83,10 +90,22 @@ JailBuild build_jail(const recipe::ServiceTemplate& t, const std::filesystem::pa
         stage.detail(fmt::format("{} entries", files.entries.size()));
     }
     {
+        auto stage = log::stage("seccomp " + t.name);
+        seccomp::Mode mode = seccomp_mode_of(t, extras.seccomp_mode);
+        seccomp::FilterPlan filter = seccomp::plan_filter(t.name, t.file, traced.syscalls, t.seccomp, mode, extras.seccomp_arch);
+        if (mode != seccomp::Mode::off) (void)seccomp::compile_filter(filter);  // every name resolves, or stop now
+        seccomp_plan = std::move(filter);
+        stage.detail(mode == seccomp::Mode::off
+                         ? std::string("off: the service may make every system call")
+                         : fmt::format("{}: {} system calls allowed, {} killed, the rest ENOSYS", seccomp::to_string(mode),
+                                       seccomp_plan.allow.size(), seccomp_plan.kill.size()));
+    }
+    {
         auto stage = log::stage("jail " + dir.string());
         result.plan = plan_jail(files, t, accounts);
         if (extras.adjust_plan) result.plan = extras.adjust_plan(std::move(result.plan));
         result.plan.start_execs = start_execs(traced, result.plan, &result.plan.findings);
+        result.plan.seccomp = seccomp_plan;
         result.bytes = apply_jail(result.plan, dir);
         stage.detail(fmt::format("{} entries, {:.1f} MB", result.plan.nodes.size(), result.bytes / 1048576.0));
     }
@@ -122,6 +141,7 @@ void verify_jail(const recipe::ServiceTemplate& t, const JailBuild& jail, const 
     vreq.service.writable.clear();
     vreq.service.logs.clear();
     vreq.service.proc = t.proc;
+    if (plan.seccomp.mode != seccomp::Mode::off) vreq.service.seccomp_bpf = seccomp::compile_filter(plan.seccomp);
     for (const auto& s : t.verify_probes) vreq.probes.push_back(trace::parse_probe(s));
     trace::TraceResult vr;
     try {

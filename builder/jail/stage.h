@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,7 +28,14 @@ struct JailExtras {
     std::vector<std::pair<std::string, std::string>> trace_binds;
     // Applied to the plan before it is written (content layers replace subtrees).
     std::function<JailPlan(JailPlan)> adjust_plan;
+    // The seccomp mode when romimg.toml or the command line say (else the template's, else enforce).
+    std::optional<seccomp::Mode> seccomp_mode;
+    // The target's arch as libseccomp names it.
+    std::string seccomp_arch = "x86_64";
 };
+
+// The mode a service's filter gets: the build's override, the template's, or enforce.
+seccomp::Mode seccomp_mode_of(const recipe::ServiceTemplate& t, const std::optional<seccomp::Mode>& override_mode);
 
 JailBuild build_jail(const recipe::ServiceTemplate& t, const std::filesystem::path& dir,
                      const std::filesystem::path& work, const JailExtras& extras = {});

@@ -178,6 +178,17 @@ ApplianceConfig parse_config(const std::string& text, const std::filesystem::pat
     }
     choice(top, root, "compression", {"xz", "zstd"}, c.compression);
     choice(top, root, "romlock_mode", {"enforce", "permissive"}, c.romlock_mode);
+    if (const toml::table* sc = top.table("seccomp")) {
+        for (const auto& [k, v] : *sc) {
+            std::string service(k.str());
+            if (service != "*" && !names::is_simple_name(service))
+                throw top.error(&v, fmt::format("seccomp: '{}' is not a service name (or \"*\" for every service)", service));
+            if (!v.is_string() || (v.as_string()->get() != "enforce" && v.as_string()->get() != "log" &&
+                                   v.as_string()->get() != "off"))
+                throw top.error(&v, fmt::format("seccomp.{} is \"enforce\", \"log\" or \"off\"", service));
+            c.seccomp[service] = v.as_string()->get();
+        }
+    }
     std::string path;
     top.str("output", path);
     if (root.get("output")) c.output = against(base, path);

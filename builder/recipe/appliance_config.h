@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -29,6 +30,7 @@ struct ApplianceConfig {
     std::optional<std::string> label;
     std::optional<std::string> compression;  // xz | zstd
     std::optional<std::string> romlock_mode; // enforce | permissive
+    std::map<std::string, std::string> seccomp;  // [seccomp]: service (or "*") → enforce | log | off
     std::optional<std::filesystem::path> output;  // absolute, against the file's directory
     std::optional<std::filesystem::path> work;
     std::optional<int64_t> source_date_epoch;

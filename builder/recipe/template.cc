@@ -1,5 +1,6 @@
 #include "recipe/template.h"
 
+#include <algorithm>
 #include <set>
 
 #include <fmt/format.h>
@@ -32,6 +33,53 @@ void check_devices(const std::vector<std::string>& devices, const Reader& r, con
         for (const auto& k : appliance::allowed_devices()) allowed += (allowed.empty() ? "" : ", ") + std::string(k.path);
         throw r.error(where, fmt::format("jail.devices: '{}' is not a device a jail may have (allowed: {})", d, allowed));
     }
+}
+
+// [seccomp]: every name checked here, with its line; the trace's own names are checked when the
+// filter is planned.
+void read_seccomp(const toml::table& sc, const std::filesystem::path& file, seccomp::TemplateRules& out) {
+    Reader r(sc, file, "seccomp");
+    r.str("mode", out.mode);
+    if (!out.mode.empty() && out.mode != "enforce" && out.mode != "log" && out.mode != "off")
+        throw r.error(sc.get("mode"), fmt::format("seccomp.mode is enforce, log or off, got '{}'", out.mode));
+    r.strings("allow", out.allow);
+    if (const toml::array* a = sc.get_as<toml::array>("allow"))
+        for (size_t i = 0; i < out.allow.size(); ++i) {
+            const std::string& n = out.allow[i];
+            const toml::node* where = a->get(i);
+            if (n.rfind('@', 0) == 0) {
+                if (!seccomp::groups().count(n)) {
+                    std::string known;
+                    for (const auto& [g, _] : seccomp::groups()) known += (known.empty() ? "" : ", ") + g;
+                    throw r.error(where, fmt::format("seccomp.allow: unknown group '{}' (groups: {})", n, known));
+                }
+            } else if (!seccomp::known_anywhere(n)) {
+                throw r.error(where, fmt::format("seccomp.allow: '{}' is not a system call (a typo? `romimg trace` "
+                                                 "--out FILE lists the ones a service makes)",
+                                                 n));
+            }
+        }
+    if (const toml::table* never = r.table("allow_never")) {
+        const auto& list = seccomp::never_list();
+        for (const auto& [k, v] : *never) {
+            std::string name(k.str());
+            if (std::find(list.begin(), list.end(), name) == list.end())
+                throw r.error(&v, fmt::format("seccomp.allow_never.{}: {} is not on the never-list (put it in "
+                                              "seccomp.allow)",
+                                              name, name));
+            if (!v.is_string() || v.as_string()->get().find_first_not_of(" \t") == std::string::npos)
+                throw r.error(&v, fmt::format("seccomp.allow_never.{} must be a string saying why the service needs it",
+                                              name));
+            out.allow_never[name] = v.as_string()->get();
+        }
+    }
+    for (const auto& n : out.allow)
+        if (std::find(seccomp::never_list().begin(), seccomp::never_list().end(), n) != seccomp::never_list().end() &&
+            !out.allow_never.count(n))
+            throw r.error(sc.get("allow"), fmt::format("seccomp.allow: {} is on the never-list: allow it with "
+                                                      "seccomp.allow_never = {{ {} = \"why it is needed\" }}",
+                                                      n, n));
+    r.reject_unknown();
 }
 
 }  // namespace
@@ -123,6 +171,7 @@ ServiceTemplate parse_template(const std::string& text, const std::filesystem::p
             t.rlimits[key] = (long)v.as_integer()->get();
         }
     }
+    if (const toml::table* sc = top.table("seccomp")) read_seccomp(*sc, file, t.seccomp);
     top.reject_unknown();
     check_template(t, root);
     return t;

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "seccomp/filter.h"
+
 namespace romimg::recipe {
 
 struct WritableArea {
@@ -44,6 +46,7 @@ struct ServiceTemplate {
     bool keep_setuid = false;     // keep setuid/setgid bits of jailed files (dropped by default)
     bool keep_file_caps = false;  // keep file capabilities (dropped by default)
     std::map<std::string, long> rlimits;  // "nofile" → 1024
+    seccomp::TemplateRules seccomp;       // [seccomp]: mode, allow, allow_never
 };
 
 // Directories searched for NAME.toml: $ROMIMG_TEMPLATES (colon-separated), then the source

@@ -12,6 +12,7 @@
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/sys.h"
+#include "seccomp/filter.h"
 
 namespace romimg::rootfs {
 
@@ -49,6 +50,10 @@ appliance::Service service_entry(const recipe::ServiceTemplate& t, const jail::J
     for (const auto& l : t.logs) s.logs.push_back(prefix + l);
     s.devices = plan.devices;
     if (s.exec_lock) s.start_execs = plan.start_execs;
+    if (plan.seccomp.mode != seccomp::Mode::off) {
+        s.seccomp = seccomp::to_string(plan.seccomp.mode);
+        s.seccomp_filter = seccomp::filter_path(t.name);
+    }
     return s;
 }
 
@@ -133,6 +138,27 @@ void copy_overlays(const std::filesystem::path& from, const std::filesystem::pat
     }
 }
 
+// Each service's compiled filter (root's only: outside every jail) and the syscall names of its
+// arch, for init's reports.
+void write_seccomp_filters(const std::vector<JailInRoot>& jails, const std::filesystem::path& tree) {
+    namespace sfs = std::filesystem;
+    std::string arch;
+    for (const auto& j : jails) {
+        if (j.plan->seccomp.mode == seccomp::Mode::off) continue;
+        const sfs::path dir = tree / std::string(appliance::kSeccompDir).substr(1);
+        sfs::create_directories(dir);
+        sfs::permissions(dir, sfs::perms(0755));
+        const std::string bpf = seccomp::filter_path(j.tmpl->name);
+        fs::write_file_atomic(tree / bpf.substr(1), seccomp::compile_filter(j.plan->seccomp), 0600);
+        // What it allows, by name, for the self-test (which picks a syscall it does not allow).
+        std::string names;
+        for (const auto& r : j.plan->seccomp.allow) names += r.name + "\n";
+        fs::write_file_atomic(tree / (bpf.substr(1, bpf.size() - 5) + ".allow"), names, 0644);
+        arch = j.plan->seccomp.arch;
+    }
+    if (!arch.empty()) fs::write_file_atomic(tree / std::string(appliance::kSeccompSyscalls).substr(1), seccomp::syscall_table(arch), 0644);
+}
+
 }  // namespace
 
 RootfsResult build_rootfs(const RootfsRequest& req) {
@@ -158,6 +184,7 @@ RootfsResult build_rootfs(const RootfsRequest& req) {
     sfs::permissions(tree / "sbin/init", sfs::perms(0755));
     fs::write_file_atomic(tree / "etc/romimg/appliance.conf", appliance::format_conf(req.conf), 0644);
     for (const auto& j : req.jails) link_tree(j.tree, tree / "jail" / j.tmpl->name);
+    write_seccomp_filters(req.jails, tree);
     if (req.conf.debug_shell) {
         // Outside the jails there is normally no shell at all; --debug-shell adds a static one.
         const sfs::path busybox = "/bin/busybox";

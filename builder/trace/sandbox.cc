@@ -368,6 +368,12 @@ void enter_root(const std::string& scratch) {
     struct sock_fprog prog = {(unsigned short)filter.size(), const_cast<sock_filter*>(filter.data())};
     if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0)
         fail("cannot load the seccomp trace filter (is CONFIG_SECCOMP_FILTER enabled?)", errno);
+    if (spec.confinement) {
+        // After the trace filter (its loading is a traced syscall like any other), as init loads
+        // it: the last step before the exec.
+        const char* step = "";
+        if (!init::load_seccomp(spec.seccomp_bpf, step)) fail(std::string("cannot load the service's ") + step, errno);
+    }
     std::vector<char*> argv, envp;
     for (const auto& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);

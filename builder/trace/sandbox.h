@@ -77,6 +77,9 @@ struct ServiceSpec {
     std::string jail_root;
     std::optional<appliance::Service> confinement;
     std::string confinement_hostname = "romimg";  // the appliance's default hostname
+    // With confinement: the service's compiled seccomp filter ("" = none), loaded after the trace
+    // filter by init's own code (load_seccomp), so the run sees what the appliance refuses.
+    std::string seccomp_bpf;
     bool proc = true;
     // Host directories bound read-only over a path of the host view (`romimg build --retrace`:
     // the new content in place, so the trace sees what the service does with it). (source, target)

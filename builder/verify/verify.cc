@@ -61,6 +61,25 @@ std::string last_words(const std::string& console, const std::string& service) {
     return "";
 }
 
+std::vector<Check> init_seccomp_reports(const std::vector<Check>& selftest, const std::string& console) {
+    static const std::regex never(R"(self-test seccomp:(\S+) never: .*)");
+    static const std::regex pid(R"(\(pid (\d+)\))");
+    std::vector<Check> out;
+    for (const auto& c : selftest) {
+        std::smatch m, p;
+        if (!c.pass || !std::regex_match(c.what, m, never) || !std::regex_search(c.got, p, pid)) continue;
+        const std::string service = m[1].str();
+        const std::string want = "romimg-init: [" + service + "] seccomp killed pid " + p[1].str() + " ";
+        std::string got = "no such line from init";
+        for (const auto& line : split(console, '\n'))
+            if (line.find(want) != std::string::npos) got = line.substr(line.find("romimg-init: "));
+        while (!got.empty() && got.back() == '\r') got.pop_back();
+        out.push_back({fmt::format("init reports the seccomp kill of pid {} in {} (console and --log-to)", p[1].str(), service),
+                       want + "...", got, got.rfind("romimg-init: ", 0) == 0});
+    }
+    return out;
+}
+
 std::vector<Check> parse_selftest(const std::string& console, bool& done) {
     static const std::regex check(
         R"(romimg-selftest: CHECK (PASS|FAIL) (\S+) (\S+) \| (.*?) \| expected: (.*?) \| got: (.*))");
@@ -287,6 +306,12 @@ Report verify_image(const Options& opt) {
             else if (line)
                 run.add(false, fmt::format("{} is exec-locked once ready", t.svc->name), "exec-locked",
                         "the image turns the exec lock off for it");
+            // What init loaded at boot (before the services start), not what the image claims.
+            std::smatch sm;
+            const std::string console = m.console();
+            const bool seen = std::regex_search(console, sm, std::regex("romimg-init: seccomp for " + t.svc->name + ": (\\S+), (\\d+) BPF"));
+            run.add(seen && sm[1] == "enforce", fmt::format("{} runs under its seccomp filter, enforced", t.svc->name),
+                    "enforce", seen ? fmt::format("{} ({} BPF instructions)", sm[1].str(), sm[2].str()) : "no seccomp filter loaded by init");
         }
         log::info("     (all services up {:.1f} s after QEMU started)", since());
         run_probes(run, targets, "answers", deadline);
@@ -300,6 +325,10 @@ Report verify_image(const Options& opt) {
         }
         run.add(done && attacks.size() >= 20, "the in-guest self-test ran to the end", ">= 20 checks and DONE",
                 fmt::format("{} checks{}", attacks.size(), done ? ", DONE" : ", no DONE line"));
+        for (auto& c : init_seccomp_reports(attacks, m.console())) {
+            log::info("{}", format_check(c));
+            report.checks.push_back(c);
+        }
 
         // 4. Still working after all that; then a clean power-off.
         run_probes(run, targets, "after the attacks", std::chrono::steady_clock::now() + 120s);

@@ -48,6 +48,10 @@ Report verify_image(const Options& opt);
 // whether its "DONE" line was there.
 std::vector<Check> parse_selftest(const std::string& console, bool& done);
 std::string format_check(const Check& c);
+// For each self-test check that a never-listed syscall killed its caller: a check that init
+// reported that kill on the console naming the service and the pid (init's seccomp reports).
+std::vector<Check> init_seccomp_reports(const std::vector<Check>& selftest, const std::string& console);
+
 // What init said when `service` last died: its "... exited/was killed ...; its last lines:"
 // line and the lines after it from the service's own sources ("[apache-console] ..."), joined
 // by "\n"; "" if it never died.

@@ -28,6 +28,8 @@ static Conf sample() {
     s.layers = {{"/run/medium/live/content/apache-1.sqfs", "/jail/apache/var/www/html"}};
     s.devices = {"/dev/null", "/dev/zero", "/dev/random", "/dev/urandom", "/dev/full"};
     s.start_execs = {"/usr/bin/dash", "/usr/share/lighttpd/create-mime.conf.pl"};
+    s.seccomp = "enforce";
+    s.seccomp_filter = "/etc/romimg/seccomp/apache.bpf";
     c.services.push_back(s);
     return c;
 }
@@ -46,6 +48,8 @@ TEST_CASE("appliance.conf round-trips, whatever argv and env contain") {
     REQUIRE(s.layers.size() == 1);
     CHECK(s.layers[0].image == "/run/medium/live/content/apache-1.sqfs");
     CHECK(s.layers[0].target == "/jail/apache/var/www/html");
+    CHECK(s.seccomp == "enforce");
+    CHECK(s.seccomp_filter == "/etc/romimg/seccomp/apache.bpf");
 }
 
 TEST_CASE("appliance.conf errors name the line") {
@@ -98,5 +102,20 @@ TEST_CASE("appliance.conf: start_exec paths are absolute words") {
     for (const char* bad : {"start_exec usr/bin/dash", "start_exec /a\\sb", "start_exec"}) {
         CHECK_FALSE(parse_conf(head + bad + "\nend\n", back, err));
         CHECK(err == "line 4: start_exec takes one absolute path without blanks");
+    }
+}
+
+TEST_CASE("appliance.conf: a seccomp filter is enforce or log, and lives under /etc/romimg/seccomp") {
+    Conf back;
+    std::string err;
+    const std::string head = "service a\nroot /jail/a\nargv /a\n";
+    REQUIRE(parse_conf(head + "end\n", back, err));
+    CHECK(back.services.at(0).seccomp == "off");  // no line: no filter
+    REQUIRE(parse_conf(head + "seccomp log /etc/romimg/seccomp/a.bpf\nend\n", back, err));
+    CHECK(back.services.at(0).seccomp == "log");
+    for (const char* bad : {"seccomp enforce /jail/a/x.bpf", "seccomp strict /etc/romimg/seccomp/a.bpf",
+                            "seccomp enforce /etc/romimg/seccomp/../../x", "seccomp enforce"}) {
+        CHECK_FALSE(parse_conf(head + bad + "\nend\n", back, err));
+        CHECK(err.rfind("line 4: seccomp takes", 0) == 0);
     }
 }

@@ -80,6 +80,7 @@ TEST_CASE("romimg.toml.example parses and says what it documents") {
     CHECK(*c.net == "static:192.0.2.10/24,192.0.2.1,192.0.2.53");
     REQUIRE(c.content.size() == 1);
     CHECK(c.content[0] == "apache:/var/www/html=" + (example.parent_path() / "site").string());
+    CHECK(c.seccomp.at("tomcat") == "enforce");
 }
 
 TEST_CASE("romimg.toml: unknown keys and bad values name file and line") {
@@ -143,4 +144,29 @@ TEST_CASE("romimg build: defaults, then romimg.toml, then flags") {
     bad_epoch.no_config = true;
     bad_epoch.epoch = "yesterday";
     CHECK_THROWS_AS(cli::build_options(bad_epoch, dir), UsageError);
+}
+
+TEST_CASE("seccomp modes: romimg.toml's [seccomp], --seccomp over it, each value checked") {
+    ApplianceConfig c = parse_config("[seccomp]\ntomcat = \"log\"\n\"*\" = \"off\"\n", "/x/romimg.toml");
+    CHECK(c.seccomp.at("tomcat") == "log");
+    CHECK(c.seccomp.at("*") == "off");
+    pipeline::BuildOptions o;
+    pipeline::apply_config(c, o);
+    CHECK(pipeline::seccomp_override(o, "tomcat") == "log");
+    CHECK(pipeline::seccomp_override(o, "apache") == "off");  // "*"
+    CHECK_THROWS_WITH(parse_config("[seccomp]\ntomcat = \"strict\"\n", "/x/romimg.toml"),
+                      Catch::Contains("romimg.toml:2") && Catch::Contains("\"enforce\", \"log\" or \"off\""));
+    CHECK_THROWS_WITH(parse_config("[seccomp]\n\"../x\" = \"log\"\n", "/x/romimg.toml"),
+                      Catch::Contains("not a service name"));
+    auto dir = std::filesystem::temp_directory_path();
+    cli::BuildFlags f;
+    f.no_config = true;
+    f.seccomp = {"log", "apache=enforce"};
+    pipeline::BuildOptions b = cli::build_options(f, dir);
+    CHECK(pipeline::seccomp_override(b, "apache") == "enforce");
+    CHECK(pipeline::seccomp_override(b, "tomcat") == "log");
+    f.seccomp = {"apache=maybe"};
+    CHECK_THROWS_WITH(cli::build_options(f, dir), Catch::Contains("--seccomp takes [SERVICE=]enforce|log|off"));
+    pipeline::BuildOptions none;
+    CHECK_FALSE(pipeline::seccomp_override(none, "apache"));
 }

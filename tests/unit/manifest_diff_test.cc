@@ -221,3 +221,37 @@ TEST_CASE("diff of an image with itself is empty, and exit-worthy differences ar
     CHECK(back.services_removed == std::vector<std::string>{"tomcat"});
     CHECK(back.policy_removed == d.policy_added);
 }
+
+TEST_CASE("manifest shows each jail's seccomp filter by why; diff shows mode and syscall changes") {
+    ImageManifest a = sample();
+    seccomp::FilterPlan f;
+    f.service = "apache";
+    f.mode = seccomp::Mode::enforce;
+    f.allow = {{"accept4", "trace"}, {"exit", "baseline"}, {"sendfile", "template"}};
+    f.kill = {"bpf", "ptrace"};
+    a.jails[0].seccomp = f;
+    std::string t = manifest_table(a);
+    CHECK(t.find("seccomp enforce (x86_64): 3 allowed, 2 killed, every other call fails with ENOSYS") != std::string::npos);
+    CHECK(t.find("allowed, trace (1): accept4\n") != std::string::npos);
+    CHECK(t.find("killed (2): bpf ptrace\n") != std::string::npos);
+    CHECK(manifest_json(a)["jails"][0]["seccomp"]["allow"].size() == 3);
+
+    ImageManifest b = a;
+    b.jails[0].seccomp->mode = seccomp::Mode::log;
+    b.jails[0].seccomp->allow.push_back({"mremap", "trace"});
+    b.jails[0].seccomp->kill = {"bpf"};
+    b.jails[0].seccomp->allow.push_back({"ptrace", "template: crash reports"});
+    ImageDiff d = diff_images(a, b);
+    REQUIRE(d.jails.size() == 1);
+    std::string dt = diff_table(d);
+    CHECK(dt.find("seccomp mode: enforce -> log") != std::string::npos);
+    CHECK(dt.find("seccomp allow mremap: (not allowed) -> trace") != std::string::npos);
+    CHECK(dt.find("seccomp allow ptrace: (not allowed) -> template: crash reports") != std::string::npos);
+    CHECK(dt.find("seccomp kill ptrace: killed -> (not killed)") != std::string::npos);
+    CHECK(diff_json(d)["jails"][0]["seccomp"].size() == 4);
+    // An image from before the filters: reported as such, not as a crash.
+    ImageManifest old = a;
+    old.jails[0].seccomp.reset();
+    CHECK(manifest_table(old).find("seccomp: not recorded") != std::string::npos);
+    CHECK(diff_table(diff_images(old, a)).find("seccomp mode: (not recorded) -> enforce") != std::string::npos);
+}

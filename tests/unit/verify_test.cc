@@ -80,3 +80,20 @@ TEST_CASE("last_words: what init said when a service last died") {
     CHECK(verify::last_words(console, "apache").empty());
     CHECK(verify::last_words(console, "light").empty());  // a prefix of another service's name
 }
+
+TEST_CASE("verify: init must report each seccomp kill the self-test caused, naming service and pid") {
+    std::vector<verify::Check> st = {
+        {"self-test seccomp:apache never: from inside the jail, keyctl (never-list) kills the caller", "killed by SIGSYS",
+         "killed by Bad system call (pid 812)", true},
+        {"self-test seccomp:tomcat never: from inside the jail, keyctl (never-list) kills the caller", "killed by SIGSYS",
+         "killed by Bad system call (pid 900)", true},
+        {"self-test jail:apache exec: exec its program", "refused", "EPERM", true}};
+    std::string console =
+        "romimg-init: [apache] seccomp killed pid 812 romimg-selftest of apache: it made keyctl, which its filter never allows\r\n"
+        "romimg-init: [apache] seccomp killed pid 900 romimg-selftest of apache: it made keyctl, which its filter never allows\r\n";
+    auto checks = verify::init_seccomp_reports(st, console);
+    REQUIRE(checks.size() == 2);
+    CHECK(checks[0].pass);
+    CHECK(checks[0].got.find("[apache] seccomp killed pid 812") != std::string::npos);
+    CHECK_FALSE(checks[1].pass);  // pid 900 was tomcat's attacker: a line naming apache does not count
+}
