@@ -127,8 +127,11 @@ uint32_t arch_token(const std::string& arch) {
     return a;
 }
 
+// The syscall's number on `arch`, or __NR_SCMP_ERROR when the arch has no such call (libseccomp
+// gives a negative pseudo-number for a name it knows from another arch: socketcall on x86_64).
 int resolve(const std::string& name, uint32_t arch) {
-    return seccomp_syscall_resolve_name_arch(arch, name.c_str());
+    int nr = seccomp_syscall_resolve_name_arch(arch, name.c_str());
+    return nr < 0 ? __NR_SCMP_ERROR : nr;
 }
 
 bool on_never_list(const std::string& name) {
