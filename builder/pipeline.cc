@@ -67,6 +67,11 @@ std::string kernel_cmdline(const BuildOptions& opt) {
 
 namespace {
 
+std::filesystem::path kernel_config_dir(const BuildOptions& opt) {
+    if (!opt.kernel_config_dir.empty()) return std::filesystem::absolute(opt.kernel_config_dir);
+    return std::filesystem::path(ROMIMG_SOURCE_DIR) / "kernel-config";
+}
+
 std::filesystem::path init_binary() {
     if (const char* env = getenv("ROMIMG_INIT")) return env;
     return ROMIMG_INIT_BINARY;
@@ -485,7 +490,8 @@ BuildResult build_appliance(const BuildOptions& opt) {
     {
         auto stage = log::stage("kernel");
         kernel::KernelOptions ko;
-        ko.config_dir = std::filesystem::path(ROMIMG_SOURCE_DIR) / "kernel-config";
+        ko.config_dir = kernel_config_dir(opt);
+        ko.arch = opt.arch;
         ko.cache_dir = cache_dir;
         ko.jobs = opt.jobs > 0 ? opt.jobs : (int)std::max(1u, std::thread::hardware_concurrency());
         kernel = kernel::build_kernel(ko);
@@ -496,7 +502,7 @@ BuildResult build_appliance(const BuildOptions& opt) {
     Newest image_epoch = base.epoch;
     for (const auto& c : content_epochs) image_epoch.take(c.time, c.which);
     if (!given) {
-        std::vector<std::filesystem::path> kin = files_under(std::filesystem::path(ROMIMG_SOURCE_DIR) / "kernel-config");
+        std::vector<std::filesystem::path> kin = files_under(kernel_config_dir(opt));
         kin.push_back(kernel::KernelOptions{}.source_tarball);
         image_epoch.take(kin);
     }
