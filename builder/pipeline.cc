@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "appliance_conf.h"
@@ -28,6 +29,7 @@
 #include "initramfs/cpio.h"
 #include "iso/iso.h"
 #include "jail/stage.h"
+#include "kernel/hardening.h"
 #include "kernel/kernel.h"
 #include "recipe/template.h"
 #include "rootfs/rootfs.h"
@@ -61,8 +63,11 @@ std::string kernel_ip_argument(const std::string& net) {
 std::string kernel_cmdline(const BuildOptions& opt) {
     if (opt.romlock_mode != "enforce" && opt.romlock_mode != "permissive")
         throw UsageError("--romlock-mode is enforce or permissive, got " + opt.romlock_mode);
-    return fmt::format("console=tty0 console=ttyS0,115200 romimg.label={} romlock.mode={} {} panic=10",
-                       opt.label, opt.romlock_mode, kernel_ip_argument(opt.net));
+    // The hardening parameters (kernel-config/hardening.tsv) come last; `romimg verify` checks
+    // that an image carries them.
+    return fmt::format("console=tty0 console=ttyS0,115200 romimg.label={} romlock.mode={} {} panic=10 {}",
+                       opt.label, opt.romlock_mode, kernel_ip_argument(opt.net),
+                       fmt::join(kernel::hardening_cmdline(opt.arch), " "));
 }
 
 namespace {
