@@ -65,9 +65,10 @@ std::string kernel_cmdline(const BuildOptions& opt) {
         throw UsageError("--romlock-mode is enforce or permissive, got " + opt.romlock_mode);
     // The hardening parameters (kernel-config/hardening.tsv) come last; `romimg verify` checks
     // that an image carries them.
-    return fmt::format("console=tty0 console=ttyS0,115200 romimg.label={} romlock.mode={} {} panic=10 {}",
-                       opt.label, opt.romlock_mode, kernel_ip_argument(opt.net),
-                       fmt::join(kernel::hardening_cmdline(opt.arch), " "));
+    std::string cmdline = fmt::format("console=tty0 console=ttyS0,115200 romimg.label={} romlock.mode={} {} panic=10",
+                                      opt.label, opt.romlock_mode, kernel_ip_argument(opt.net));
+    if (opt.hardening_cmdline) cmdline += fmt::format(" {}", fmt::join(kernel::hardening_cmdline(opt.arch), " "));
+    return cmdline;
 }
 
 namespace {

@@ -29,6 +29,9 @@ struct BuildOptions {
     // The target's kernel ARCH (kernel-config/<arch>.config, `make ARCH=`): one value passed
     // to the stages that need it.
     std::string arch = "x86_64";
+    // The kernel hardening parameters on the command line (kernel-config/hardening.tsv); off only
+    // to measure a previous kernel as it booted (bench/kernel-hardening); verify fails such an image.
+    bool hardening_cmdline = true;
     // The kernel's config directory (--kernel-config-dir); empty = the source's kernel-config/.
     std::filesystem::path kernel_config_dir;
     // Content layers, "SERVICE:PATH=SOURCE" as --content takes them (romimg.toml's [[content]]
