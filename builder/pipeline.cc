@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "appliance_conf.h"
@@ -28,6 +29,7 @@
 #include "initramfs/cpio.h"
 #include "iso/iso.h"
 #include "jail/stage.h"
+#include "kernel/hardening.h"
 #include "kernel/kernel.h"
 #include "recipe/template.h"
 #include "rootfs/rootfs.h"
@@ -62,11 +64,20 @@ std::string kernel_ip_argument(const std::string& net) {
 std::string kernel_cmdline(const BuildOptions& opt) {
     if (opt.romlock_mode != "enforce" && opt.romlock_mode != "permissive")
         throw UsageError("--romlock-mode is enforce or permissive, got " + opt.romlock_mode);
-    return fmt::format("console=tty0 console=ttyS0,115200 romimg.label={} romlock.mode={} {} panic=10",
-                       opt.label, opt.romlock_mode, kernel_ip_argument(opt.net));
+    // The hardening parameters (kernel-config/hardening.tsv) come last; `romimg verify` checks
+    // that an image carries them.
+    std::string cmdline = fmt::format("console=tty0 console=ttyS0,115200 romimg.label={} romlock.mode={} {} panic=10",
+                                      opt.label, opt.romlock_mode, kernel_ip_argument(opt.net));
+    if (opt.hardening_cmdline) cmdline += fmt::format(" {}", fmt::join(kernel::hardening_cmdline(opt.arch), " "));
+    return cmdline;
 }
 
 namespace {
+
+std::filesystem::path kernel_config_dir(const BuildOptions& opt) {
+    if (!opt.kernel_config_dir.empty()) return std::filesystem::absolute(opt.kernel_config_dir);
+    return std::filesystem::path(ROMIMG_SOURCE_DIR) / "kernel-config";
+}
 
 std::filesystem::path init_binary() {
     if (const char* env = getenv("ROMIMG_INIT")) return env;
@@ -502,7 +513,8 @@ BuildResult build_appliance(const BuildOptions& opt) {
     {
         auto stage = log::stage("kernel");
         kernel::KernelOptions ko;
-        ko.config_dir = std::filesystem::path(ROMIMG_SOURCE_DIR) / "kernel-config";
+        ko.config_dir = kernel_config_dir(opt);
+        ko.arch = opt.arch;
         ko.cache_dir = cache_dir;
         ko.jobs = opt.jobs > 0 ? opt.jobs : (int)std::max(1u, std::thread::hardware_concurrency());
         kernel = kernel::build_kernel(ko);
@@ -513,7 +525,7 @@ BuildResult build_appliance(const BuildOptions& opt) {
     Newest image_epoch = base.epoch;
     for (const auto& c : content_epochs) image_epoch.take(c.time, c.which);
     if (!given) {
-        std::vector<std::filesystem::path> kin = files_under(std::filesystem::path(ROMIMG_SOURCE_DIR) / "kernel-config");
+        std::vector<std::filesystem::path> kin = files_under(kernel_config_dir(opt));
         kin.push_back(kernel::KernelOptions{}.source_tarball);
         image_epoch.take(kin);
     }

@@ -27,6 +27,14 @@ struct BuildOptions {
     bool fast = false;          // zstd instead of xz
     bool debug_shell = false;   // a root shell on the console (busybox), announced loudly
     int jobs = 0;               // kernel build; 0 = all cores
+    // The target's kernel ARCH (kernel-config/<arch>.config, `make ARCH=`): one value passed
+    // to the stages that need it.
+    std::string arch = "x86_64";
+    // The kernel hardening parameters on the command line (kernel-config/hardening.tsv); off only
+    // to measure a previous kernel as it booted (bench/kernel-hardening); verify fails such an image.
+    bool hardening_cmdline = true;
+    // The kernel's config directory (--kernel-config-dir); empty = the source's kernel-config/.
+    std::filesystem::path kernel_config_dir;
     // Content layers, "SERVICE:PATH=SOURCE" as --content takes them (romimg.toml's [[content]]
     // lands here too).
     std::vector<std::string> content;

@@ -60,6 +60,11 @@ const char* const usage =
     "                         content needs files the jail lacks), instead of using the base cache\n"
     "  --fast                 zstd instead of xz for the root filesystem (bigger, faster to build)\n"
     "  --jobs N               kernel build parallelism when the kernel is not cached\n"
+    "  --kernel-config-dir DIR   build the kernel from DIR instead of the source's kernel-config/\n"
+    "                         (same layout: common.config + x86_64.config, romlock/, patches/;\n"
+    "                         for comparing kernel configurations, see bench/kernel-hardening)\n"
+    "  --no-hardening-cmdline   leave the kernel hardening parameters (slab_nomerge, init_on_free=1,\n"
+    "                         ...) off the command line (benchmarking only; `romimg verify` fails it)\n"
     "  --work DIR             scratch space and logs (default ./work)\n"
     "  --source-date-epoch N  the time stamped on every file of the image (default:\n"
     "                         $SOURCE_DATE_EPOCH, else the newest input's mtime)\n"
@@ -112,6 +117,8 @@ pipeline::BuildOptions build_options(const BuildFlags& f, const std::filesystem:
     if (f.no_exec_lock) o.exec_lock = false;
     if (f.jobs < 0 || f.jobs > 4096) throw UsageError(fmt::format("--jobs must be 1 to 4096, got {}", f.jobs));
     if (f.jobs) o.jobs = f.jobs;
+    if (!f.kernel_config_dir.empty()) o.kernel_config_dir = f.kernel_config_dir;
+    if (f.no_hardening_cmdline) o.hardening_cmdline = false;
     o.retrace |= f.retrace;
     o.content_allow_private |= f.content_allow_private;
     for (const auto& s : f.seccomp) {
@@ -157,6 +164,8 @@ int build_main(const GlobalOptions&, const std::vector<std::string>& args) {
     p.flag("--content-allow-private", f.content_allow_private);
     p.flag("--debug-shell", f.debug_shell);
     p.option("--jobs", f.jobs);
+    p.option("--kernel-config-dir", f.kernel_config_dir);
+    p.flag("--no-hardening-cmdline", f.no_hardening_cmdline);
     p.option("--work", f.work);
     p.option("--source-date-epoch", f.epoch);
     f.services = p.parse();

@@ -15,8 +15,9 @@ namespace romimg::cli {
 struct BuildFlags {
     std::string config, output, work, media, label, hostname, net, log_to, romlock_mode, epoch;
     bool no_config = false, log_console = false, no_exec_lock = false, fast = false, debug_shell = false;
-    bool retrace = false, content_allow_private = false;
+    bool retrace = false, content_allow_private = false, no_hardening_cmdline = false;
     int jobs = 0;
+    std::string kernel_config_dir;  // --kernel-config-dir; empty = the source's kernel-config/
     std::vector<std::string> services;
     // --content SERVICE:PATH=SOURCE: replaces the config file's entry for the same SERVICE:PATH,
     // adds to the others.

@@ -15,13 +15,16 @@ namespace romimg::cli {
 namespace {
 
 const char* const kernel_usage =
-    "usage: romimg kernel [--jobs N] [--cache-dir DIR] [--config-dir DIR] [-o PATH]\n"
+    "usage: romimg kernel [--arch ARCH] [--jobs N] [--cache-dir DIR] [--config-dir DIR] [-o PATH]\n"
     "\n"
-    "Builds the appliance kernel (linux-source-6.12 + kernel-config/: config fragment, the\n"
-    "romlock LSM, patches) and prints the path of its bzImage. The result is cached under\n"
-    "DIR/kernel/<hash of all inputs>/, so a rerun with nothing changed returns at once.\n"
+    "Builds the appliance kernel (linux-source-6.12 + kernel-config/: the config fragments\n"
+    "common.config and ARCH.config, the romlock LSM, patches) and prints the path of its\n"
+    "bzImage. The result is cached under DIR/kernel/<hash of the inputs used>/ (another arch's\n"
+    "fragment is not one), so a rerun with nothing changed returns at once; the final .config\n"
+    "is the file `config` beside the bzImage.\n"
     "\n"
     "options:\n"
+    "  --arch ARCH       kernel ARCH, x86_64 (default) or i386: `make ARCH=` and ARCH.config\n"
     "  --jobs N          parallel make jobs (default: number of CPUs)\n"
     "  --cache-dir DIR   cache root (default: $ROMIMG_CACHE, else ~/.cache/romimg)\n"
     "  --config-dir DIR  kernel-config directory (default: the one in the romimg source)\n"
@@ -29,12 +32,13 @@ const char* const kernel_usage =
 
 int kernel_main(const GlobalOptions&, const std::vector<std::string>& args) {
     int jobs = 0;
-    std::string cache_dir, config_dir, output;
+    std::string cache_dir, config_dir, output, arch = kernel::KernelOptions{}.arch;
     ArgParser p("kernel", kernel_usage, args);
     p.option("--jobs", jobs);
     p.option("-j", jobs);
     p.option("--cache-dir", cache_dir);
     p.option("--config-dir", config_dir);
+    p.option("--arch", arch);
     p.option("-o", output);
     p.option("--output", output);
     auto positional = p.parse();
@@ -51,6 +55,7 @@ int kernel_main(const GlobalOptions&, const std::vector<std::string>& args) {
                                      jobs));
 
     kernel::KernelOptions opt;
+    opt.arch = arch;
     opt.jobs = jobs_given ? jobs : std::max(1u, std::thread::hardware_concurrency());
     opt.cache_dir = kernel::resolve_cache_dir(
         cache_dir.empty() ? std::nullopt : std::optional<std::string>(cache_dir),

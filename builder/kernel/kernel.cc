@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "common/error.h"
 #include "common/fs.h"
@@ -29,9 +30,23 @@ namespace romimg::kernel {
 
 namespace sfs = std::filesystem;
 
-const char* const kRecipe =
-    "romimg-kernel-1: x86_64 merge_config.sh -n (allnoconfig) + kernel-config/*.config; "
-    "romlock/ -> security/romlock/; patches/*.patch -p1 in name order; make bzImage";
+std::string recipe(const std::string& arch) {
+    return "romimg-kernel-2: ARCH=" + arch +
+           " merge_config.sh -n (allnoconfig) + common.config + " + arch +
+           ".config; romlock/ -> security/romlock/; patches/*.patch -p1 in name order; make "
+           "bzImage";
+}
+
+std::string arch_source_dir(const std::string& arch) {
+    // Named by kernel ARCH rather than Debian arch: the fragment's name, `make ARCH=` and this
+    // value are then one string, with no mapping to keep in step.
+    if (arch == "x86_64" || arch == "i386") return "x86";
+    throw UsageError(fmt::format("kernel ARCH '{}' is not supported: use x86_64 or i386", arch));
+}
+
+std::vector<std::string> fragment_names(const std::string& arch) {
+    return {"common.config", arch + ".config"};
+}
 
 std::string cache_key(const KernelInputs& in) {
     // Length-prefixed fields: no two different inputs serialize to the same bytes.
@@ -53,12 +68,12 @@ std::string cache_key(const KernelInputs& in) {
     return fs::sha256_hex(s);
 }
 
-bool is_build_input(const std::string& rel) {
+bool is_build_input(const std::string& rel, const std::string& arch) {
     auto ends_with = [&rel](const std::string& suffix) {
         return rel.size() >= suffix.size() &&
                rel.compare(rel.size() - suffix.size(), suffix.size(), suffix) == 0;
     };
-    if (rel.find('/') == std::string::npos) return ends_with(".config");
+    if (rel.find('/') == std::string::npos) return rel == "common.config" || rel == arch + ".config";
     if (rel.rfind("romlock/", 0) == 0) return rel.find('/', 8) == std::string::npos;
     if (rel.rfind("patches/", 0) == 0)
         return rel.find('/', 8) == std::string::npos && ends_with(".patch");
@@ -176,21 +191,22 @@ Command patch_command(const sfs::path& tree, const sfs::path& patch, const sfs::
                    log};
 }
 
-Command merge_config_command(const sfs::path& tree, const std::vector<sfs::path>& fragments,
-                             const sfs::path& log) {
+Command merge_config_command(const sfs::path& tree, const std::string& arch,
+                             const std::vector<sfs::path>& fragments, const sfs::path& log) {
     // -n: start from allnoconfig, so only what the fragments ask for (and its dependencies)
     // is in the kernel.
     Command c{{(tree / "scripts/kconfig/merge_config.sh").string(), "-n"},
-              {{"ARCH", "x86_64"}},
+              {{"ARCH", arch}},
               tree,
               log};
     for (const auto& f : fragments) c.argv.push_back(f.string());
     return c;
 }
 
-Command make_bzimage_command(const sfs::path& tree, int jobs, const sfs::path& log) {
+Command make_bzimage_command(const sfs::path& tree, const std::string& arch, int jobs,
+                             const sfs::path& log) {
     // KBUILD_BUILD_* keep the host's name and the build time out of the image.
-    return Command{{"make", "ARCH=x86_64", fmt::format("-j{}", jobs), "bzImage"},
+    return Command{{"make", "ARCH=" + arch, fmt::format("-j{}", jobs), "bzImage"},
                    {{"KBUILD_BUILD_USER", "romimg"},
                     {"KBUILD_BUILD_HOST", "romimg"},
                     {"KBUILD_BUILD_TIMESTAMP", "1970-01-01"}},
@@ -220,19 +236,22 @@ KernelInputs read_inputs(const KernelOptions& opt) {
                                 opt.config_dir.string()));
     if (find_program("gcc").empty())
         throw Error("gcc not found; install the build tools with `make deps`");
+    arch_source_dir(opt.arch);  // refuses an unknown arch before any work
+    for (const auto& name : fragment_names(opt.arch))
+        if (!sfs::is_regular_file(opt.config_dir / name))
+            throw Error(fmt::format(
+                "{} not found: the kernel is configured from common.config plus one fragment "
+                "per kernel ARCH ({}); create it (an empty file is fine)",
+                (opt.config_dir / name).string(), fmt::join(fragment_names(opt.arch), " + ")));
     KernelInputs in;
-    in.recipe = kRecipe;
+    in.recipe = recipe(opt.arch);
     in.source_version = source_version(opt);
     in.compiler = first_line(run_capture(Command{{"gcc", "--version"}, {}, {}, {}}));
     for (const auto& e : sfs::recursive_directory_iterator(opt.config_dir)) {
         if (!e.is_regular_file()) continue;
         std::string rel = sfs::relative(e.path(), opt.config_dir).generic_string();
-        if (is_build_input(rel)) in.files[rel] = fs::read_file(e.path());
+        if (is_build_input(rel, opt.arch)) in.files[rel] = fs::read_file(e.path());
     }
-    bool has_fragment = false;
-    for (const auto& [rel, data] : in.files) has_fragment |= rel.find('/') == std::string::npos;
-    if (!has_fragment)
-        throw Error(fmt::format("no *.config fragment in {}", opt.config_dir.string()));
     return in;
 }
 
@@ -255,12 +274,11 @@ static sfs::path single_subdir(const sfs::path& dir) {
     return found[0];
 }
 
-static void verify_config(const KernelInputs& in, const sfs::path& tree,
+static void verify_config(const KernelInputs& in, const std::string& arch, const sfs::path& tree,
                           const sfs::path& config_dir) {
     std::vector<FragmentOption> wanted;
-    for (const auto& [rel, data] : in.files) {
-        if (rel.find('/') != std::string::npos) continue;
-        auto opts = parse_fragment(data, (config_dir / rel).string());
+    for (const auto& rel : fragment_names(arch)) {
+        auto opts = parse_fragment(in.files.at(rel), (config_dir / rel).string());
         wanted.insert(wanted.end(), opts.begin(), opts.end());
     }
     auto bad = config_mismatches(wanted, parse_dotconfig(fs::read_file(tree / ".config")));
@@ -363,12 +381,13 @@ KernelResult build_kernel(const KernelOptions& opt) {
         }
     } keep_log{log, failed_log};
 
-    sfs::path tree;
+    sfs::path tree, bzimage_in_tree;
     {
         auto st = log::stage("kernel: unpack");
         run(unpack_command(opt.source_tarball, tmp.path(), log));
         signals::throw_if_interrupted();
         tree = single_subdir(tmp.path());
+        bzimage_in_tree = tree / "arch" / arch_source_dir(opt.arch) / "boot" / "bzImage";
         st.detail(tree.filename().string());
     }
     {
@@ -385,12 +404,12 @@ KernelResult build_kernel(const KernelOptions& opt) {
     }
     {
         auto st = log::stage("kernel: configure");
+        // Merge order matters: the arch fragment comes last, so it may override common.config.
         std::vector<sfs::path> fragments;
-        for (const auto& [rel, data] : in.files)
-            if (rel.find('/') == std::string::npos) fragments.push_back(opt.config_dir / rel);
-        run(merge_config_command(tree, fragments, log));
+        for (const auto& rel : fragment_names(opt.arch)) fragments.push_back(opt.config_dir / rel);
+        run(merge_config_command(tree, opt.arch, fragments, log));
         signals::throw_if_interrupted();
-        verify_config(in, tree, opt.config_dir);
+        verify_config(in, opt.arch, tree, opt.config_dir);
         st.detail(fmt::format("{} fragment(s), every requested option verified",
                               fragments.size()));
     }
@@ -398,16 +417,16 @@ KernelResult build_kernel(const KernelOptions& opt) {
         auto st = log::stage(fmt::format("kernel: make bzImage -j{}", opt.jobs));
         {
             MakeProgress progress(log);
-            run(make_bzimage_command(tree, opt.jobs, log));
+            run(make_bzimage_command(tree, opt.arch, opt.jobs, log));
         }
         signals::throw_if_interrupted();
-        st.detail(fmt::format("{} bytes", sfs::file_size(tree / "arch/x86/boot/bzImage")));
+        st.detail(fmt::format("{} bytes", sfs::file_size(bzimage_in_tree)));
     }
 
     // Assemble the entry next to its final place, then publish it with one rename.
     const sfs::path staged = tmp.path() / "entry";
     sfs::create_directories(staged);
-    sfs::copy_file(tree / "arch/x86/boot/bzImage", staged / "bzImage");
+    sfs::copy_file(bzimage_in_tree, staged / "bzImage");
     sfs::copy_file(tree / ".config", staged / "config");
     std::string manifest = fmt::format("key {}\nrecipe {}\nsource {}\ncompiler {}\n", key,
                                        in.recipe, in.source_version, in.compiler);

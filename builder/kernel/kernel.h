@@ -18,19 +18,28 @@ namespace romimg::kernel {
 struct KernelInputs {
     std::string source_version;  // dpkg version of linux-source-6.12, or "sha256:<tarball>"
     std::string compiler;        // first line of `gcc --version`
-    std::string recipe;          // how this stage configures and builds (kRecipe)
+    std::string recipe;          // how this stage configures and builds (recipe(arch))
     std::map<std::string, std::string> files;  // kernel-config/ relative path → contents
 };
 
-// Bumped when the build procedure below changes in a way that changes the output.
-extern const char* const kRecipe;
+// How this stage configures and builds for kernel ARCH `arch`, as the text that goes into the
+// key (so the arch is in it); its version is bumped when the procedure changes the output.
+std::string recipe(const std::string& arch);
+
+// The kernel ARCH values this stage builds, and the arch/ directory each one lives in (x86_64
+// and i386 are both arch/x86). Throws UsageError naming the supported ones for anything else.
+std::string arch_source_dir(const std::string& arch);
 
 // Hex sha256 over a canonical serialization of the inputs (pure).
 std::string cache_key(const KernelInputs& in);
 
-// Which files of kernel-config/ go into the build (and so into the key): *.config fragments,
-// romlock/* and patches/*.patch. README.md and the like do not (pure, on relative paths).
-bool is_build_input(const std::string& relative_path);
+// Which files of kernel-config/ go into the build (and so into the key) for kernel ARCH
+// `arch`: common.config and <arch>.config (another arch's fragment does not), romlock/* and
+// patches/*.patch. README.md, hardening.tsv and the like do not (pure, on relative paths).
+bool is_build_input(const std::string& relative_path, const std::string& arch);
+
+// The fragments merged, in merge order: common.config, then <arch>.config (pure).
+std::vector<std::string> fragment_names(const std::string& arch);
 
 // One requested option of a fragment: value is "y", "m", a number/string literal, or "n" for
 // "# CONFIG_X is not set".
@@ -59,16 +68,17 @@ Command unpack_command(const std::filesystem::path& tarball, const std::filesyst
                        const std::filesystem::path& log);
 Command patch_command(const std::filesystem::path& tree, const std::filesystem::path& patch,
                       const std::filesystem::path& log);
-Command merge_config_command(const std::filesystem::path& tree,
+Command merge_config_command(const std::filesystem::path& tree, const std::string& arch,
                              const std::vector<std::filesystem::path>& fragments,
                              const std::filesystem::path& log);
-Command make_bzimage_command(const std::filesystem::path& tree, int jobs,
+Command make_bzimage_command(const std::filesystem::path& tree, const std::string& arch, int jobs,
                              const std::filesystem::path& log);
 
 struct KernelOptions {
     std::filesystem::path source_tarball = "/usr/src/linux-source-6.12.tar.xz";
     std::string source_package = "linux-source-6.12";
     std::filesystem::path config_dir;  // kernel-config/
+    std::string arch = "x86_64";       // kernel ARCH: which <arch>.config, make ARCH=
     std::filesystem::path cache_dir;   // resolved; the stage uses <cache_dir>/kernel
     int jobs = 1;
 };

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
@@ -19,6 +20,7 @@
 #include "common/strings.h"
 #include "image/image_info.h"
 #include "iso/iso.h"
+#include "kernel/hardening.h"
 #include "qemu/qemu.h"
 #include "trace/probe.h"
 #include "workdir/workdir.h"
@@ -255,6 +257,16 @@ Report verify_image(const Options& opt) {
     }
     run.add(info.romlock_mode == "enforce", "the kernel command line enforces romlock", "romlock.mode=enforce",
             "romlock.mode=" + info.romlock_mode);
+    {
+        // An image made before the hardening parameters, or with its command line edited, boots
+        // a kernel that merges slabs, keeps freed memory, and so on.
+        // image.json does not record the arch yet (every image is x86_64 until the i386 port).
+        const std::vector<std::string> wanted = kernel::hardening_cmdline(kernel::KernelOptions{}.arch);
+        const std::vector<std::string> missing = kernel::missing_cmdline_params(info.cmdline, wanted);
+        run.add(missing.empty(), "the kernel command line carries the hardening parameters",
+                fmt::format("{}", fmt::join(wanted, " ")),
+                missing.empty() ? "all of them" : fmt::format("missing: {}", fmt::join(missing, " ")));
+    }
 
     // 2. Boot it.
     auto stage = log::stage("verify: boot and attack");

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # A deliberately weakened image must fail `romimg verify`, with the right checks named:
-#   verify_weakened.sh ROMIMG WORKDIR permissive|no-exec-lock
+#   verify_weakened.sh ROMIMG WORKDIR permissive|no-exec-lock|no-hardening-cmdline
 # permissive:   built with --romlock-mode permissive: romlock only logs, so every refusal that is
 #               romlock's must FAIL (mounts, remounts, pivot_root, chroot, policy writes, exec lock)
 #               while the refusals that are not romlock's still PASS (read-only root, noexec, caps).
 # no-exec-lock: built with --no-exec-lock --seccomp log: only the exec attacks from the jail and
 #               the seccomp mode FAIL; romlock's mount rules still hold, and the log-mode filter
 #               lets the self-test's calls through while the kernel reports them.
+# no-hardening-cmdline: built with --no-hardening-cmdline: only the command-line check FAILs.
 # Either way the services still answer: the positive side passes.
 set -uo pipefail
 romimg=$1 work=$2 mode=$3
@@ -16,6 +17,7 @@ iso=$work/weak.iso
 case $mode in
   permissive) flags=(--romlock-mode permissive) ;;
   no-exec-lock) flags=(--no-exec-lock --seccomp log) ;;
+  no-hardening-cmdline) flags=(--no-hardening-cmdline) ;;
   *) echo "unknown mode $mode"; exit 2 ;;
 esac
 "$romimg" -q build apache --fast "${flags[@]}" -o "$iso" --work "$work/build" || { echo "FAIL: build"; exit 1; }
@@ -34,6 +36,18 @@ expect PASS "apache answers: GET / 200"
 expect PASS "apache after the attacks: GET / 200"
 expect PASS "self-test jail:apache write-root:"
 expect PASS "self-test root exec-copy-tmp:"
+if [ "$mode" = no-hardening-cmdline ]; then
+  expect FAIL "the kernel command line carries the hardening parameters"
+  expect PASS "the kernel command line enforces romlock"
+  expect PASS "apache is exec-locked once ready"
+  expect PASS "self-test root write-policy:"
+  expect PASS "self-test jail:apache exec-binary:"
+  expect PASS "self-test rootjail:apache signal-init:"
+  rm -rf "$work"
+  [ "$fails" -eq 0 ] && echo "the weakened ($mode) image fails verify with the right checks named" || echo "$fails expectations wrong"
+  exit $((fails > 0))
+fi
+expect PASS "the kernel command line carries the hardening parameters"
 if [ "$mode" = permissive ]; then
   expect FAIL "the kernel command line enforces romlock"
   expect FAIL "self-test root romlock-mode:"
