@@ -3,6 +3,7 @@
 #include "pipeline.h"
 
 #include <arpa/inet.h>
+#include <elf.h>
 #include <sys/stat.h>
 #include <algorithm>
 #include <map>
@@ -34,6 +35,9 @@
 #include "recipe/template.h"
 #include "rootfs/rootfs.h"
 #include "seccomp/filter.h"
+#include "staging/root_view.h"
+#include "staging/staging.h"
+#include "target/target.h"
 #include "workdir/workdir.h"
 
 namespace romimg::pipeline {
@@ -61,14 +65,14 @@ std::string kernel_ip_argument(const std::string& net) {
     return fmt::format("ip={}::{}:{}:::off{}", addr, parts[1], mbuf, parts.size() == 3 ? ":" + parts[2] : "");
 }
 
-std::string kernel_cmdline(const BuildOptions& opt) {
+std::string kernel_cmdline(const BuildOptions& opt, const std::string& kernel_arch) {
     if (opt.romlock_mode != "enforce" && opt.romlock_mode != "permissive")
         throw UsageError("--romlock-mode is enforce or permissive, got " + opt.romlock_mode);
     // The hardening parameters (kernel-config/hardening.tsv) come last; `romimg verify` checks
     // that an image carries them.
     std::string cmdline = fmt::format("console=tty0 console=ttyS0,115200 romimg.label={} romlock.mode={} {} panic=10",
                                       opt.label, opt.romlock_mode, kernel_ip_argument(opt.net));
-    if (opt.hardening_cmdline) cmdline += fmt::format(" {}", fmt::join(kernel::hardening_cmdline(opt.arch), " "));
+    if (opt.hardening_cmdline) cmdline += fmt::format(" {}", fmt::join(kernel::hardening_cmdline(kernel_arch), " "));
     return cmdline;
 }
 
@@ -79,9 +83,14 @@ std::filesystem::path kernel_config_dir(const BuildOptions& opt) {
     return std::filesystem::path(ROMIMG_SOURCE_DIR) / "kernel-config";
 }
 
-std::filesystem::path init_binary() {
-    if (const char* env = getenv("ROMIMG_INIT")) return env;
-    return ROMIMG_INIT_BINARY;
+// The target's static romimg-init (built beside the host's); $ROMIMG_INIT (amd64) or
+// $ROMIMG_INIT_I386 point elsewhere.
+std::filesystem::path init_binary(const target::Target& t) {
+    std::string env = "ROMIMG_INIT";
+    if (t.name != "amd64")
+        for (char c : "_" + t.name) env += (char)toupper((unsigned char)c);
+    if (const char* e = getenv(env.c_str()); e && *e) return e;
+    return std::filesystem::path(ROMIMG_INIT_BINARY).parent_path() / t.init;
 }
 
 }  // namespace
@@ -97,6 +106,8 @@ void apply_config(const recipe::ApplianceConfig& c, BuildOptions& opt) {
     if (c.label) opt.label = *c.label;
     if (c.compression) opt.fast = *c.compression == "zstd";
     if (c.romlock_mode) opt.romlock_mode = *c.romlock_mode;
+    if (c.arch) opt.arch = *c.arch;
+    if (c.root) opt.root = *c.root;
     if (c.output) opt.output = *c.output;
     if (c.work) opt.work = *c.work;
     if (c.source_date_epoch) opt.source_date_epoch = *c.source_date_epoch;
@@ -164,6 +175,12 @@ struct Newest {
     }
 };
 
+// The root the services are traced and jailed in.
+struct BuildRoot {
+    std::filesystem::path dir;  // "" = the build host's own /
+    bool staged = false;        // a staging root romimg made: this host's [site] files go over it
+};
+
 // Every regular file and symlink under `p` (or `p` itself when it is not a directory).
 std::vector<std::filesystem::path> files_under(const std::filesystem::path& p) {
     std::vector<std::filesystem::path> out;
@@ -190,17 +207,21 @@ const recipe::ServiceTemplate& template_of(const std::vector<recipe::ServiceTemp
 }
 
 // Everything the jails and the root squashfs are made from, by name (cache::input_key).
-std::map<std::string, std::string> base_inputs(const BuildOptions& opt, const std::vector<recipe::ServiceTemplate>& templates,
+std::map<std::string, std::string> base_inputs(const BuildOptions& opt, const target::Target& tgt, const BuildRoot& root,
+                                               const std::vector<recipe::ServiceTemplate>& templates,
                                                const std::vector<content::ContentSpec>& contents,
                                                const std::filesystem::path& init, const std::string& epoch_rule) {
     std::map<std::string, std::string> in;
     auto file = [](const std::filesystem::path& p) { return std::filesystem::exists(p) ? fs::sha256_file(p) : "absent"; };
+    const std::filesystem::path r = root.dir.empty() ? "/" : root.dir;
     in["romimg"] = file("/proc/self/exe");  // the builder's own rules (closure, jail plan, rootfs)
     in["romimg-init"] = file(init);
     in["overlays"] = cache::tree_digest(std::filesystem::path(ROMIMG_SOURCE_DIR) / "overlays");
-    in["host:dpkg-status"] = file("/var/lib/dpkg/status");
-    in["host:passwd"] = file("/etc/passwd");
-    in["host:group"] = file("/etc/group");
+    in["target"] = tgt.name;
+    in["root"] = root.dir.empty() ? "/" : root.dir.string() + (root.staged ? " (staging root)" : "");
+    in["host:dpkg-status"] = file(r / "var/lib/dpkg/status");
+    in["host:passwd"] = file(r / "etc/passwd");
+    in["host:group"] = file(r / "etc/group");
     if (opt.debug_shell) in["host:busybox"] = file("/bin/busybox");
     in["services"] = fmt::format("{}", fmt::join(opt.services, " "));
     for (const auto& t : templates) {
@@ -248,19 +269,71 @@ Newest base_epoch(const std::optional<int64_t>& given, const Newest& pre, const 
     return n;
 }
 
+// Stage 1 for one service, in the build's root: trace, closure, jail, manifest (with each file's
+// sha256). Adds the stamps of what it read to `stamps`.
+jail::JailBuild jail_service(const BuildOptions& opt, const target::Target& tgt, const recipe::ServiceTemplate& t,
+                             const std::vector<content::ContentSpec>& contents, const std::filesystem::path& work,
+                             std::vector<cache::FileStamp>& stamps) {
+    jail::JailExtras extras;
+    extras.seccomp_arch = tgt.seccomp_arch;
+    if (auto mode = seccomp_override(opt, t.name)) extras.seccomp_mode = seccomp::parse_mode(*mode, "--seccomp");
+    std::vector<content::ContentSpec> mine;
+    for (const auto& c : contents)
+        if (c.service == t.name) mine.push_back(c);
+    if (opt.retrace)
+        for (size_t i = 0; i < mine.size(); ++i)
+            extras.trace_binds.push_back({(work / "content" / fmt::format("{}-{}", t.name, i + 1) / "tree").string(), mine[i].path});
+    extras.adjust_plan = [mine](jail::JailPlan plan) {
+        for (const auto& c : mine) content::check_against_plan(c, plan);
+        std::vector<std::string> paths;
+        for (const auto& c : mine) paths.push_back(c.path);
+        return content::replace_subtrees(std::move(plan), paths);
+    };
+    // Before the trace: a file that appears while it runs changes the stamp (a miss next time),
+    // never the other way round.
+    for (const auto& st : cache::stamp_globs(t.include)) stamps.push_back(st);
+    jail::JailBuild j = jail::build_jail(t, work / "jails" / t.name, work, extras);
+    // The manifest gains each file's sha256 (from the applied jail), for manifest and diff.
+    nlohmann::json m = nlohmann::json::parse(fs::read_file(j.manifest));
+    fs::write_file_atomic(j.manifest, image::jail_record_json(m, j.dir).dump(1) + "\n");
+    // Stamped right after the copy: a file edited later invalidates the entry.
+    for (const auto& st : cache::stamp_files(cache::host_sources(j.plan))) stamps.push_back(st);
+    return j;
+}
+
 // Stages 1 and 3 of a build: jails and the root squashfs, or both from the base cache.
-BaseLayer build_base(const BuildOptions& opt, const std::vector<recipe::ServiceTemplate>& templates,
+BaseLayer build_base(const BuildOptions& opt, const target::Target& tgt, const BuildRoot& root,
+                     const std::vector<recipe::ServiceTemplate>& templates,
                      const std::vector<content::ContentSpec>& contents, const std::filesystem::path& init,
                      const std::filesystem::path& work, const std::filesystem::path& cache_dir,
                      const std::optional<int64_t>& given, const Newest& pre) {
     const std::string rule = given ? "given " + std::to_string(*given) : "newest input, at least " + std::to_string(pre.time);
-    const std::string key = cache::input_key(base_inputs(opt, templates, contents, init, rule));
+    const std::string key = cache::input_key(base_inputs(opt, tgt, root, templates, contents, init, rule));
     BaseLayer base;
+    // A root other than / is seen through a view: the jails are traced, and the cache's stamps
+    // checked, against what the services will really have.
+    std::optional<staging::RootView> view;
+    if (!root.dir.empty()) {
+        auto stage = log::stage("root view");
+        view.emplace(root.dir, work);
+        size_t copied = root.staged ? staging::copy_site(*view, templates) : 0;
+        stage.detail(fmt::format("{}{}", root.dir.string(),
+                                 root.staged ? fmt::format(", with {} site files of this host over it", copied) : ""));
+    }
+    auto in_root = [&](const std::function<void()>& fn) {
+        if (view) view->inside(fn);
+        else fn();
+    };
+    auto restamp = [&](const std::vector<cache::FileStamp>& recorded) {
+        std::vector<cache::FileStamp> now;
+        in_root([&] { now = cache::restamp(recorded); });
+        return now;
+    };
     if (opt.retrace) log::info("==> base layer: --retrace: tracing again, with the content in place");
     if (!opt.retrace) {
         auto stage = log::stage("base layer");
         std::string why;
-        if (auto hit = cache::lookup(cache_dir, key, why)) {
+        if (auto hit = cache::lookup(cache_dir, key, why, restamp)) {
             base.root_sqfs = hit->root_sqfs;
             base.root_sha256 = hit->root_sha256;
             base.root_bytes = std::filesystem::file_size(hit->root_sqfs);
@@ -279,33 +352,13 @@ BaseLayer build_base(const BuildOptions& opt, const std::vector<recipe::ServiceT
     std::vector<jail::JailBuild> jails;
     std::vector<cache::FileStamp> stamps;
     std::map<std::string, std::filesystem::path> manifests;
-    for (const auto& t : templates) {
-        jail::JailExtras extras;
-        if (auto mode = seccomp_override(opt, t.name)) extras.seccomp_mode = seccomp::parse_mode(*mode, "--seccomp");
-        std::vector<content::ContentSpec> mine;
-        for (const auto& c : contents)
-            if (c.service == t.name) mine.push_back(c);
-        if (opt.retrace)
-            for (size_t i = 0; i < mine.size(); ++i)
-                extras.trace_binds.push_back({(work / "content" / fmt::format("{}-{}", t.name, i + 1) / "tree").string(), mine[i].path});
-        extras.adjust_plan = [mine](jail::JailPlan plan) {
-            for (const auto& c : mine) content::check_against_plan(c, plan);
-            std::vector<std::string> paths;
-            for (const auto& c : mine) paths.push_back(c.path);
-            return content::replace_subtrees(std::move(plan), paths);
-        };
-        // Before the trace: a file that appears while it runs changes the stamp (a miss next time),
-        // never the other way round.
-        for (const auto& st : cache::stamp_globs(t.include)) stamps.push_back(st);
-        jails.push_back(jail::build_jail(t, work / "jails" / t.name, work, extras));
-        // The manifest gains each file's sha256 (from the applied jail), for manifest and diff.
-        const jail::JailBuild& j = jails.back();
-        nlohmann::json m = nlohmann::json::parse(fs::read_file(j.manifest));
-        fs::write_file_atomic(j.manifest, image::jail_record_json(m, j.dir).dump(1) + "\n");
-        manifests[t.name] = j.manifest;
-        // Stamped right after the copy: a file edited later invalidates the entry.
-        for (const auto& st : cache::stamp_files(cache::host_sources(jails.back().plan))) stamps.push_back(st);
-    }
+    in_root([&] {
+        for (const auto& t : templates) {
+            jails.push_back(jail_service(opt, tgt, t, contents, work, stamps));
+            manifests[t.name] = jails.back().manifest;
+        }
+    });
+    view.reset();
 
     // 3. The read-only root: jails, init, appliance.conf (with the layers' mount points), overlays.
     {
@@ -396,13 +449,33 @@ void check_places(const BuildOptions& opt) {
                                      opt.work.string(), why));
 }
 
+// The root the services come from: --root, else / for the build host's own arch, else a
+// staging root of the target's arch (made and cached here).
+BuildRoot choose_root(const BuildOptions& opt, const target::Target& tgt, const std::vector<recipe::ServiceTemplate>& templates,
+                      const std::filesystem::path& cache_dir, const std::filesystem::path& work) {
+    if (!opt.root.empty()) {
+        const std::filesystem::path dir = std::filesystem::absolute(opt.root).lexically_normal();
+        if (dir == "/") return {};
+        return {dir, false};  // checked before any work (build_appliance)
+    }
+    if (tgt.name == target::host_target().name) return {};
+    const std::vector<std::string> packages = staging::staging_packages(templates, staging::host_owners(templates));
+    return {staging::staging_root(tgt, packages, cache_dir, work / "logs" / "05-staging.log"), true};
+}
+
 }  // namespace
 
 BuildResult build_appliance(const BuildOptions& opt) {
     // From here Ctrl-C/SIGTERM stop the running tool and unwind: nothing is published after one.
     signals::install_interrupt_handlers();
     // Check everything that can be checked before minutes of work.
-    const std::string cmdline = kernel_cmdline(opt);
+    const target::Target& tgt = opt.arch.empty() ? target::host_target() : target::target_named(opt.arch);
+    const std::string cmdline = kernel_cmdline(opt, tgt.kernel_arch);
+    if (opt.debug_shell && tgt.name != target::host_target().name)
+        throw UsageError(fmt::format("--debug-shell takes this host's busybox, which an {} image cannot run: build the "
+                                     "debug image for {}, or leave --debug-shell out",
+                                     tgt.name, target::host_target().name));
+    if (!opt.root.empty()) staging::check_root(opt.root, tgt, "--root");
     iso::validate_label(opt.label);
     iso::Media media = iso::parse_media(opt.media);
     if (!opt.log_to.empty() && !recipe::log_to_problem(opt.log_to).empty())
@@ -424,8 +497,10 @@ BuildResult build_appliance(const BuildOptions& opt) {
     }
     check_places(opt);
     const std::optional<int64_t> given = given_epoch(opt);  // a bad value is refused now
-    std::filesystem::path init = init_binary();
-    if (!std::filesystem::exists(init)) throw Error("romimg-init is not built (" + init.string() + "): run `make`");
+    std::filesystem::path init = init_binary(tgt);
+    if (!std::filesystem::exists(init))
+        throw Error(fmt::format("{} is not built ({}): run `make`{}", tgt.init, init.string(),
+                                tgt.elf_class == ELFCLASS32 ? " (the 32-bit init needs g++-multilib: `make deps`)" : ""));
     std::vector<recipe::ServiceTemplate> templates;
     for (const auto& s : opt.services) {
         templates.push_back(recipe::load_template(s));
@@ -502,8 +577,11 @@ BuildResult build_appliance(const BuildOptions& opt) {
         }
     }
 
+    // 0. The root the services are traced in: /, --root, or a staging root of the target's arch.
+    const BuildRoot root = choose_root(opt, tgt, templates, cache_dir, work);
+
     // 1 + 3. Jails and the read-only root, from the base cache when nothing they depend on changed.
-    BaseLayer base = build_base(opt, templates, contents, init, work, cache_dir, given, pre);
+    BaseLayer base = build_base(opt, tgt, root, templates, contents, init, work, cache_dir, given, pre);
     for (const auto& [name, path] : base.manifests) result.manifests.push_back(path);
     result.base_cached = base.cached;
     result.root_sha256 = base.root_sha256;
@@ -514,7 +592,7 @@ BuildResult build_appliance(const BuildOptions& opt) {
         auto stage = log::stage("kernel");
         kernel::KernelOptions ko;
         ko.config_dir = kernel_config_dir(opt);
-        ko.arch = opt.arch;
+        ko.arch = tgt.kernel_arch;
         ko.cache_dir = cache_dir;
         ko.jobs = opt.jobs > 0 ? opt.jobs : (int)std::max(1u, std::thread::hardware_concurrency());
         kernel = kernel::build_kernel(ko);
@@ -559,6 +637,7 @@ BuildResult build_appliance(const BuildOptions& opt) {
         info.cmdline = cmdline;
         info.source_date_epoch = epoch;
         info.romlock_mode = opt.romlock_mode;
+        info.arch = tgt.name;
         for (const auto& t : templates) {
             image::ServiceInfo si{t.name, t.ports, t.ready, t.trace_probes, opt.exec_lock && t.exec_lock};
             si.probes.insert(si.probes.end(), t.verify_probes.begin(), t.verify_probes.end());
@@ -584,6 +663,7 @@ BuildResult build_appliance(const BuildOptions& opt) {
         }
         ir.label = opt.label;
         ir.cmdline = cmdline;
+        ir.uefi = tgt.uefi;
         ir.source_date_epoch = epoch;
         ir.media = media;
         ir.output = std::filesystem::absolute(opt.output);

@@ -27,9 +27,12 @@ struct BuildOptions {
     bool fast = false;          // zstd instead of xz
     bool debug_shell = false;   // a root shell on the console (busybox), announced loudly
     int jobs = 0;               // kernel build; 0 = all cores
-    // The target's kernel ARCH (kernel-config/<arch>.config, `make ARCH=`): one value passed
-    // to the stages that need it.
-    std::string arch = "x86_64";
+    // The target (target::all_targets: amd64, i386) by its Debian name; "" = the build host's.
+    // build_appliance resolves it to one target::Target and passes that to the stages.
+    std::string arch;
+    // The configured server tree the services are traced and jailed from ("" = /). For an i386
+    // target without one, romimg makes an i386 root from Debian's packages (staging/).
+    std::filesystem::path root;
     // The kernel hardening parameters on the command line (kernel-config/hardening.tsv); off only
     // to measure a previous kernel as it booted (bench/kernel-hardening); verify fails such an image.
     bool hardening_cmdline = true;
@@ -82,7 +85,7 @@ int64_t choose_source_date_epoch(const std::optional<int64_t>& explicit_value, c
 
 // Pure: the kernel's ip= argument for --net (Documentation/admin-guide/nfs/nfsroot.rst syntax).
 std::string kernel_ip_argument(const std::string& net);
-// Pure: the whole kernel command line.
-std::string kernel_cmdline(const BuildOptions& opt);
+// Pure: the whole kernel command line (the hardening parameters are the kernel ARCH's).
+std::string kernel_cmdline(const BuildOptions& opt, const std::string& kernel_arch);
 
 }  // namespace romimg::pipeline

@@ -183,7 +183,8 @@ BaseEntry entry_at(const sfs::path& dir) {
 
 }  // namespace
 
-std::optional<BaseEntry> lookup(const sfs::path& cache_dir, const std::string& key, std::string& why) {
+std::optional<BaseEntry> lookup(const sfs::path& cache_dir, const std::string& key, std::string& why,
+                                const Restamp& restamp_fn) {
     why.clear();
     const sfs::path dir = cache_dir / "base" / key;
     if (!sfs::exists(dir / "root.sqfs") || !sfs::exists(dir / "stamps") || !sfs::exists(dir / "appliance.conf"))
@@ -193,7 +194,7 @@ std::optional<BaseEntry> lookup(const sfs::path& cache_dir, const std::string& k
         why = "its stamp file is damaged";
         return std::nullopt;
     }
-    std::vector<std::string> diff = changed(recorded, restamp(recorded));
+    std::vector<std::string> diff = changed(recorded, restamp_fn(recorded));
     if (!diff.empty()) {
         why = fmt::format("{} host file(s) or include glob(s) changed since, e.g. {}", diff.size(), diff.front());
         return std::nullopt;

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -62,7 +63,11 @@ struct BaseEntry {
 
 // The entry for `key` if it exists and every stamped host file is unchanged; otherwise nullopt
 // and `why` says what changed (empty when there was no entry).
-std::optional<BaseEntry> lookup(const std::filesystem::path& cache_dir, const std::string& key, std::string& why);
+// `restamp_fn` takes the stamps again (default: restamp, against this process's "/"; a build in
+// a RootView takes them inside it).
+using Restamp = std::function<std::vector<FileStamp>(const std::vector<FileStamp>&)>;
+std::optional<BaseEntry> lookup(const std::filesystem::path& cache_dir, const std::string& key, std::string& why,
+                                const Restamp& restamp_fn = restamp);
 
 // Copies root.sqfs and the manifests (NAME → DIR.manifest.json; the .txt beside it comes along)
 // into a temporary entry, writes the stamps, then renames it into place. A valid entry already

@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "image/image_info.h"
 #include "qemu/qemu.h"
+#include "target/target.h"
 
 namespace romimg::cli {
 
@@ -46,6 +47,18 @@ int boot_main(const GlobalOptions&, const std::vector<std::string>& args) {
 
     qemu::QemuSpec spec;
     spec.iso = positional[0];
+    if (!std::filesystem::is_regular_file(spec.iso))
+        throw Error(fmt::format("no ISO at {}", spec.iso.string()));
+    // The machine the image is for (image.json's arch; an ISO romimg did not make boots as amd64).
+    std::string arch = "amd64";
+    try {
+        arch = image::read_image_info(spec.iso).arch;
+    } catch (const Error&) {
+    }
+    const target::Target& tgt = target::target_named(arch, "image.json arch");
+    if (uefi && !tgt.uefi)
+        throw UsageError(fmt::format("--uefi: {} is an {} image, which boots through the BIOS only", spec.iso.string(), tgt.name));
+    qemu::apply_target(spec, tgt);
     spec.firmware = uefi ? qemu::Firmware::uefi : qemu::Firmware::bios;
     spec.medium = usb ? qemu::Medium::usb : qemu::Medium::cdrom;
     spec.mem_mb = mem;
@@ -66,7 +79,7 @@ int boot_main(const GlobalOptions&, const std::vector<std::string>& args) {
         tmp.emplace(fs::temp_parent(), "romimg-boot-");
         spec.ovmf_vars = qemu::prepare_uefi_vars(tmp->path());
     }
-    std::string fw = uefi ? "UEFI" : "BIOS";
+    std::string fw = fmt::format("{} {}", tgt.name, uefi ? "UEFI" : "BIOS");
     std::string medium = usb ? "USB stick" : "CD";
     std::string fwd;
     for (const auto& f : spec.forwards) fwd += fmt::format(" 127.0.0.1:{}->{}", f.host, f.guest);

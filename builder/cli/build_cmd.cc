@@ -36,6 +36,11 @@ const char* const usage =
     "  --log-to udp://ADDR:PORT   forward service logs and romlock refusals (RFC 5424)\n"
     "  --log-console          echo service logs on the console\n"
     "  --romlock-mode enforce|permissive   permissive only logs what it would refuse\n"
+    "  --arch amd64|i386      the machine the image is for (default: this host's). i386: 32-bit\n"
+    "                         x86 servers (i686 without SSE2, e.g. a PowerEdge 1550), BIOS only;\n"
+    "                         built from an i386 root (--root, or one romimg makes and caches)\n"
+    "  --root DIR             build from the configured server tree at DIR instead of / (trace,\n"
+    "                         libraries, the dpkg database, accounts: DIR is never written)\n"
     "  --no-exec-lock         do not exec-lock the services (testing only)\n"
     "  --seccomp [SERVICE=]enforce|log|off   each service's seccomp filter (from its trace): enforce\n"
     "                         (default: unlisted calls fail with ENOSYS, the never-list kills), log\n"
@@ -108,6 +113,8 @@ pipeline::BuildOptions build_options(const BuildFlags& f, const std::filesystem:
     set(o.net, f.net);
     set(o.log_to, f.log_to);
     set(o.romlock_mode, f.romlock_mode);
+    set(o.arch, f.arch);
+    if (!f.root.empty()) o.root = f.root;
     if (!f.output.empty()) o.output = f.output;
     if (!f.work.empty()) o.work = f.work;
     if (!f.epoch.empty()) o.source_date_epoch = parse_epoch(f.epoch);
@@ -156,6 +163,8 @@ int build_main(const GlobalOptions&, const std::vector<std::string>& args) {
     p.option("--log-to", f.log_to);
     p.flag("--log-console", f.log_console);
     p.option("--romlock-mode", f.romlock_mode);
+    p.option("--arch", f.arch);
+    p.option("--root", f.root);
     p.flag("--no-exec-lock", f.no_exec_lock);
     p.repeated("--seccomp", f.seccomp);
     p.flag("--fast", f.fast);

@@ -189,6 +189,8 @@ public:
         drain();
         if (opt_.basics) add_basics();
         drain();
+        add_legacy_hwcap_baselines();
+        drain();
         add_parents();
         finish_entries();
         return std::move(out_);
@@ -553,6 +555,33 @@ private:
             if (stat(c.c_str(), &st) != 0) continue;
             std::string f = add_object(c, Reason::closure, "glibc-hwcaps variant of " + found, true);
             if (!f.empty()) queue(f, c, false, chain);
+        }
+    }
+
+    // glibc 2.36 still searches legacy hwcap subdirectories of each library directory (i686/,
+    // sse2/, tls/, ... on i386). A library the trace saw loaded from one of them was chosen for the
+    // build host's CPU (SSE2); a Pentium III's ld.so skips that directory and looks for the
+    // library itself beside it, so that copy goes into the jail too.
+    void add_legacy_hwcap_baselines() {
+        static const std::set<std::string> legacy = {"tls", "i686", "i586", "i486", "sse2", "cmov", "mmx", "x86_64"};
+        std::vector<std::pair<std::string, std::string>> wanted;  // baseline → variant
+        for (const auto& [p, e] : out_.entries) {
+            if (e.type != trace::FileType::file) continue;
+            std::string dir = dirname_of(p), base = dir;
+            bool under = false;
+            while (legacy.count(basename_of(base))) {
+                base = dirname_of(base);
+                under = true;
+            }
+            if (!under || base == dir) continue;
+            if (base.find("/lib") == std::string::npos) continue;  // a library directory
+            wanted.emplace_back(base + "/" + basename_of(p), p);
+        }
+        for (const auto& [c, variant] : wanted) {
+            struct stat st;
+            if (out_.entries.count(c) || stat(c.c_str(), &st) != 0) continue;
+            std::string f = add_object(c, Reason::closure, "baseline of the hwcap variant " + variant, true);
+            if (!f.empty()) queue(f, c, false);
         }
     }
 

@@ -20,6 +20,7 @@
 #include "common/names.h"
 #include "common/sys.h"
 #include "iso/iso.h"
+#include "target/target.h"
 
 namespace romimg::image {
 
@@ -38,6 +39,7 @@ json to_json(const ImageInfo& info) {
             {"cmdline", info.cmdline},
             {"source_date_epoch", info.source_date_epoch},
             {"romlock_mode", info.romlock_mode},
+            {"arch", info.arch},
             {"services", services},
             {"layers", layers}};
 }
@@ -90,6 +92,8 @@ void check_info(const ImageInfo& info) {
     }
     if (info.romlock_mode != "enforce" && info.romlock_mode != "permissive")
         throw bad_field("romlock_mode", info.romlock_mode, "is not enforce or permissive");
+    if (!target::target_for_name(info.arch))
+        throw bad_field("arch", info.arch, fmt::format("is not a target this romimg knows ({})", target::target_names()));
     if (info.source_date_epoch < 0) throw bad_field("source_date_epoch", std::to_string(info.source_date_epoch), "is negative");
     for (size_t i = 0; i < info.services.size(); ++i) {
         check_service(info.services[i], i);
@@ -119,6 +123,8 @@ ImageInfo image_info_from_json(const json& j) {
         info.source_date_epoch = j.at("source_date_epoch").get<int64_t>();
         field = "romlock_mode";
         info.romlock_mode = j.at("romlock_mode").get<std::string>();
+        field = "arch";
+        if (j.contains("arch")) info.arch = j.at("arch").get<std::string>();
         field = "services";
         for (const auto& s : j.at("services"))
             info.services.push_back({s.at("name").get<std::string>(), s.at("ports").get<std::vector<int>>(),

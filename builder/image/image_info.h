@@ -38,6 +38,9 @@ struct ImageInfo {
     std::string cmdline;
     int64_t source_date_epoch = 0;
     std::string romlock_mode = "enforce";
+    // The target (target::Target's name): which QEMU verify and boot use. Images made before the
+    // i386 target have no "arch" and are amd64.
+    std::string arch = "amd64";
     std::vector<ServiceInfo> services;
     std::vector<LayerInfo> layers;
 };

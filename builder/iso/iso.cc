@@ -237,15 +237,17 @@ Command xorriso_command(const IsoLayout& l, const sfs::path& out, const sfs::pat
                std::string(kIsolinuxDir) + "/boot.cat", "-no-emul-boot", "-boot-load-size", "4",
                "-boot-info-table",
                // BIOS USB: isolinux's hybrid MBR; partition 1 = the ISO from LBA 64 on
-               "-isohybrid-mbr", l.isohybrid_mbr.string(), "-partition_offset", "16",
-               // UEFI USB: the FAT image appended as MBR partition 2, type 0xef (ESP)
-               "-append_partition", "2", "0xef", l.efi_image.string(),
-               // UEFI CD: the same bytes as the second El Torito image (no second copy)
-               "-eltorito-alt-boot", "-e", "--interval:appended_partition_2:all::",
-               "-no-emul-boot", "-graft-points"},
+               "-isohybrid-mbr", l.isohybrid_mbr.string(), "-partition_offset", "16"},
               {{"SOURCE_DATE_EPOCH", std::to_string(l.epoch)}, {"TZ", "UTC"}},
               {},
               log};
+    if (!l.efi_image.empty())
+        c.argv.insert(c.argv.end(),
+                      {// UEFI USB: the FAT image appended as MBR partition 2, type 0xef (ESP)
+                       "-append_partition", "2", "0xef", l.efi_image.string(),
+                       // UEFI CD: the same bytes as the second El Torito image (no second copy)
+                       "-eltorito-alt-boot", "-e", "--interval:appended_partition_2:all::", "-no-emul-boot"});
+    c.argv.push_back("-graft-points");
     if (print_size) c.argv.push_back("-print-size");
     else {
         c.argv.push_back("-output");
@@ -341,8 +343,12 @@ IsoResult build_iso(const IsoRequest& req) {
     IsoLayout layout;
     layout.label = req.label;
     layout.epoch = req.source_date_epoch;
-    layout.efi_image = dir / "efi.img";
-    {
+    if (req.uefi) layout.efi_image = dir / "efi.img";
+    if (!req.uefi) {
+        auto st = log::stage("iso: boot loaders");
+        fs::write_file_atomic(dir / "isolinux.cfg", isolinux_cfg(req.cmdline));
+        st.detail("isolinux (BIOS only: the target has no UEFI)");
+    } else {
         auto st = log::stage("iso: boot loaders");
         fs::write_file_atomic(dir / "isolinux.cfg", isolinux_cfg(req.cmdline));
         fs::write_file_atomic(dir / "memdisk/boot/grub/grub.cfg", grub_cfg(req.label, req.cmdline));

@@ -30,6 +30,7 @@ struct IsoRequest {
     std::vector<Payload> payload;
     std::string label = "ROMIMG";  // ISO9660 volume id: the medium is found by it at boot
     std::string cmdline;           // kernel command line (both boot loaders)
+    bool uefi = true;              // GRUB EFI image too (false: isolinux only, BIOS CD and USB)
     time_t source_date_epoch = 0;  // every timestamp in the image
     Media media = Media::any;
     std::filesystem::path output;    // the ISO
@@ -98,7 +99,7 @@ Command mcopy_command(const std::filesystem::path& image, const std::filesystem:
 // Everything xorriso needs: the tree as (ISO path → host path) graft points, sorted.
 struct IsoLayout {
     std::vector<Payload> files;   // includes boot files; sorted by iso_path
-    std::filesystem::path efi_image;
+    std::filesystem::path efi_image;  // empty: BIOS only (no EFI El Torito image, no ESP)
     std::filesystem::path isohybrid_mbr = "/usr/lib/ISOLINUX/isohdpfx.bin";
     std::string label;
     time_t epoch = 0;

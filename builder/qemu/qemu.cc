@@ -89,8 +89,9 @@ Command qemu_command(const QemuSpec& s) {
         if (!host_ports.insert(f.host).second)
             throw UsageError(fmt::format("host port {} is forwarded twice", f.host));
 
+    if (s.system.empty() || s.nic.empty()) throw UsageError("no QEMU machine in the spec");
     Command c;
-    c.argv = {"qemu-system-x86_64",
+    c.argv = {s.system,
               // KVM does not work on the build machines, and TCG behaves the same everywhere.
               "-accel", "tcg", "-machine", "pc", "-m", std::to_string(s.mem_mb), "-smp",
               std::to_string(s.cpus),
@@ -128,9 +129,17 @@ Command qemu_command(const QemuSpec& s) {
         netdev += fmt::format(",hostfwd=tcp:127.0.0.1:{}-:{}", f.host, f.guest);
     // romfile= : no PXE option ROM, so the firmware never tries a network boot.
     c.argv.insert(c.argv.end(),
-                  {"-netdev", netdev, "-device", "virtio-net-pci,netdev=net0,romfile="});
+                  {"-netdev", netdev, "-device", s.nic + ",netdev=net0,romfile="});
     if (s.no_reboot) c.argv.push_back("-no-reboot");
+    if (!s.cpu.empty()) c.argv.insert(c.argv.end(), {"-cpu", s.cpu});
     return c;
+}
+
+void apply_target(QemuSpec& spec, const target::Target& t) {
+    spec.system = t.qemu;
+    spec.cpu = t.qemu_cpu;
+    spec.nic = t.qemu_nic;
+    spec.package = t.qemu_package;
 }
 
 sfs::path prepare_uefi_vars(const sfs::path& dir, const sfs::path& tmpl) {
@@ -146,8 +155,8 @@ sfs::path prepare_uefi_vars(const sfs::path& dir, const sfs::path& tmpl) {
 namespace {
 
 void check_firmware(const QemuSpec& s) {
-    if (find_program("qemu-system-x86_64").empty())
-        throw Error("qemu-system-x86_64 not found; install qemu-system-x86 (`make deps`)");
+    if (find_program(s.system).empty())
+        throw Error(fmt::format("{} not found; install {} (`make deps`)", s.system, s.package));
     if (s.firmware == Firmware::uefi && !sfs::is_regular_file(s.ovmf_code))
         throw Error(fmt::format("{} not found; install ovmf (`make deps`)", s.ovmf_code.string()));
     if (!sfs::is_regular_file(s.iso)) throw Error(fmt::format("no ISO at {}", s.iso.string()));

@@ -17,6 +17,7 @@
 
 #include "common/command.h"
 #include "common/fs.h"
+#include "target/target.h"
 
 namespace romimg::qemu {
 
@@ -37,6 +38,12 @@ uint16_t free_local_port();
 
 struct QemuSpec {
     std::filesystem::path iso;
+    // The machine: the emulator, its CPU model ("" = QEMU's default) and NIC (target::Target's
+    // qemu fields; apply_target sets them from an image's arch).
+    std::string system = "qemu-system-x86_64";
+    std::string cpu;
+    std::string nic = "virtio-net-pci";
+    std::string package = "qemu-system-x86";
     Firmware firmware = Firmware::bios;
     Medium medium = Medium::cdrom;
     std::vector<Forward> forwards;
@@ -53,7 +60,10 @@ struct QemuSpec {
 
 inline constexpr const char* kOvmfVarsTemplate = "/usr/share/OVMF/OVMF_VARS_4M.fd";
 
-// The whole qemu-system-x86_64 command line (pure). Throws UsageError on an impossible spec
+// The spec's machine fields from the target an image is for.
+void apply_target(QemuSpec& spec, const target::Target& t);
+
+// The whole QEMU command line (pure). Throws UsageError on an impossible spec
 // (no ISO, bad memory size, UEFI without a vars file, a host port used twice).
 Command qemu_command(const QemuSpec& spec);
 

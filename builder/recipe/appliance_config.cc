@@ -11,6 +11,7 @@
 #include "common/names.h"
 #include "iso/iso.h"
 #include "recipe/toml_reader.h"
+#include "target/target.h"
 
 namespace romimg::recipe {
 
@@ -178,6 +179,14 @@ ApplianceConfig parse_config(const std::string& text, const std::filesystem::pat
     }
     choice(top, root, "compression", {"xz", "zstd"}, c.compression);
     choice(top, root, "romlock_mode", {"enforce", "permissive"}, c.romlock_mode);
+    optional_str(top, root, "arch", c.arch);
+    if (c.arch) {
+        try {
+            target::target_named(*c.arch, "arch");
+        } catch (const UsageError& e) {
+            throw top.error(root.get("arch"), e.what());
+        }
+    }
     if (const toml::table* sc = top.table("seccomp")) {
         for (const auto& [k, v] : *sc) {
             std::string service(k.str());
@@ -195,6 +204,9 @@ ApplianceConfig parse_config(const std::string& text, const std::filesystem::pat
     path.clear();
     top.str("work", path);
     if (root.get("work")) c.work = against(base, path);
+    path.clear();
+    top.str("root", path);
+    if (root.get("root")) c.root = against(base, path);
     if (const toml::node* n = root.get("source_date_epoch")) {
         int v = 0;
         top.integer("source_date_epoch", v);

@@ -8,6 +8,7 @@
 #include "appliance_conf.h"
 #include "common/error.h"
 #include "common/fs.h"
+#include "common/names.h"
 #include "common/strings.h"
 #include "recipe/template_checks.h"
 #include "recipe/toml_reader.h"
@@ -160,6 +161,14 @@ ServiceTemplate parse_template(const std::string& text, const std::filesystem::p
                 t.writable.push_back(area);
             }
         }
+        r.reject_unknown();
+    }
+    if (const toml::table* st = top.table("site")) {
+        Reader r(*st, file, "site");
+        r.strings("paths", t.site);
+        for (const auto& p : t.site)
+            if (std::string why = site_path_problem(p); !why.empty())
+                throw r.error(st->get("paths"), fmt::format("site.paths: '{}' {}", names::printable(p), why));
         r.reject_unknown();
     }
     if (const toml::table* rl = top.table("rlimits")) {

@@ -38,6 +38,9 @@ struct ServiceTemplate {
     std::vector<std::string> verify_probes;
 
     std::vector<std::string> include, exclude;  // globs
+    // [site] paths: this host's configuration and content of the service (directories or files),
+    // copied over a staging root's own (a build for another arch) so the image serves the same site.
+    std::vector<std::string> site;
     std::vector<WritableArea> writable;
     std::vector<std::string> logs;
     std::vector<std::string> devices;  // beyond /dev/null, zero, random, urandom: e.g. "/dev/full"

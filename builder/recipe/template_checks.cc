@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "common/error.h"
+#include "common/fs.h"
 #include "common/names.h"
 #include "common/sys.h"
 #include "common/strings.h"
@@ -151,6 +152,17 @@ std::string writable_path_problem(const std::string& p) {
     if (std::string why = absolute_problem(p); !why.empty()) return why;
     if (system_dirs().count(p)) return "is a system directory (a tmpfs there would hide it)";
     if (under_kernel_fs(p)) return "is in /proc, /sys or /dev";
+    return "";
+}
+
+std::string site_path_problem(const std::string& p) {
+    if (std::string why = absolute_problem(p); !why.empty()) return why;
+    if (p == "/") return "is the whole tree (name the service's own directories)";
+    if (under_kernel_fs(p) || p == "/run" || p.rfind("/run/", 0) == 0) return "is in /proc, /sys, /dev or /run (made at run time)";
+    for (const char* sys : {"/usr", "/lib", "/lib32", "/lib64", "/libx32", "/bin", "/sbin", "/boot"})
+        if (fs::path_within(p, sys))
+            return fmt::format("is in {}: programs and libraries come from the staging root's own packages, never "
+                               "from this host (their arch may differ)", sys);
     return "";
 }
 

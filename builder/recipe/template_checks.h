@@ -15,7 +15,10 @@ namespace romimg::recipe {
 void check_template(const ServiceTemplate& t, const toml::table& root);
 
 // The pure rules, for tests and other callers: "" if fine, else what is wrong.
-std::string writable_path_problem(const std::string& path);  // absolute, normal, not a system dir
+std::string writable_path_problem(const std::string& path);
+// A [site] path: absolute, normal (no "." or ".." component, no doubled or trailing "/"), not "/"
+// and not a system tree a site never is (/usr, /lib*, /bin, /sbin, /proc, /sys, /dev, /run, /boot).
+std::string site_path_problem(const std::string& path);  // absolute, normal, not a system dir
 std::string size_problem(const std::string& size);           // "16m": digits and one of k, m, g
 std::string account_name_problem(const std::string& name);   // a user or group name
 std::string env_key_problem(const std::string& key);

@@ -22,6 +22,7 @@
 #include "iso/iso.h"
 #include "kernel/hardening.h"
 #include "qemu/qemu.h"
+#include "target/target.h"
 #include "trace/probe.h"
 #include "workdir/workdir.h"
 
@@ -166,6 +167,7 @@ iso::IsoRequest iso_request(const image::ImageInfo& info, const Parts& parts, co
     req.payload = parts.payload;
     req.label = info.label;
     req.cmdline = info.cmdline;
+    req.uefi = target::target_named(info.arch, "image.json arch").uefi;
     req.source_date_epoch = (time_t)info.source_date_epoch;
     req.output = out;
     req.work_dir = work;
@@ -173,19 +175,24 @@ iso::IsoRequest iso_request(const image::ImageInfo& info, const Parts& parts, co
     return req;
 }
 
-std::string selftest_binary() {
-    if (const char* env = getenv("ROMIMG_SELFTEST")) return env;
-    return ROMIMG_SELFTEST_BINARY;
+// The target's static self-test (built beside the host's); $ROMIMG_SELFTEST (amd64) or
+// $ROMIMG_SELFTEST_I386 point elsewhere.
+std::string selftest_binary(const target::Target& t) {
+    std::string env = "ROMIMG_SELFTEST";
+    if (t.name != "amd64")
+        for (char c : "_" + t.name) env += (char)toupper((unsigned char)c);
+    if (const char* e = getenv(env.c_str()); e && *e) return e;
+    return (sfs::path(ROMIMG_SELFTEST_BINARY).parent_path() / t.selftest).string();
 }
 
-struct Target {
+struct ServiceTarget {
     const image::ServiceInfo* svc = nullptr;
     int host_port = 0;
     std::string base;  // http://127.0.0.1:HOST
 };
 
 // Every probe of every service; the first one of each retried until `deadline`.
-void run_probes(Run& run, std::vector<Target>& targets, const std::string& when,
+void run_probes(Run& run, std::vector<ServiceTarget>& targets, const std::string& when,
                 std::chrono::steady_clock::time_point deadline) {
     for (auto& t : targets) {
         if (t.base.empty()) continue;
@@ -222,9 +229,12 @@ Report verify_image(const Options& opt) {
     image::iso_files(opt.iso);
     for (const auto& s : info.services)
         for (const auto& p : s.probes) trace::parse_probe(p);
-    const std::string selftest = selftest_binary();
+    const target::Target& tgt = target::target_named(info.arch, "image.json arch");
+    const std::string selftest = selftest_binary(tgt);
     if (!sfs::is_regular_file(selftest))
-        throw Error("romimg-selftest is not built (" + selftest + "): run `make`");
+        throw Error(fmt::format("{} is not built ({}): run `make`", tgt.selftest, selftest));
+    if (opt.uefi && !tgt.uefi)
+        throw UsageError(fmt::format("--uefi: this is an {} image, which boots through the BIOS only", tgt.name));
     signals::install_interrupt_handlers();
     Report report;
     report.iso = sfs::absolute(opt.iso).string();
@@ -260,8 +270,7 @@ Report verify_image(const Options& opt) {
     {
         // An image made before the hardening parameters, or with its command line edited, boots
         // a kernel that merges slabs, keeps freed memory, and so on.
-        // image.json does not record the arch yet (every image is x86_64 until the i386 port).
-        const std::vector<std::string> wanted = kernel::hardening_cmdline(kernel::KernelOptions{}.arch);
+        const std::vector<std::string> wanted = kernel::hardening_cmdline(tgt.kernel_arch);
         const std::vector<std::string> missing = kernel::missing_cmdline_params(info.cmdline, wanted);
         run.add(missing.empty(), "the kernel command line carries the hardening parameters",
                 fmt::format("{}", fmt::join(wanted, " ")),
@@ -270,12 +279,13 @@ Report verify_image(const Options& opt) {
 
     // 2. Boot it.
     auto stage = log::stage("verify: boot and attack");
-    std::vector<Target> targets;
+    std::vector<ServiceTarget> targets;
     qemu::QemuSpec spec;
+    qemu::apply_target(spec, tgt);
     spec.iso = copy;
     spec.mem_mb = opt.mem_mb;
     for (const auto& s : info.services) {
-        Target t;
+        ServiceTarget t;
         t.svc = &s;
         if (!s.ports.empty()) {
             int guest = s.ports.front();

@@ -1,5 +1,8 @@
 // End-to-end: boot the apache+tomcat appliance ISO in QEMU (TCG) and check it does its job.
-//   e2e-boot ISO bios-cd|uefi-usb|debug-shell|content poweroff|reboot MEM_MB
+//   e2e-boot ISO bios-cd|uefi-usb|debug-shell|content|lighttpd|target|pentium2 poweroff|reboot MEM_MB
+// The machine is the image's (image.json arch: an i386 image boots on qemu-system-i386 -cpu
+// pentium3 with an i82559er NIC); "target" checks every service of the image on it, "pentium2"
+// the same on a CPU with no SSE at all.
 // Waits for both services to be ready (init's console lines), makes every trace and verify
 // probe of the shipped templates through forwarded ports, checks that apache's access log
 // reached init's log drain (the image is built with --log-console), then presses the power
@@ -16,8 +19,10 @@
 
 #include "common/fs.h"
 #include "common/strings.h"
+#include "image/image_info.h"
 #include "qemu/qemu.h"
 #include "recipe/template.h"
+#include "target/target.h"
 #include "trace/probe.h"
 
 using namespace romimg;
@@ -47,7 +52,7 @@ static std::string http_get(int port, const std::string& path) {
 
 int main(int argc, char** argv) {
     if (argc != 5) {
-        fmt::print(stderr, "usage: e2e-boot ISO bios-cd|uefi-usb|debug-shell|content|lighttpd poweroff|reboot MEM_MB\n");
+        fmt::print(stderr, "usage: e2e-boot ISO bios-cd|uefi-usb|debug-shell|content|lighttpd|target|pentium2 poweroff|reboot MEM_MB\n");
         return 2;
     }
     if (geteuid() != 0) {
@@ -65,6 +70,9 @@ int main(int argc, char** argv) {
         fs::TempDir dir("/tmp", "romimg-e2e-");
         int apache_port = qemu::free_local_port(), tomcat_port = qemu::free_local_port();
         qemu::QemuSpec spec;
+        const image::ImageInfo info = image::read_image_info(iso);
+        qemu::apply_target(spec, target::target_named(info.arch));
+        if (mode == "pentium2") spec.cpu = "pentium2";  // a Pentium II: MMX, no SSE
         spec.iso = iso;
         spec.mem_mb = atoi(argv[4]);
         spec.forwards = {{(uint16_t)apache_port, 80}, {(uint16_t)tomcat_port, 8080}};
@@ -124,6 +132,40 @@ int main(int argc, char** argv) {
                   "init says the crasher died before it was ready");
             check(m.wait_for_line(std::regex(R"(\[crasher-console\] ROOTWRITE crashing on purpose before it is ready)"), 10s, false).has_value(),
                   "and prints its last lines without --log-console");
+            m.power_button();
+            check(m.wait_exit(120s).has_value(), "power button: the guest powers off");
+            fmt::print("{}\n", fails ? fmt::format("{} checks failed", fails) : "all checks passed");
+            return fails ? 1 : 0;
+        }
+        if (mode == "target" || mode == "pentium2") {
+            // Every service of the image on the target's machine: ready, exec-locked, and every
+            // probe of its template answered through the forwards (port 80 and 8080 only).
+            fmt::print("machine: {} -cpu {} -m {} with {} ({})\n", spec.system, spec.cpu.empty() ? "default" : spec.cpu,
+                       spec.mem_mb, spec.nic, info.arch);
+            for (const auto& svc : info.services) {
+                auto ready = m.wait_for_line(std::regex(svc.name + " is ready .* and exec-locked"), 600s, false);
+                check(ready.has_value(), fmt::format("{} is ready and exec-locked ({:.1f} s after QEMU started)", svc.name, since()));
+                if (!ready) continue;
+                const int port = svc.ports.empty() ? 0 : svc.ports.front() == 80 ? apache_port : svc.ports.front() == 8080 ? tomcat_port : 0;
+                if (!port) continue;
+                bool answered = false;
+                for (int i = 0; i < 90 && !answered; ++i) {
+                    answered = trace::run_probe(trace::parse_probe("GET / 200"), fmt::format("http://127.0.0.1:{}", port), 30).ok;
+                    if (!answered) sleep(2);
+                }
+                check(answered, fmt::format("{} answers 200 on / ({:.1f} s after QEMU started)", svc.name, since()));
+                for (const auto& p : svc.probes) {
+                    auto r = trace::run_probe(trace::parse_probe(p), fmt::format("http://127.0.0.1:{}", port), 60);
+                    check(r.ok, fmt::format("{} {} -> {}{}", svc.name, p, r.status, r.ok ? "" : " (" + r.detail + ")"));
+                }
+            }
+            const std::string c = m.console();
+            for (const auto& svc : info.services)
+                check(c.find(svc.name + " exited") == std::string::npos && c.find(svc.name + " was killed") == std::string::npos,
+                      svc.name + " never died");
+            check(c.find("invalid opcode") == std::string::npos && c.find("SIGILL") == std::string::npos,
+                  "no illegal instruction anywhere (kernel or services)");
+            if (fails) fmt::print("--- console ---\n{}\n", c.substr(c.size() > 8000 ? c.size() - 8000 : 0));
             m.power_button();
             check(m.wait_exit(120s).has_value(), "power button: the guest powers off");
             fmt::print("{}\n", fails ? fmt::format("{} checks failed", fails) : "all checks passed");

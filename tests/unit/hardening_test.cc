@@ -111,10 +111,10 @@ TEST_CASE("the image's command line carries exactly the cmdline rows of hardenin
     std::sort(code.begin(), code.end());
     CHECK(table == code);
     romimg::pipeline::BuildOptions o;
-    for (const auto& p : missing_cmdline_params(romimg::pipeline::kernel_cmdline(o), table)) FAIL_CHECK(p);
-    CHECK(missing_cmdline_params(romimg::pipeline::kernel_cmdline(o), {"pti=on"}).empty());
+    for (const auto& p : missing_cmdline_params(romimg::pipeline::kernel_cmdline(o, "x86_64"), table)) FAIL_CHECK(p);
+    CHECK(missing_cmdline_params(romimg::pipeline::kernel_cmdline(o, "x86_64"), {"pti=on"}).empty());
     o.hardening_cmdline = false;  // the benchmark's "previous kernel" boots without them
-    CHECK(missing_cmdline_params(romimg::pipeline::kernel_cmdline(o), table) == table);
+    CHECK(missing_cmdline_params(romimg::pipeline::kernel_cmdline(o, "x86_64"), table) == table);
 }
 
 TEST_CASE("the hardening parameters leave room on isolinux's APPEND line for the longest settings") {
@@ -122,7 +122,7 @@ TEST_CASE("the hardening parameters leave room on isolinux's APPEND line for the
     o.label = std::string(32, 'L');  // the longest label validate_label takes
     o.net = "static:255.255.255.255/32,255.255.255.255,255.255.255.255";
     o.romlock_mode = "permissive";
-    const std::string cl = romimg::pipeline::kernel_cmdline(o);
+    const std::string cl = romimg::pipeline::kernel_cmdline(o, "x86_64");
     INFO(cl.size() << " characters: " << cl);
     CHECK_NOTHROW(romimg::iso::validate_cmdline(cl));
 }

@@ -92,10 +92,10 @@ TEST_CASE("kernel ip= argument and command line") {
     CHECK_THROWS_AS(kernel_ip_argument("bootp"), UsageError);
     pipeline::BuildOptions o;
     o.label = "WEB42";
-    std::string cl = pipeline::kernel_cmdline(o);
+    std::string cl = pipeline::kernel_cmdline(o, "x86_64");
     CHECK(cl.find("romimg.label=WEB42") != std::string::npos);
     CHECK(cl.find("romlock.mode=enforce") != std::string::npos);
     CHECK(cl.find("console=ttyS0") != std::string::npos);
     o.romlock_mode = "off";
-    CHECK_THROWS_AS(pipeline::kernel_cmdline(o), UsageError);
+    CHECK_THROWS_AS(pipeline::kernel_cmdline(o, "x86_64"), UsageError);
 }

@@ -1,0 +1,58 @@
+// Staging roots: for an image of another arch than the build host's (an i386 appliance built on
+// amd64), romimg makes a Debian 12 root of the target's arch with the templates' packages
+// (mmdebstrap), caches it under <cache>/roots/ keyed by suite, arch and package list, and, per
+// build, copies this host's site files (each template's [site] paths) over it in the build's
+// RootView (the cached root itself is never written after it is published).
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "common/command.h"
+#include "recipe/template.h"
+#include "staging/root_view.h"
+#include "target/target.h"
+
+namespace romimg::staging {
+
+inline constexpr const char* kSuite = "bookworm";  // Debian 12: the last release with a full i386
+
+// Pure: the packages a staging root gets: every template's packages plus `host_owners` (what
+// owns the templates' site and include files on this host, e.g. tomcat10-examples or an Apache
+// module's package), without arch qualifiers, sorted, each once.
+std::vector<std::string> staging_packages(const std::vector<recipe::ServiceTemplate>& templates,
+                                          const std::vector<std::string>& host_owners);
+
+// The host packages owning files under the templates' [site] paths or matched by their include
+// globs (read from this host's dpkg database).
+std::vector<std::string> host_owners(const std::vector<recipe::ServiceTemplate>& templates);
+
+// Pure: the cache key of a staging root (suite, arch, variant, packages, romimg's recipe).
+std::string staging_key(const target::Target& t, const std::vector<std::string>& packages);
+
+// Pure: the mmdebstrap command that makes the root at `dir`.
+Command mmdebstrap_command(const target::Target& t, const std::vector<std::string>& packages,
+                           const std::filesystem::path& dir, const std::filesystem::path& log);
+
+// Pure: what a failed mmdebstrap's log says went wrong, as the fix a user can make ("" if it is
+// not one romimg recognises): a package that does not exist for the arch, an arch the host
+// cannot run, an unreachable mirror.
+std::string explain_mmdebstrap_failure(const std::string& log_text, const target::Target& t);
+
+// True if this host runs the target's programs natively (a tiny static ELF of its machine, run
+// once); `why` says how it failed.
+bool host_runs(const target::Target& t, std::string& why);
+
+// The cached staging root for `packages` (its root directory), made now if absent: mmdebstrap
+// into a temporary directory under <cache>/roots/, then one rename. An interrupted or failed
+// creation leaves nothing in the cache.
+std::filesystem::path staging_root(const target::Target& t, const std::vector<std::string>& packages,
+                                   const std::filesystem::path& cache_dir, const std::filesystem::path& log);
+
+// In `view`: replaces each [site] path of the templates that exists on this host with the
+// host's copy (files, directories and symlinks, with their modes and mtimes; owners mapped by
+// name from the host's accounts to the root's). Returns the number of files copied.
+size_t copy_site(RootView& view, const std::vector<recipe::ServiceTemplate>& templates);
+
+}  // namespace romimg::staging
