@@ -463,12 +463,21 @@ BuildRoot choose_root(const BuildOptions& opt, const target::Target& tgt, const 
     return {staging::staging_root(tgt, packages, cache_dir, work / "logs" / "05-staging.log"), true};
 }
 
-}  // namespace
+// Everything a build is made from, checked before minutes of work: every usage error a build
+// can find without tracing is found here.
+struct Request {
+    const target::Target* tgt = nullptr;
+    std::string cmdline;
+    iso::Media media = iso::Media::any;
+    std::optional<int64_t> given;  // SOURCE_DATE_EPOCH, if given
+    std::filesystem::path init;
+    std::vector<recipe::ServiceTemplate> templates;
+    std::vector<content::ContentSpec> contents;
+    std::filesystem::path work, cache_dir;
+};
 
-BuildResult build_appliance(const BuildOptions& opt) {
-    // From here Ctrl-C/SIGTERM stop the running tool and unwind: nothing is published after one.
-    signals::install_interrupt_handlers();
-    // Check everything that can be checked before minutes of work.
+Request check_request(const BuildOptions& opt) {
+    Request r;
     const target::Target& tgt = opt.arch.empty() ? target::host_target() : target::target_named(opt.arch);
     const std::string cmdline = kernel_cmdline(opt, tgt.kernel_arch);
     if (opt.debug_shell && tgt.name != target::host_target().name)
@@ -533,99 +542,122 @@ BuildResult build_appliance(const BuildOptions& opt) {
     const std::filesystem::path cache_dir = kernel::resolve_cache_dir(std::nullopt, getenv("ROMIMG_CACHE"), getenv("HOME"));
     workdir::check_cache(cache_dir, getenv("ROMIMG_CACHE") && *getenv("ROMIMG_CACHE") ? "$ROMIMG_CACHE" : "$HOME/.cache/romimg");
     workdir::claim(work);
-    // SOURCE_DATE_EPOCH (docs/release.md): the given one, else the newest input's mtime, per
-    // layer: the base layer's (templates, romimg-init, overlays/, the host files the jails copy),
-    // each content layer's (its source), and the image's (all of those and the kernel's inputs),
-    // so that a content release does not change the base layer.
+    r.tgt = &tgt;
+    r.cmdline = cmdline;
+    r.media = media;
+    r.given = given;
+    r.init = init;
+    r.templates = std::move(templates);
+    r.contents = std::move(contents);
+    r.work = work;
+    r.cache_dir = cache_dir;
+    return r;
+}
+
+// SOURCE_DATE_EPOCH (docs/release.md): the given one, else the newest input's mtime, per layer:
+// the base layer's (templates, romimg-init, overlays/, the host files the jails copy), each
+// content layer's (its source), and the image's (all of those and the kernel's inputs), so that
+// a content release does not change the base layer. This is the base layer's part known before
+// tracing.
+Newest pre_trace_epoch(const Request& r) {
     Newest pre;
-    {
-        std::vector<std::filesystem::path> in;
-        for (const auto& t : templates) in.push_back(t.file);
-        in.push_back(init);
-        for (const auto& f : files_under(std::filesystem::path(ROMIMG_SOURCE_DIR) / "overlays")) in.push_back(f);
-        pre.take(in);
-    }
-    const std::string compression = opt.fast ? "zstd" : "xz";
-    BuildResult result;
-    for (const auto& t : templates)
-        for (int p : t.ports) result.ports.push_back(fmt::format("{}:{}", t.name, p));
+    std::vector<std::filesystem::path> in;
+    for (const auto& t : r.templates) in.push_back(t.file);
+    in.push_back(r.init);
+    for (const auto& f : files_under(std::filesystem::path(ROMIMG_SOURCE_DIR) / "overlays")) in.push_back(f);
+    pre.take(in);
+    return pre;
+}
 
-    // Content layers first: packing is quick, and --retrace traces with them in place.
+// The content layers (packing is quick, and --retrace traces with them in place), each with its
+// own epoch.
+struct Contents {
     std::vector<content::PackedLayer> layers;
-    std::vector<Newest> content_epochs;
-    {
-        std::map<std::string, int> per_service;
-        for (const auto& c : contents) {
-            const int n = ++per_service[c.service];
-            auto stage = log::stage(fmt::format("content {}:{}", c.service, c.path));
-            content::PackRequest pr;
-            pr.compression = compression;
-            Newest own;
-            if (given) own.take(*given, "given");
-            else own.take(files_under(c.source));
-            pr.epoch = (time_t)own.time;
-            content_epochs.push_back(own);
-            pr.work = work;
-            pr.cache_dir = cache_dir;
-            pr.log = work / "logs" / "25-content.log";
-            pr.keep_tree = opt.retrace;
-            pr.allow_private = opt.content_allow_private;
-            layers.push_back(content::pack_content(c, fmt::format("{}-{}", c.service, n), pr));
-            const auto& l = layers.back();
-            stage.detail(fmt::format("{} files, {:.1f} MB layer, {}", l.files, l.bytes / 1048576.0,
-                                     l.cached ? "cached" : "packed"));
-        }
+    std::vector<Newest> epochs;
+};
+
+Contents pack_contents(const BuildOptions& opt, const Request& r) {
+    const std::string compression = opt.fast ? "zstd" : "xz";
+    const auto& given = r.given;
+    const auto& work = r.work;
+    const auto& cache_dir = r.cache_dir;
+    Contents out;
+    auto& layers = out.layers;
+    auto& content_epochs = out.epochs;
+    std::map<std::string, int> per_service;
+    for (const auto& c : r.contents) {
+        const int n = ++per_service[c.service];
+        auto stage = log::stage(fmt::format("content {}:{}", c.service, c.path));
+        content::PackRequest pr;
+        pr.compression = compression;
+        Newest own;
+        if (given) own.take(*given, "given");
+        else own.take(files_under(c.source));
+        pr.epoch = (time_t)own.time;
+        content_epochs.push_back(own);
+        pr.work = work;
+        pr.cache_dir = cache_dir;
+        pr.log = work / "logs" / "25-content.log";
+        pr.keep_tree = opt.retrace;
+        pr.allow_private = opt.content_allow_private;
+        layers.push_back(content::pack_content(c, fmt::format("{}-{}", c.service, n), pr));
+        const auto& l = layers.back();
+        stage.detail(fmt::format("{} files, {:.1f} MB layer, {}", l.files, l.bytes / 1048576.0, l.cached ? "cached" : "packed"));
     }
+    return out;
+}
 
-    // 0. The root the services are traced in: /, --root, or a staging root of the target's arch.
-    const BuildRoot root = choose_root(opt, tgt, templates, cache_dir, work);
+// The target's kernel, from the cache when its inputs did not change.
+kernel::KernelResult kernel_stage(const BuildOptions& opt, const Request& r) {
+    auto stage = log::stage("kernel");
+    kernel::KernelOptions ko;
+    ko.config_dir = kernel_config_dir(opt);
+    ko.arch = r.tgt->kernel_arch;
+    ko.cache_dir = r.cache_dir;
+    ko.jobs = opt.jobs > 0 ? opt.jobs : (int)std::max(1u, std::thread::hardware_concurrency());
+    kernel::KernelResult kernel = kernel::build_kernel(ko);
+    stage.detail(kernel.from_cache ? "cached " + kernel.bzimage.string() : "built " + kernel.bzimage.string());
+    return kernel;
+}
 
-    // 1 + 3. Jails and the read-only root, from the base cache when nothing they depend on changed.
-    BaseLayer base = build_base(opt, tgt, root, templates, contents, init, work, cache_dir, given, pre);
-    for (const auto& [name, path] : base.manifests) result.manifests.push_back(path);
-    result.base_cached = base.cached;
-    result.root_sha256 = base.root_sha256;
-
-    // 2. The kernel, from the cache when its inputs did not change.
-    kernel::KernelResult kernel;
-    {
-        auto stage = log::stage("kernel");
-        kernel::KernelOptions ko;
-        ko.config_dir = kernel_config_dir(opt);
-        ko.arch = tgt.kernel_arch;
-        ko.cache_dir = cache_dir;
-        ko.jobs = opt.jobs > 0 ? opt.jobs : (int)std::max(1u, std::thread::hardware_concurrency());
-        kernel = kernel::build_kernel(ko);
-        stage.detail(kernel.from_cache ? "cached " + kernel.bzimage.string() : "built " + kernel.bzimage.string());
-    }
-
-    // The image's epoch (initramfs, ISO, /romimg/): the newest of every layer's and the kernel's.
-    Newest image_epoch = base.epoch;
-    for (const auto& c : content_epochs) image_epoch.take(c.time, c.which);
-    if (!given) {
+// The image's epoch (initramfs, ISO, /romimg/): the newest of every layer's and the kernel's.
+time_t image_epoch(const BuildOptions& opt, const Request& r, const BaseLayer& base, const Contents& contents) {
+    Newest e = base.epoch;
+    for (const auto& c : contents.epochs) e.take(c.time, c.which);
+    if (!r.given) {
         std::vector<std::filesystem::path> kin = files_under(kernel_config_dir(opt));
         kin.push_back(kernel::KernelOptions{}.source_tarball);
-        image_epoch.take(kin);
+        e.take(kin);
     }
-    const time_t epoch = (time_t)image_epoch.time;
-    log::info("==> SOURCE_DATE_EPOCH {} ({})", (int64_t)epoch,
-              given ? "given" : "the newest input: " + image_epoch.which);
+    log::info("==> SOURCE_DATE_EPOCH {} ({})", e.time, r.given ? "given" : "the newest input: " + e.which);
+    return (time_t)e.time;
+}
 
-    // 4. The initramfs: romimg-init alone, as /init. (With every layer cached, nothing before
-    // this has needed the work dir.)
-    std::filesystem::create_directories(work);
-    std::filesystem::path initrd = work / "initramfs.cpio.gz";
-    {
-        auto stage = log::stage("initramfs");
-        namespace ir = romimg::initramfs;
-        std::vector<ir::Entry> entries = {ir::file_from_host("/init", init, 0755), ir::directory("/dev"),
-                                          ir::directory("/proc"), ir::directory("/sys"),
-                                          ir::char_device("/dev/console", 5, 1, 0600)};
-        ir::write_archive(ir::plan_archive(entries), initrd, epoch, ir::Compression::Gzip);
-        stage.detail(fmt::format("{:.1f} MB", std::filesystem::file_size(initrd) / 1048576.0));
-    }
+// The initramfs: the target's romimg-init alone, as /init. (With every layer cached, nothing
+// before this has needed the work dir.)
+std::filesystem::path initramfs_stage(const Request& r, time_t epoch) {
+    std::filesystem::create_directories(r.work);
+    std::filesystem::path initrd = r.work / "initramfs.cpio.gz";
+    auto stage = log::stage("initramfs");
+    namespace ir = romimg::initramfs;
+    std::vector<ir::Entry> entries = {ir::file_from_host("/init", r.init, 0755), ir::directory("/dev"), ir::directory("/proc"),
+                                      ir::directory("/sys"), ir::char_device("/dev/console", 5, 1, 0600)};
+    ir::write_archive(ir::plan_archive(entries), initrd, epoch, ir::Compression::Gzip);
+    stage.detail(fmt::format("{:.1f} MB", std::filesystem::file_size(initrd) / 1048576.0));
+    return initrd;
+}
 
-    // 5. The hybrid ISO, unless the one at the output was made from exactly these inputs.
+// The hybrid ISO (BIOS, and UEFI where the target has it), unless the one at the output was
+// made from exactly these inputs. Fills result.iso, bytes, iso_unchanged.
+void iso_stage(const BuildOptions& opt, const Request& r, const BaseLayer& base, const Contents& packed,
+               const kernel::KernelResult& kernel, const std::filesystem::path& initrd, time_t epoch, BuildResult& result) {
+    const target::Target& tgt = *r.tgt;
+    const std::string& cmdline = r.cmdline;
+    const auto& templates = r.templates;
+    const auto& contents = r.contents;
+    const auto& layers = packed.layers;
+    const auto& work = r.work;
+    const iso::Media media = r.media;
     {
         auto stage = log::stage("iso");
         iso::IsoRequest ir;
@@ -671,8 +703,8 @@ BuildResult build_appliance(const BuildOptions& opt) {
         ir.log = work / "logs" / "50-iso.log";
         // Everything else the ISO is made of (the payload is described by image.json's hashes).
         const std::string inputs_key = fs::sha256_hex(fmt::format(
-            "romimg iso v1\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n", fs::sha256_file("/proc/self/exe"), fs::sha256_file(ir.kernel),
-            fs::sha256_file(ir.initramfs), described, opt.label, cmdline, opt.media, (long long)epoch));
+            "romimg iso v1\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n", fs::sha256_file("/proc/self/exe"), fs::sha256_file(ir.kernel),
+            fs::sha256_file(ir.initramfs), described, opt.label, cmdline, opt.media, (long long)epoch, ir.uefi ? "uefi" : "bios"));
         const std::filesystem::path stamp_file = work / "iso.stamp";
         const std::string before = std::filesystem::exists(stamp_file) ? fs::read_file(stamp_file) : "";
         if (!before.empty() && before == iso_stamp(inputs_key, ir.output)) {
@@ -689,6 +721,34 @@ BuildResult build_appliance(const BuildOptions& opt) {
             stage.detail(fmt::format("{} ({:.1f} MB)", res.iso.string(), res.bytes / 1048576.0));
         }
     }
+}
+
+}  // namespace
+
+BuildResult build_appliance(const BuildOptions& opt) {
+    // From here Ctrl-C/SIGTERM stop the running tool and unwind: nothing is published after one.
+    signals::install_interrupt_handlers();
+    const Request r = check_request(opt);
+    const Newest pre = pre_trace_epoch(r);
+    BuildResult result;
+    for (const auto& t : r.templates)
+        for (int p : t.ports) result.ports.push_back(fmt::format("{}:{}", t.name, p));
+
+    // Content layers first: packing is quick, and --retrace traces with them in place.
+    const Contents contents = pack_contents(opt, r);
+    // 0. The root the services are traced in: /, --root, or a staging root of the target's arch.
+    const BuildRoot root = choose_root(opt, *r.tgt, r.templates, r.cache_dir, r.work);
+    // 1 + 3. Jails and the read-only root, from the base cache when nothing they depend on changed.
+    const BaseLayer base = build_base(opt, *r.tgt, root, r.templates, r.contents, r.init, r.work, r.cache_dir, r.given, pre);
+    for (const auto& [name, path] : base.manifests) result.manifests.push_back(path);
+    result.base_cached = base.cached;
+    result.root_sha256 = base.root_sha256;
+    // 2. The kernel, from the cache when its inputs did not change.
+    const kernel::KernelResult kernel = kernel_stage(opt, r);
+    const time_t epoch = image_epoch(opt, r, base, contents);
+    // 4. The initramfs.  5. The hybrid ISO.
+    const std::filesystem::path initrd = initramfs_stage(r, epoch);
+    iso_stage(opt, r, base, contents, kernel, initrd, epoch, result);
     return result;
 }
 
