@@ -1,11 +1,12 @@
 #include "jail_enter.h"
 
+#include "caps.h"
+
 #include <cerrno>
 #include <grp.h>
 #include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
-#include <sys/capability.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -51,11 +52,9 @@ bool enter_jail(const appliance::Service& s, const char*& what) {
                 struct rlimit rl = {(rlim_t)value, (rlim_t)value};
                 if (setrlimit(l.res, &rl) < 0) return fail("setrlimit");
             }
-    std::vector<cap_value_t> keep;
-    for (const auto& c : s.caps) {
-        cap_value_t v;
-        if (cap_from_name(c.c_str(), &v) == 0) keep.push_back(v);
-    }
+    std::vector<int> keep;
+    for (const auto& c : s.caps)
+        if (int v = appliance::cap_number(c); v >= 0) keep.push_back(v);
     prctl(PR_SET_KEEPCAPS, 1);
     // Before the chroot: once in its jail, romlock refuses CAP_SETPCAP (and CAP_SYS_CHROOT) to
     // it whatever its capability sets say.
@@ -67,17 +66,8 @@ bool enter_jail(const appliance::Service& s, const char*& what) {
     if (setgroups(s.groups.size(), (const gid_t*)s.groups.data()) < 0) return fail("setgroups");
     if (setresgid(s.gid, s.gid, s.gid) < 0) return fail("setresgid");
     if (setresuid(s.uid, s.uid, s.uid) < 0) return fail("setresuid");
-    cap_t caps = cap_init();
-    if (!keep.empty()) {
-        cap_set_flag(caps, CAP_PERMITTED, keep.size(), keep.data(), CAP_SET);
-        cap_set_flag(caps, CAP_EFFECTIVE, keep.size(), keep.data(), CAP_SET);
-        cap_set_flag(caps, CAP_INHERITABLE, keep.size(), keep.data(), CAP_SET);
-    }
-    int rc = cap_set_proc(caps);
-    cap_free(caps);
-    if (rc < 0) return fail("cap_set_proc");
-    for (cap_value_t v : keep)
-        if (cap_set_ambient(v, CAP_SET) < 0) return fail("cap_set_ambient");
+    if (!appliance::set_capabilities(keep)) return fail("cap_set_proc");
+    if (!appliance::raise_ambient(keep)) return fail("cap_set_ambient");
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return fail("no_new_privs");
     return true;
 }

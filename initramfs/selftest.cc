@@ -22,7 +22,6 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
-#include <sys/capability.h>
 #include <sys/klog.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -45,6 +44,7 @@
 #include <vector>
 
 #include "appliance_conf.h"
+#include "caps.h"
 #include "jail_enter.h"
 #include "util.h"
 
@@ -850,12 +850,17 @@ std::vector<Attack> root_attacks(const Conf& conf) {
                          return 0;
                      }
                      int e1 = errno;
+#ifdef SYS_kexec_file_load
                      int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
                      if (syscall(SYS_kexec_file_load, fd, fd, 1, "", 0) == 0) {
                          d = "kexec_file_load accepted";
                          return 0;
                      }
                      d = "kexec_load: " + errname(e1) + ", kexec_file_load: " + errname(errno);
+#else
+                     // The 32-bit x86 ABI has no kexec_file_load.
+                     d = "kexec_load: " + errname(e1) + " (this ABI has no kexec_file_load)";
+#endif
                      return kContained;
                  }});
     v.push_back({"write-root-device", "write the root filesystem's block device and its image on the medium", false,
@@ -908,9 +913,7 @@ Service as_root_with_all_caps(const Service& s) {
     r.groups.clear();
     r.caps.clear();
     for (int c = 0; c <= CAP_LAST_CAP; ++c) {
-        char* name = cap_to_name(c);
-        if (name) r.caps.push_back(name);
-        cap_free(name);
+        if (std::string name = appliance::cap_name(c); !name.empty()) r.caps.push_back(name);
     }
     return r;
 }

@@ -276,10 +276,14 @@ static sfs::path single_subdir(const sfs::path& dir) {
 
 static void verify_config(const KernelInputs& in, const std::string& arch, const sfs::path& tree,
                           const sfs::path& config_dir) {
+    // A later fragment overrides an earlier one for the same option, as the merge does (the
+    // per-arch fragment turns off what its arch cannot have).
     std::vector<FragmentOption> wanted;
     for (const auto& rel : fragment_names(arch)) {
-        auto opts = parse_fragment(in.files.at(rel), (config_dir / rel).string());
-        wanted.insert(wanted.end(), opts.begin(), opts.end());
+        for (auto& o : parse_fragment(in.files.at(rel), (config_dir / rel).string())) {
+            std::erase_if(wanted, [&](const FragmentOption& w) { return w.name == o.name; });
+            wanted.push_back(std::move(o));
+        }
     }
     auto bad = config_mismatches(wanted, parse_dotconfig(fs::read_file(tree / ".config")));
     if (bad.empty()) return;
