@@ -41,7 +41,7 @@ const std::vector<std::string>& baseline() {
         // leaving: threads, processes, signal handlers, interrupted calls
         "exit", "exit_group", "rt_sigreturn", "sigreturn", "restart_syscall",
         // thread start-up (glibc's pthread_create and ld.so)
-        "set_robust_list", "set_tid_address", "rseq", "arch_prctl",
+        "set_robust_list", "set_tid_address", "rseq", "arch_prctl", "set_thread_area",
         // the vDSO's fallbacks (a kernel without a usable clocksource takes the syscall)
         "clock_gettime", "clock_gettime64", "clock_getres", "clock_getres_time64", "gettimeofday", "time", "getcpu",
         // memory: malloc arenas, realloc of big blocks, stacks

@@ -53,6 +53,25 @@ std::string elf_interpreter(const std::string& path) {
     return interp;
 }
 
+static int elf_machine(const std::string& path) {
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return 0;
+    unsigned char h[20];
+    if (::pread(fd.get(), h, sizeof h, 0) != (ssize_t)sizeof h || memcmp(h, ELFMAG, SELFMAG) != 0) return 0;
+    if (h[EI_DATA] != ELFDATA2LSB) return 0;  // x86 only here
+    return h[18] | (h[19] << 8);
+}
+
+int exec_elf_machine(const std::string& path) {
+    // The last ELF file in the chain decides: the program's PT_INTERP (ld.so) has the
+    // program's machine; a script's is its interpreter's.
+    std::vector<std::string> chain = exec_interpreters(path);
+    chain.insert(chain.begin(), path);
+    for (auto it = chain.rbegin(); it != chain.rend(); ++it)
+        if (int m = elf_machine(*it)) return m;
+    return 0;
+}
+
 std::vector<std::string> exec_interpreters(const std::string& path) {
     std::vector<std::string> chain;
     std::string cur = path;

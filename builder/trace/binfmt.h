@@ -23,4 +23,8 @@ std::string elf_interpreter(const std::string& path);
 // files (the caller resolves them).
 std::vector<std::string> exec_interpreters(const std::string& path);
 
+// e_machine (EM_386, EM_X86_64, ...) of the ELF file execve(path) finally runs: the file
+// itself, or the last interpreter of its shebang chain. 0 if that is not an ELF file.
+int exec_elf_machine(const std::string& path);
+
 }  // namespace romimg::trace

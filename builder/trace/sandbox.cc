@@ -11,7 +11,9 @@
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <sys/capability.h>
+#include <elf.h>
 #include <sys/mount.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -27,6 +29,7 @@
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/sys.h"
+#include "trace/binfmt.h"
 #include "trace/syscalls.h"
 #include "trace/tracer.h"
 #include "jail_enter.h"
@@ -365,6 +368,10 @@ void enter_root(const std::string& scratch) {
         // Without CAP_SYS_ADMIN a seccomp filter needs no_new_privs; the appliance sets it too.
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) fail("prctl(PR_SET_NO_NEW_PRIVS)", errno);
     }
+    // A 32-bit service sees the machine a 32-bit kernel reports (uname -m: i686), as on the
+    // appliance. Before the trace filter, so the call is not taken for the service's own.
+    if (exec_elf_machine(spec.argv[0]) == EM_386 && personality(PER_LINUX32) < 0)
+        fail("personality(PER_LINUX32)", errno);
     struct sock_fprog prog = {(unsigned short)filter.size(), const_cast<sock_filter*>(filter.data())};
     if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0)
         fail("cannot load the seccomp trace filter (is CONFIG_SECCOMP_FILTER enabled?)", errno);

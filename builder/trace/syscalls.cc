@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include <memory>
-#include <mutex>
 
 #include "common/error.h"
 #include "common/fd.h"
@@ -31,6 +30,10 @@ const std::vector<std::string>& path_syscalls() {
         "removexattr", "lremovexattr",
         // programs and unix sockets
         "execve", "execveat", "bind", "connect",
+        // the i386 ABI's own names for the same operations (trace/abi.h maps them); i386
+        // sockets go through socketcall, demultiplexed by the tracer
+        "stat64", "lstat64", "fstatat64", "chown32", "lchown32", "truncate64", "statfs64",
+        "utimensat_time64",
     };
     return v;
 }
@@ -38,7 +41,11 @@ const std::vector<std::string>& path_syscalls() {
 const std::vector<std::string>& creds_syscalls() {
     static const std::vector<std::string> v = {"setuid", "setgid", "setreuid", "setregid",
                                                "setresuid", "setresgid", "setfsuid", "setfsgid",
-                                               "setgroups", "capset"};
+                                               "setgroups", "capset",
+                                               // i386: the 32-bit-id variants
+                                               "setuid32", "setgid32", "setreuid32",
+                                               "setregid32", "setresuid32", "setresgid32",
+                                               "setfsuid32", "setfsgid32", "setgroups32"};
     return v;
 }
 
@@ -54,6 +61,10 @@ const std::vector<std::string>& baseline_syscalls() {
         "getgid",       "getegid",      "clock_gettime",  "clock_nanosleep", "nanosleep",
         "gettimeofday", "arch_prctl",   "set_tid_address", "set_robust_list", "rseq",
         "prlimit64",    "getrandom",    "exit",           "exit_group", "fcntl",
+        // i386 only
+        "fstat64",      "_llseek",      "mmap2",          "sigreturn",  "futex_time64",
+        "getuid32",     "geteuid32",    "getgid32",       "getegid32",  "clock_gettime64",
+        "clock_nanosleep_time64", "set_thread_area", "fcntl64",
     };
     return v;
 }
@@ -76,7 +87,9 @@ void add_rule(scmp_filter_ctx ctx, uint32_t action, const std::string& name) {
 std::vector<sock_filter> build_trace_filter() {
     std::unique_ptr<void, CtxDeleter> ctx(seccomp_init(SCMP_ACT_TRACE(kCensus)));
     if (!ctx) throw Error("seccomp_init failed: is libseccomp usable on this host?");
-    // Other architectures (i386, x32) are killed: romimg traces x86_64 services only.
+    // i386 services are traced too (a 32-bit target built on an amd64 host); x32 is killed.
+    if (int rc = seccomp_arch_add(ctx.get(), SCMP_ARCH_X86); rc < 0 && rc != -EEXIST)
+        throw SysError("seccomp_arch_add", "x86", -rc);
     for (const auto& n : path_syscalls()) add_rule(ctx.get(), SCMP_ACT_TRACE(kPath), n);
     for (const auto& n : creds_syscalls()) add_rule(ctx.get(), SCMP_ACT_TRACE(kCreds), n);
     for (const auto& n : baseline_syscalls()) add_rule(ctx.get(), SCMP_ACT_ALLOW, n);
@@ -92,23 +105,6 @@ std::vector<sock_filter> build_trace_filter() {
     std::vector<sock_filter> prog(bytes.size() / sizeof(sock_filter));
     memcpy(prog.data(), bytes.data(), bytes.size());
     return prog;
-}
-
-const std::string& syscall_name(long nr) {
-    static std::mutex mu;
-    static std::vector<std::string> cache(1024);
-    std::lock_guard lock(mu);
-    if (nr < 0 || nr >= (long)cache.size()) {
-        static std::string unknown;
-        unknown = "syscall_" + std::to_string(nr);
-        return unknown;
-    }
-    if (cache[nr].empty()) {
-        char* n = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, (int)nr);
-        cache[nr] = n ? n : "syscall_" + std::to_string(nr);
-        free(n);
-    }
-    return cache[nr];
 }
 
 }  // namespace romimg::trace

@@ -21,12 +21,10 @@ const std::vector<std::string>& path_syscalls();
 const std::vector<std::string>& creds_syscalls();
 const std::vector<std::string>& baseline_syscalls();
 
-// The classic BPF program (x86_64): default TRACE(kCensus); path and creds syscalls
-// TRACE(kPath/kCreds); the baseline ALLOW. Built with libseccomp, loaded by the traced child
-// with prctl(PR_SET_SECCOMP) just before it execs.
+// The classic BPF program for x86_64 and i386 (x32 is killed): default TRACE(kCensus); path
+// and creds syscalls TRACE(kPath/kCreds); the baseline ALLOW. A name that exists on one ABI
+// only (stat64, socketcall, arch_prctl) gets its rule there only. Built with libseccomp,
+// loaded by the traced child with prctl(PR_SET_SECCOMP) just before it execs.
 std::vector<sock_filter> build_trace_filter();
-
-// "openat" for a native syscall number ("syscall_N" if unknown). Cached.
-const std::string& syscall_name(long nr);
 
 }  // namespace romimg::trace

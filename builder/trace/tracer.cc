@@ -11,7 +11,6 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/un.h>
-#include <sys/user.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,6 +18,7 @@
 
 #include "common/error.h"
 #include "common/sys.h"
+#include "trace/abi.h"
 #include "trace/binfmt.h"
 #include "trace/paths.h"
 #include "trace/syscalls.h"
@@ -222,12 +222,17 @@ void Tracer::on_new_task(pid_t parent, pid_t child) {
 }
 
 void Tracer::on_seccomp_stop(Task& t) {
-    struct user_regs_struct regs;
-    if (xptrace(PTRACE_GETREGS, t.tid, 0, (unsigned long)&regs) < 0) return;
-    unsigned long klass = 0;
-    xptrace(PTRACE_GETEVENTMSG, t.tid, 0, (unsigned long)&klass);
-    long nr = (long)regs.orig_rax;
-    result_.syscalls.insert(syscall_name(nr));
+    struct ptrace_syscall_info info {};
+    if (xptrace(PTRACE_GET_SYSCALL_INFO, t.tid, sizeof info, (unsigned long)&info) <= 0 ||
+        info.op != PTRACE_SYSCALL_INFO_SECCOMP) {
+        resume(PTRACE_CONT, t.tid);
+        return;
+    }
+    Abi abi = abi_from_audit_arch(info.arch);
+    long nr = (long)info.seccomp.nr;
+    unsigned klass = info.seccomp.ret_data;
+    const unsigned long long* a = info.seccomp.args;
+    result_.syscalls.insert(syscall_name(abi, nr, a[0]));
     if (klass == kCensus) {
         resume(PTRACE_CONT, t.tid);
         return;
@@ -236,8 +241,10 @@ void Tracer::on_seccomp_stop(Task& t) {
     p->nr = nr;
     p->klass = TraceClass(klass);
     if (klass == kPath) {
-        unsigned long long a[6] = {regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9};
-        decode(t, nr, a, *p);
+        if (abi == Abi::i386 && nr == kI386Socketcall)
+            decode_socketcall(t, a[0], a[1], *p);
+        else
+            decode(t, abi, decoder_nr(abi, nr), a, *p);
         for (const Operand& op : p->ops) p->changes_tree |= (op.access & kChangesTree) != 0;
         if (p->changes_tree) {
             ++changing_;
@@ -255,11 +262,12 @@ void Tracer::on_syscall_exit(Task& t) {
         --changing_;
         cache_.clear();
     }
-    struct user_regs_struct regs;
-    if (xptrace(PTRACE_GETREGS, t.tid, 0, (unsigned long)&regs) < 0) return;
-    long ret = (long)regs.rax;
-    bool ok = ret >= 0 || ret < -4095;
-    int err = ok ? 0 : (int)-ret;
+    struct ptrace_syscall_info info {};
+    if (xptrace(PTRACE_GET_SYSCALL_INFO, t.tid, sizeof info, (unsigned long)&info) <= 0 ||
+        info.op != PTRACE_SYSCALL_INFO_EXIT)
+        return;
+    bool ok = !info.exit.is_error;
+    int err = ok ? 0 : (int)-info.exit.rval;
     if (p->klass == kCreds) {
         refresh_creds(t.tgid);
         return;
@@ -377,11 +385,11 @@ std::string Tracer::read_string(pid_t tid, unsigned long long addr, bool* ok) {
     return out;
 }
 
-std::vector<std::string> Tracer::read_argv(pid_t tid, unsigned long long addr) {
+std::vector<std::string> Tracer::read_argv(pid_t tid, unsigned long long addr, size_t word) {
     std::vector<std::string> argv;
     for (int i = 0; addr && i < 4096; ++i) {
-        unsigned long long p = 0;
-        if (!read_mem(tid, addr + 8ull * i, &p, sizeof p) || p == 0) break;
+        unsigned long long p = 0;  // little-endian: a 4-byte pointer fills the low half
+        if (!read_mem(tid, addr + word * i, &p, word) || p == 0) break;
         argv.push_back(read_string(tid, p));
     }
     return argv;
@@ -444,7 +452,19 @@ void Tracer::add_sockaddr(Task& t, Pending& p, unsigned long long addr, unsigned
     p.ops.push_back({r.path, access, lstat_path(r.path)});
 }
 
-void Tracer::decode(Task& t, long nr, const unsigned long long* a, Pending& p) {
+void Tracer::decode_socketcall(Task& t, unsigned long long call, unsigned long long args,
+                               Pending& p) {
+    // socketcall(call, unsigned long args[]): 32-bit words, one pointer deeper.
+    uint32_t w[3] = {};
+    if (!read_mem(t.tid, args, w, sizeof w)) return;
+    unsigned long long a[6] = {w[0], w[1], w[2], 0, 0, 0};
+    if (call == kSysBind) decode(t, Abi::i386, SYS_bind, a, p);
+    else if (call == kSysConnect) decode(t, Abi::i386, SYS_connect, a, p);
+}
+
+// `nr` is the x86_64 number of the operation (trace/abi.h maps i386 calls onto it); `abi`
+// says only how wide the tracee's pointers in memory are.
+void Tracer::decode(Task& t, Abi abi, long nr, const unsigned long long* a, Pending& p) {
     const long CWD = AT_FDCWD;
     auto open_access = [](unsigned long long flags, bool exists) {
         unsigned acc = 0;
@@ -553,7 +573,7 @@ void Tracer::decode(Task& t, long nr, const unsigned long long* a, Pending& p) {
         add_operand(t, p, dirfd, path, bit(Access::exec), !(flags & AT_SYMLINK_NOFOLLOW), flags & AT_EMPTY_PATH);
         p.is_exec = true;
         p.exec.pid = t.tgid;
-        p.exec.argv = read_argv(t.tid, argv);
+        p.exec.argv = read_argv(t.tid, argv, abi == Abi::i386 ? 4 : 8);
         p.exec.path = p.ops.empty() ? read_string(t.tid, path) : p.ops.back().path;
         break;
     }

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "trace/abi.h"
 #include "trace/paths.h"
 #include "trace/trace_result.h"
 
@@ -49,7 +50,8 @@ private:
     void on_new_task(pid_t parent, pid_t child);
     Task& task(pid_t tid);
 
-    void decode(Task& t, long nr, const unsigned long long* a, Pending& p);
+    void decode(Task& t, Abi abi, long nr, const unsigned long long* a, Pending& p);
+    void decode_socketcall(Task& t, unsigned long long call, unsigned long long args, Pending& p);
     void add_operand(Task& t, Pending& p, long dirfd, unsigned long long path_ptr, unsigned access,
                      bool follow, bool empty_path = false);
     void add_sockaddr(Task& t, Pending& p, unsigned long long addr, unsigned long long len,
@@ -59,7 +61,7 @@ private:
     void refresh_creds(pid_t tid);
 
     std::string read_string(pid_t tid, unsigned long long addr, bool* ok = nullptr);
-    std::vector<std::string> read_argv(pid_t tid, unsigned long long addr);
+    std::vector<std::string> read_argv(pid_t tid, unsigned long long addr, size_t word);
     bool read_mem(pid_t tid, unsigned long long addr, void* buf, size_t n);
     std::string base_dir(pid_t tid, long dirfd);
     std::string proc_link(pid_t tid, const std::string& what);
