@@ -85,7 +85,7 @@ const std::vector<std::string>& never_list() {
 const std::map<std::string, std::vector<std::string>>& groups() {
     static const std::map<std::string, std::vector<std::string>> g = {
         {"@network-io",
-         {"socket", "socketpair", "socketcall", "bind", "listen", "accept", "accept4", "connect", "getsockname",
+         {"socket", "socketpair", "bind", "listen", "accept", "accept4", "connect", "getsockname",
           "getpeername", "getsockopt", "setsockopt", "sendto", "recvfrom", "sendmsg", "recvmsg", "sendmmsg",
           "recvmmsg", "recvmmsg_time64", "shutdown"}},
         {"@io-event",
@@ -129,9 +129,13 @@ uint32_t arch_token(const std::string& arch) {
 
 // The syscall's number on `arch`, or __NR_SCMP_ERROR when the arch has no such call (libseccomp
 // gives a negative pseudo-number for a name it knows from another arch: socketcall on x86_64).
+// On x86 a socket or SysV IPC call (bind, semop) is a subcall of socketcall/ipc: libseccomp
+// names it by a pseudo-number from -101 to -299 and filters it by socketcall's first argument
+// (and by its own number where the kernel has one), so such a call exists there.
 int resolve(const std::string& name, uint32_t arch) {
     int nr = seccomp_syscall_resolve_name_arch(arch, name.c_str());
-    return nr < 0 ? __NR_SCMP_ERROR : nr;
+    bool multiplexed = nr <= -101 && nr >= -299;
+    return nr >= 0 || multiplexed ? nr : __NR_SCMP_ERROR;
 }
 
 bool on_never_list(const std::string& name) {
@@ -245,17 +249,19 @@ std::string compile_filter(const FilterPlan& plan) {
         check(seccomp_arch_add(ctx.get(), a), "seccomp_arch_add", plan.arch);
         check(seccomp_arch_remove(ctx.get(), SCMP_ARCH_NATIVE), "seccomp_arch_remove", "native");
     }
+    // Rules name a call by libseccomp's native (or pseudo) number, which it translates by name
+    // into each arch of the filter: for x86, "bind" becomes socketcall(SYS_BIND) and bind.
+    auto rule_nr = [](const std::string& name) { return seccomp_syscall_resolve_name(name.c_str()); };
     for (const auto& r : plan.allow) {
-        int nr = resolve(r.name, a);
-        if (nr == __NR_SCMP_ERROR) throw Error(fmt::format("seccomp: {} is not a {} system call", r.name, plan.arch));
-        check(seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, nr, 0), "seccomp_rule_add", r.name);
+        if (resolve(r.name, a) == __NR_SCMP_ERROR)
+            throw Error(fmt::format("seccomp: {} is not a {} system call", r.name, plan.arch));
+        check(seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, rule_nr(r.name), 0), "seccomp_rule_add", r.name);
     }
     // In log mode the default action already logs the never-list (libseccomp refuses a rule that
     // repeats the default action).
     for (const auto& n : log ? std::vector<std::string>{} : plan.kill) {
-        int nr = resolve(n, a);
-        if (nr == __NR_SCMP_ERROR) continue;
-        check(seccomp_rule_add(ctx.get(), SCMP_ACT_KILL_PROCESS, nr, 0), "seccomp_rule_add", n);
+        if (resolve(n, a) == __NR_SCMP_ERROR) continue;
+        check(seccomp_rule_add(ctx.get(), SCMP_ACT_KILL_PROCESS, rule_nr(n), 0), "seccomp_rule_add", n);
     }
     Fd mem(memfd_create("romimg-seccomp", MFD_CLOEXEC));
     if (!mem) throw SysError("memfd_create", "romimg-seccomp", errno);
