@@ -104,10 +104,8 @@ std::vector<std::string> hardening_cmdline(const std::string& arch) {
     // stage refuses more), and the first full set (init_on_free=1, lockdown=..., each one the
     // .config already forces) made a 355-character line that failed the e2e build.
     std::vector<std::string> p = {"slab_nomerge", "page_alloc.shuffle=1"};
-    if (arch == "x86_64") {
-        p.push_back("pti=on");
-        p.push_back("iommu=force");
-    }
+    if (arch == "x86_64" || arch == "i386") p.push_back("pti=on");  // 32-bit: PAE kernels
+    if (arch == "x86_64") p.push_back("iommu=force");  // a PowerEdge 1550 has no IOMMU
     return p;
 }
 

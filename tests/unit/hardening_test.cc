@@ -89,7 +89,7 @@ static std::vector<HardeningRow> repo_table() {
 }
 
 TEST_CASE("kernel-config's fragments ask for every row of hardening.tsv") {
-    for (const std::string arch : {"x86_64"}) {
+    for (const std::string arch : {"x86_64", "i386"}) {
         std::vector<FragmentOption> asked;
         for (const auto& name : fragment_names(arch)) {
             const std::string file = std::string(ROMIMG_SOURCE_DIR "/kernel-config/") + name;
@@ -103,18 +103,20 @@ TEST_CASE("kernel-config's fragments ask for every row of hardening.tsv") {
 }
 
 TEST_CASE("the image's command line carries exactly the cmdline rows of hardening.tsv") {
-    const std::string arch = "x86_64";
-    std::vector<std::string> table;
-    for (const auto& r : rows_for(repo_table(), "cmdline", arch)) table.push_back(cmdline_token(r));
-    std::vector<std::string> code = hardening_cmdline(arch);
-    std::sort(table.begin(), table.end());
-    std::sort(code.begin(), code.end());
-    CHECK(table == code);
-    romimg::pipeline::BuildOptions o;
-    for (const auto& p : missing_cmdline_params(romimg::pipeline::kernel_cmdline(o, "x86_64"), table)) FAIL_CHECK(p);
-    CHECK(missing_cmdline_params(romimg::pipeline::kernel_cmdline(o, "x86_64"), {"pti=on"}).empty());
-    o.hardening_cmdline = false;  // the benchmark's "previous kernel" boots without them
-    CHECK(missing_cmdline_params(romimg::pipeline::kernel_cmdline(o, "x86_64"), table) == table);
+    for (const std::string arch : {"x86_64", "i386"}) {
+        INFO(arch);
+        std::vector<std::string> table;
+        for (const auto& r : rows_for(repo_table(), "cmdline", arch)) table.push_back(cmdline_token(r));
+        std::vector<std::string> code = hardening_cmdline(arch);
+        std::sort(table.begin(), table.end());
+        std::sort(code.begin(), code.end());
+        CHECK(table == code);
+        romimg::pipeline::BuildOptions o;
+        for (const auto& p : missing_cmdline_params(romimg::pipeline::kernel_cmdline(o, arch), table)) FAIL_CHECK(p);
+        CHECK(missing_cmdline_params(romimg::pipeline::kernel_cmdline(o, arch), {"pti=on"}).empty());
+        o.hardening_cmdline = false;  // the benchmark's "previous kernel" boots without them
+        CHECK(missing_cmdline_params(romimg::pipeline::kernel_cmdline(o, arch), table) == table);
+    }
 }
 
 TEST_CASE("the hardening parameters leave room on isolinux's APPEND line for the longest settings") {
