@@ -73,6 +73,13 @@ inline constexpr const char* kSeccompSyscalls = "/etc/romimg/seccomp/syscalls";
 // after the process is gone. Jailed tasks cannot change it (romlock strips CAP_AUDIT_CONTROL).
 inline constexpr unsigned kServiceAuidBase = 4200000000u;
 
+// A service's own source may flood its log (a hijacked one, to push what it did out of the
+// ring): init logs at most kLogRate bytes a second of each source beyond a kLogBurst burst; the
+// rest is dropped and counted in a line of its own (kLogDroppedLine), so an hour of history
+// cannot be wiped in a second. The self-test's log-flood check holds init to this bound.
+inline constexpr double kLogRate = 64 * 1024, kLogBurst = 512 * 1024;
+inline constexpr const char* kLogDroppedLine = "line(s) dropped: over this log's rate";
+
 struct Conf {
     std::string hostname = "romimg";
     bool log_console = false;           // echo service logs on the console

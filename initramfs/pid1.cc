@@ -35,6 +35,9 @@ namespace romimg::init {
 
 using appliance::Conf;
 using appliance::Service;
+using appliance::kLogBurst;
+using appliance::kLogDroppedLine;
+using appliance::kLogRate;
 
 namespace {
 
@@ -70,12 +73,7 @@ struct Running {
 // a rebuild. Per source: a flood into one log cannot push the console's last words out.
 constexpr size_t kTailLines = 20;
 
-// A service's own source may flood its log (a hijacked one, to push what it did out of the
-// ring): each source logs at most kLogRate bytes a second beyond a kLogBurst burst; the rest is
-// dropped and counted in a line of its own, so an hour of history cannot be wiped in a second.
-constexpr double kLogRate = 64 * 1024, kLogBurst = 512 * 1024;
-
-// false: the line is over its source's rate (counted in s.dropped).
+// false: the line is over its source's rate (kLogRate, kLogBurst; counted in s.dropped).
 bool within_rate(Sink& s, size_t bytes, double now) {
     if (s.budget < 0) s.budget = kLogBurst;
     s.budget = std::min(kLogBurst, s.budget + (now - s.refilled) * kLogRate);
@@ -643,7 +641,7 @@ void Pid1::drain(Sink& s) {
         if (s.dropped && s.name != "romlock") {
             unsigned long n = s.dropped;
             s.dropped = 0;
-            log_line(s, "romimg-init: " + std::to_string(n) + " line(s) dropped: over this log's rate (" +
+            log_line(s, "romimg-init: " + std::to_string(n) + " " + kLogDroppedLine + " (" +
                             std::to_string((int)(kLogRate / 1024)) + " KiB/s)", 4);
         }
         log_line(s, line, -1);

@@ -1060,38 +1060,97 @@ std::vector<Attack> root_jail_attacks(const Conf& conf, const Service& s,
 }
 
 // A hijacked service floods its own log to push what it did out of init's ring: from inside its
-// jail, as its user, a marker line, then 2 MiB of lines into its first log FIFO. The marker must
-// still be in the ring (/var/log/romimg/NAME-LOG or its .1) afterwards.
-void check_log_flood(const Service& s, Tally& t) {
+// jail, as its user, a marker line, then 1 KiB lines into its first log FIFO as fast as init takes
+// them, for up to kFloodSeconds (at most 4 MiB). Init's bound (kLogBurst, then kLogRate a second)
+// must hold: the marker is still in the ring (NAME-LOG or its .1) afterwards, and a flood larger
+// than the bound got init's "dropped" line. Time-boxed, so that a slow machine (TCG) draining the
+// FIFO slowly tests the same bound instead of a longer flood; shortened so that the bound fits in
+// what the ring holds after the marker (two rotations lose it).
+constexpr double kFloodSeconds = 10, kFloodDrain = 1.5, kFloodSlack = 1.5;
+constexpr size_t kFloodMax = 4u << 20;
+
+void check_log_flood(const Conf& conf, const Service& s, Tally& t) {
     if (s.logs.empty()) return;
     const std::string fifo = s.logs.front().substr(s.root.size());
     const std::string ring = "/var/log/romimg/" + s.name + "-" + fifo.substr(fifo.rfind('/') + 1);
     const std::string marker = "romimg-selftest-flood-marker-" + std::to_string(getpid());
+    struct stat rs;
+    const double before = stat(ring.c_str(), &rs) == 0 ? (double)rs.st_size : 0;
+    // What init may log from the marker on is kLogBurst + kLogRate * (the time since); the marker
+    // goes when the ring rotates twice, after 2 * ring - before bytes.
+    const double room = 2.0 * 1024 * conf.log_ring_kb - before - 4096;
+    const double seconds =
+        std::min(kFloodSeconds, (room - appliance::kLogBurst) / appliance::kLogRate - 0.5 - kFloodDrain - kFloodSlack);
+    const double bound = appliance::kLogBurst + appliance::kLogRate * (0.5 + seconds + kFloodDrain + kFloodSlack);
+    const std::string what = "flood its own log " + fifo + " to wipe init's ring";
+    if (seconds < 1) {
+        print_check(t, false, "jail:" + s.name, "log-flood", what, "the older line kept",
+                    "log_ring_kb " + std::to_string(conf.log_ring_kb) + " is smaller than what init lets one source log " +
+                        "in a few seconds (" + std::to_string((int)((appliance::kLogBurst + 4 * appliance::kLogRate) / 1024)) +
+                        " KiB): a flood wipes it; raise log_ring_kb");
+        return;
+    }
+    struct Flood {
+        uint64_t written = 0;
+        double seconds = 0;
+    } f;
+    int res[2];
+    if (pipe2(res, O_CLOEXEC) < 0) return print_check(t, false, "jail:" + s.name, "log-flood", what, "run", strerror(errno));
     pid_t pid = fork();
     if (pid == 0) {
+        close(res[0]);
         const char* step = "";
         if (!init::enter_jail(s, step)) _exit(1);
-        int fd = open(fifo.c_str(), O_WRONLY | O_CLOEXEC);
+        int fd = open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
         if (fd < 0) _exit(2);
         std::string m = marker + "\n";
         (void)!write(fd, m.data(), m.size());
         usleep(500000);  // drained and logged before the flood
         std::string line(1023, 'x');
         line += '\n';
-        for (int i = 0; i < 2048; ++i) (void)!write(fd, line.data(), line.size());
+        Flood r;
+        const double t0 = init::monotonic_seconds();
+        while (r.written < kFloodMax && init::monotonic_seconds() - t0 < seconds) {
+            ssize_t n = write(fd, line.data(), line.size());
+            if (n > 0) {
+                r.written += (uint64_t)n;
+            } else if (n < 0 && errno == EAGAIN) {
+                struct pollfd p = {fd, POLLOUT, 0};
+                (void)poll(&p, 1, 100);
+            } else {
+                _exit(3);
+            }
+        }
+        r.seconds = init::monotonic_seconds() - t0;
+        (void)!write(res[1], &r, sizeof r);
         _exit(0);
     }
+    close(res[1]);
+    bool got = pid > 0 && read(res[0], &f, sizeof f) == (ssize_t)sizeof f;
+    close(res[0]);
     int st = 0;
-    waitpid(pid, &st, 0);
-    usleep(1000000);
+    if (pid > 0) waitpid(pid, &st, 0);
+    usleep((useconds_t)(kFloodDrain * 1e6));
     std::string a, b;
     init::read_file(ring, a);
     init::read_file(ring + ".1", b);
-    bool kept = a.find(marker) != std::string::npos || b.find(marker) != std::string::npos;
-    print_check(t, WIFEXITED(st) && WEXITSTATUS(st) == 0 && kept, "jail:" + s.name, "log-flood",
-                "flood its own log " + fifo + " with 2 MiB to wipe init's ring", "the older line kept",
-                WIFEXITED(st) && WEXITSTATUS(st) == 0 ? (kept ? "kept" : "wiped: the marker is gone from " + ring)
-                                                      : "the flooder could not write its log (status " + std::to_string(st) + ")");
+    const bool kept = a.find(marker) != std::string::npos || b.find(marker) != std::string::npos;
+    const bool dropped = a.find(appliance::kLogDroppedLine) != std::string::npos || b.find(appliance::kLogDroppedLine) != std::string::npos;
+    // More than the bound reached init's FIFO: the limiter must have said it dropped some.
+    const bool over = f.written > bound + 65536;
+    const std::string amount = std::to_string(f.written >> 10) + " KiB in " + std::to_string((int)(f.seconds * 10) / 10) +
+                               "." + std::to_string((int)(f.seconds * 10) % 10) + " s";
+    std::string detail;
+    if (!got || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        detail = "the flooder could not write its log (status " + std::to_string(st) + ")";
+    else if (!kept)
+        detail = "wiped: the marker is gone from " + ring + " (" + amount + ")";
+    else if (over && !dropped)
+        detail = "kept, but " + amount + " went in and init never said it dropped lines over the rate";
+    else
+        detail = "kept (" + amount + (dropped ? ", init dropped the lines over its rate)" : ", all within the rate)");
+    print_check(t, got && WIFEXITED(st) && WEXITSTATUS(st) == 0 && kept && (!over || dropped), "jail:" + s.name, "log-flood",
+                what, "the older line kept", detail);
 }
 
 void run_jail_attacks(const Service& s, const std::string& scope, const std::vector<Attack>& attacks, Kmsg& k, Tally& t) {
@@ -1362,7 +1421,7 @@ int selftest_main(int argc, char** argv) {
         run_jail_attacks(s, "jail:" + s.name, jail_attacks(conf, s, sp), k, t);
         // Root in the same jail with every capability (a service that runs as root, or one that
         // gained root through a local exploit): romlock must still keep it in (issue 21).
-        check_log_flood(s, t);
+        check_log_flood(conf, s, t);
         Service root = as_root_with_all_caps(s);
         run_jail_attacks(root, "rootjail:" + s.name, root_jail_attacks(conf, root, pids), k, t);
         check_seccomp(s, (unsigned)(&s - conf.services.data()), sp, k, t);
