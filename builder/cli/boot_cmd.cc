@@ -17,7 +17,7 @@ namespace romimg::cli {
 namespace {
 
 const char* const boot_usage =
-    "usage: romimg boot ISO [--uefi] [--usb] [--forward HOSTPORT:GUESTPORT]... [--mem MB]\n"
+    "usage: romimg boot ISO [--uefi] [--usb] [--forward HOSTPORT:GUESTPORT]... [--mem MB] [--smp N]\n"
     "\n"
     "Boots ISO in QEMU (TCG, no KVM) with the serial console on this terminal. Ctrl-A X quits\n"
     "QEMU; Ctrl-A C switches to QEMU's monitor (`system_powerdown` presses the power button,\n"
@@ -28,17 +28,19 @@ const char* const boot_usage =
     "  --usb                    attach the ISO as a USB stick instead of a CD-ROM\n"
     "  --forward HOST:GUEST     forward TCP 127.0.0.1:HOST to the guest's port GUEST\n"
     "                           (repeatable), e.g. --forward 8080:80\n"
-    "  --mem MB                 guest memory (default 512)\n";
+    "  --mem MB                 guest memory (default 512)\n"
+    "  --smp N                  virtual CPUs (default 1; TCG runs each on a host thread)\n";
 
 int boot_main(const GlobalOptions&, const std::vector<std::string>& args) {
     bool uefi = false, usb = false;
-    int mem = 512;
+    int mem = 512, cpus = 1;
     std::vector<std::string> forwards;
     ArgParser p("boot", boot_usage, args);
     p.flag("--uefi", uefi);
     p.flag("--usb", usb);
     p.repeated("--forward", forwards);
     p.option("--mem", mem);
+    p.option("--smp", cpus);
     auto positional = p.parse();
     if (positional.size() != 1)
         throw UsageError(fmt::format("romimg boot takes one ISO, got {} arguments\n"
@@ -62,6 +64,7 @@ int boot_main(const GlobalOptions&, const std::vector<std::string>& args) {
     spec.firmware = uefi ? qemu::Firmware::uefi : qemu::Firmware::bios;
     spec.medium = usb ? qemu::Medium::usb : qemu::Medium::cdrom;
     spec.mem_mb = mem;
+    spec.cpus = cpus;
     for (const auto& f : forwards) spec.forwards.push_back(qemu::parse_forward(f));
     {
         // Usage errors (ports, memory) before anything is created.
@@ -83,8 +86,8 @@ int boot_main(const GlobalOptions&, const std::vector<std::string>& args) {
     std::string medium = usb ? "USB stick" : "CD";
     std::string fwd;
     for (const auto& f : spec.forwards) fwd += fmt::format(" 127.0.0.1:{}->{}", f.host, f.guest);
-    log::info("==> boot: {} as a {} {} with {} MB (QEMU TCG){}{}; Ctrl-A X quits", spec.iso.string(),
-              fw, medium, mem, fwd.empty() ? "" : ", forwarding", fwd);
+    log::info("==> boot: {} as a {} {} with {} MB and {} CPU(s) (QEMU TCG){}{}; Ctrl-A X quits", spec.iso.string(),
+              fw, medium, mem, cpus, fwd.empty() ? "" : ", forwarding", fwd);
     int status = qemu::run_interactive(spec);
     if (status != 0) log::warn("QEMU exited with status {}", status);
     return status == 0 ? 0 : 1;

@@ -95,6 +95,17 @@ TEST_CASE("impossible specs are usage errors") {
     s.mem_mb = 32;
     CHECK_THROWS_WITH(qemu_command(s), Catch::Contains("--mem"));
     s = base();
+    s.cpus = 0;
+    CHECK_THROWS_WITH(qemu_command(s), Catch::Contains("--smp must be 1 to 64, got 0"));
+    s = base();
+    s.cpus = 2;
+    {
+        auto argv = qemu_command(s).argv;
+        auto it = std::find(argv.begin(), argv.end(), "-smp");
+        REQUIRE(it != argv.end());
+        CHECK(*(it + 1) == "2");
+    }
+    s = base();
     s.firmware = Firmware::uefi;  // no vars copy
     CHECK_THROWS_AS(qemu_command(s), UsageError);
     s = base();
