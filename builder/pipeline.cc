@@ -107,6 +107,7 @@ void apply_config(const recipe::ApplianceConfig& c, BuildOptions& opt) {
     if (c.compression) opt.fast = *c.compression == "zstd";
     if (c.romlock_mode) opt.romlock_mode = *c.romlock_mode;
     if (c.arch) opt.arch = *c.arch;
+    if (c.trace_route) opt.trace_route = *c.trace_route;
     if (c.root) opt.root = *c.root;
     if (c.output) opt.output = *c.output;
     if (c.work) opt.work = *c.work;
@@ -175,6 +176,34 @@ struct Newest {
     }
 };
 
+// Everything a build is made from, checked before minutes of work: every usage error a build
+// can find without tracing is found here.
+struct Request {
+    const target::Target* tgt = nullptr;
+    std::string cmdline;
+    iso::Media media = iso::Media::any;
+    std::optional<int64_t> given;  // SOURCE_DATE_EPOCH, if given
+    std::filesystem::path init;
+    std::vector<recipe::ServiceTemplate> templates;
+    std::vector<content::ContentSpec> contents;
+    std::filesystem::path work, cache_dir;
+    // For another arch: how its services are traced here, and why not natively.
+    staging::TraceRoute route = staging::TraceRoute::native;
+    std::string route_why;
+};
+
+// For another arch: which way its services are traced, and why.
+void log_route(const Request& r) {
+    if (r.tgt->name == target::host_target().name) return;
+    if (r.route == staging::TraceRoute::native)
+        log::info("==> trace: native: the {} programs run on this host (IA32 emulation) and are traced as they are",
+                  r.tgt->name);
+    else
+        log::info("==> trace: translated: {}; each service is traced as this host's {} build and what it used is "
+                  "carried over into the {} root by path and package (work/logs/translate-*.txt)",
+                  r.route_why, target::host_target().name, r.tgt->name);
+}
+
 // The root the services are traced and jailed in.
 struct BuildRoot {
     std::filesystem::path dir;  // "" = the build host's own /
@@ -207,17 +236,20 @@ const recipe::ServiceTemplate& template_of(const std::vector<recipe::ServiceTemp
 }
 
 // Everything the jails and the root squashfs are made from, by name (cache::input_key).
-std::map<std::string, std::string> base_inputs(const BuildOptions& opt, const target::Target& tgt, const BuildRoot& root,
-                                               const std::vector<recipe::ServiceTemplate>& templates,
-                                               const std::vector<content::ContentSpec>& contents,
-                                               const std::filesystem::path& init, const std::string& epoch_rule) {
+std::map<std::string, std::string> base_inputs(const BuildOptions& opt, const Request& req, const BuildRoot& root,
+                                               const std::string& epoch_rule) {
+    const auto& templates = req.templates;
+    const auto& contents = req.contents;
     std::map<std::string, std::string> in;
     auto file = [](const std::filesystem::path& p) { return std::filesystem::exists(p) ? fs::sha256_file(p) : "absent"; };
     const std::filesystem::path r = root.dir.empty() ? "/" : root.dir;
     in["romimg"] = file("/proc/self/exe");  // the builder's own rules (closure, jail plan, rootfs)
-    in["romimg-init"] = file(init);
+    in["romimg-init"] = file(req.init);
     in["overlays"] = cache::tree_digest(std::filesystem::path(ROMIMG_SOURCE_DIR) / "overlays");
-    in["target"] = tgt.name;
+    in["target"] = req.tgt->name;
+    in["trace-route"] = staging::to_string(req.route);
+    // Translated: what the host's own services are made of counts too.
+    if (req.route == staging::TraceRoute::translated) in["build-host:dpkg-status"] = file("/var/lib/dpkg/status");
     in["root"] = root.dir.empty() ? "/" : root.dir.string() + (root.staged ? " (staging root)" : "");
     in["host:dpkg-status"] = file(r / "var/lib/dpkg/status");
     in["host:passwd"] = file(r / "etc/passwd");
@@ -269,20 +301,32 @@ Newest base_epoch(const std::optional<int64_t>& given, const Newest& pre, const 
     return n;
 }
 
-// Stage 1 for one service, in the build's root: trace, closure, jail, manifest (with each file's
-// sha256). Adds the stamps of what it read to `stamps`.
-jail::JailBuild jail_service(const BuildOptions& opt, const target::Target& tgt, const recipe::ServiceTemplate& t,
-                             const std::vector<content::ContentSpec>& contents, const std::filesystem::path& work,
-                             std::vector<cache::FileStamp>& stamps) {
+// What the trace binds over a service's content paths: with --retrace, its packed content trees.
+std::vector<std::pair<std::string, std::string>> trace_binds(const BuildOptions& opt, const Request& r,
+                                                             const recipe::ServiceTemplate& t) {
+    std::vector<std::pair<std::string, std::string>> out;
+    if (!opt.retrace) return out;
+    int n = 0;
+    for (const auto& c : r.contents)
+        if (c.service == t.name)
+            out.push_back({(r.work / "content" / fmt::format("{}-{}", t.name, ++n) / "tree").string(), c.path});
+    return out;
+}
+
+// Stage 1 for one service, in the build's root: trace (or take `carried`, a trace made on the
+// host and translated into this root), closure, jail, manifest (with each file's sha256). Adds
+// the stamps of what it read to `stamps`.
+jail::JailBuild jail_service(const BuildOptions& opt, const Request& r, const recipe::ServiceTemplate& t,
+                             std::optional<trace::TraceResult> carried, std::vector<cache::FileStamp>& stamps) {
+    const std::filesystem::path& work = r.work;
     jail::JailExtras extras;
-    extras.seccomp_arch = tgt.seccomp_arch;
+    extras.seccomp_arch = r.tgt->seccomp_arch;
+    extras.traced = std::move(carried);
     if (auto mode = seccomp_override(opt, t.name)) extras.seccomp_mode = seccomp::parse_mode(*mode, "--seccomp");
     std::vector<content::ContentSpec> mine;
-    for (const auto& c : contents)
+    for (const auto& c : r.contents)
         if (c.service == t.name) mine.push_back(c);
-    if (opt.retrace)
-        for (size_t i = 0; i < mine.size(); ++i)
-            extras.trace_binds.push_back({(work / "content" / fmt::format("{}-{}", t.name, i + 1) / "tree").string(), mine[i].path});
+    extras.trace_binds = trace_binds(opt, r, t);
     extras.adjust_plan = [mine](jail::JailPlan plan) {
         for (const auto& c : mine) content::check_against_plan(c, plan);
         std::vector<std::string> paths;
@@ -302,13 +346,15 @@ jail::JailBuild jail_service(const BuildOptions& opt, const target::Target& tgt,
 }
 
 // Stages 1 and 3 of a build: jails and the root squashfs, or both from the base cache.
-BaseLayer build_base(const BuildOptions& opt, const target::Target& tgt, const BuildRoot& root,
-                     const std::vector<recipe::ServiceTemplate>& templates,
-                     const std::vector<content::ContentSpec>& contents, const std::filesystem::path& init,
-                     const std::filesystem::path& work, const std::filesystem::path& cache_dir,
-                     const std::optional<int64_t>& given, const Newest& pre) {
+BaseLayer build_base(const BuildOptions& opt, const Request& r, const BuildRoot& root, const Newest& pre) {
+    const target::Target& tgt = *r.tgt;
+    const auto& templates = r.templates;
+    const auto& contents = r.contents;
+    const auto& work = r.work;
+    const auto& cache_dir = r.cache_dir;
+    const auto& given = r.given;
     const std::string rule = given ? "given " + std::to_string(*given) : "newest input, at least " + std::to_string(pre.time);
-    const std::string key = cache::input_key(base_inputs(opt, tgt, root, templates, contents, init, rule));
+    const std::string key = cache::input_key(base_inputs(opt, r, root, rule));
     BaseLayer base;
     // A root other than / is seen through a view: the jails are traced, and the cache's stamps
     // checked, against what the services will really have.
@@ -352,10 +398,17 @@ BaseLayer build_base(const BuildOptions& opt, const target::Target& tgt, const B
     std::vector<jail::JailBuild> jails;
     std::vector<cache::FileStamp> stamps;
     std::map<std::string, std::filesystem::path> manifests;
+    std::vector<std::optional<trace::TraceResult>> carried(templates.size());
+    if (r.route == staging::TraceRoute::translated) {
+        std::vector<std::vector<std::pair<std::string, std::string>>> binds;
+        for (const auto& t : templates) binds.push_back(trace_binds(opt, r, t));
+        std::vector<trace::TraceResult> traces = staging::translated_traces(*view, tgt, templates, binds, work);
+        for (size_t i = 0; i < traces.size(); ++i) carried[i] = std::move(traces[i]);
+    }
     in_root([&] {
-        for (const auto& t : templates) {
-            jails.push_back(jail_service(opt, tgt, t, contents, work, stamps));
-            manifests[t.name] = jails.back().manifest;
+        for (size_t i = 0; i < templates.size(); ++i) {
+            jails.push_back(jail_service(opt, r, templates[i], std::move(carried[i]), stamps));
+            manifests[templates[i].name] = jails.back().manifest;
         }
     });
     view.reset();
@@ -375,7 +428,7 @@ BaseLayer build_base(const BuildOptions& opt, const target::Target& tgt, const B
             conf.services.back().layers = layers_of(contents, templates[i].name);
         }
         rr.conf = conf;
-        rr.init_binary = init;
+        rr.init_binary = r.init;
         rr.overlays = std::filesystem::path(ROMIMG_SOURCE_DIR) / "overlays";
         rr.compression = opt.fast ? "zstd" : "xz";
         base.epoch = base_epoch(given, pre, stamps);
@@ -463,23 +516,11 @@ BuildRoot choose_root(const BuildOptions& opt, const target::Target& tgt, const 
     return {staging::staging_root(tgt, packages, cache_dir, work / "logs" / "05-staging.log"), true};
 }
 
-// Everything a build is made from, checked before minutes of work: every usage error a build
-// can find without tracing is found here.
-struct Request {
-    const target::Target* tgt = nullptr;
-    std::string cmdline;
-    iso::Media media = iso::Media::any;
-    std::optional<int64_t> given;  // SOURCE_DATE_EPOCH, if given
-    std::filesystem::path init;
-    std::vector<recipe::ServiceTemplate> templates;
-    std::vector<content::ContentSpec> contents;
-    std::filesystem::path work, cache_dir;
-};
-
 Request check_request(const BuildOptions& opt) {
     Request r;
     const target::Target& tgt = opt.arch.empty() ? target::host_target() : target::target_named(opt.arch);
     const std::string cmdline = kernel_cmdline(opt, tgt.kernel_arch);
+    r.route = staging::choose_route(tgt, staging::parse_route(opt.trace_route, "--trace-route"), r.route_why);
     if (opt.debug_shell && tgt.name != target::host_target().name)
         throw UsageError(fmt::format("--debug-shell takes this host's busybox, which an {} image cannot run: build the "
                                      "debug image for {}, or leave --debug-shell out",
@@ -670,6 +711,9 @@ void iso_stage(const BuildOptions& opt, const Request& r, const BaseLayer& base,
         info.source_date_epoch = epoch;
         info.romlock_mode = opt.romlock_mode;
         info.arch = tgt.name;
+        info.traced = r.route == staging::TraceRoute::translated
+                          ? std::string("translated from ") + target::host_target().name
+                          : std::string("native");
         for (const auto& t : templates) {
             image::ServiceInfo si{t.name, t.ports, t.ready, t.trace_probes, opt.exec_lock && t.exec_lock};
             si.probes.insert(si.probes.end(), t.verify_probes.begin(), t.verify_probes.end());
@@ -736,10 +780,12 @@ BuildResult build_appliance(const BuildOptions& opt) {
 
     // Content layers first: packing is quick, and --retrace traces with them in place.
     const Contents contents = pack_contents(opt, r);
-    // 0. The root the services are traced in: /, --root, or a staging root of the target's arch.
+    // 0. The root the services are traced in: /, --root, or a staging root of the target's arch;
+    // and how: natively, or as this host's own services translated into that root.
     const BuildRoot root = choose_root(opt, *r.tgt, r.templates, r.cache_dir, r.work);
+    log_route(r);
     // 1 + 3. Jails and the read-only root, from the base cache when nothing they depend on changed.
-    const BaseLayer base = build_base(opt, *r.tgt, root, r.templates, r.contents, r.init, r.work, r.cache_dir, r.given, pre);
+    const BaseLayer base = build_base(opt, r, root, pre);
     for (const auto& [name, path] : base.manifests) result.manifests.push_back(path);
     result.base_cached = base.cached;
     result.root_sha256 = base.root_sha256;

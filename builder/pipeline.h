@@ -33,6 +33,9 @@ struct BuildOptions {
     // The configured server tree the services are traced and jailed from ("" = /). For an i386
     // target without one, romimg makes an i386 root from Debian's packages (staging/).
     std::filesystem::path root;
+    // How services of another arch are traced: "auto" (""), "native" or "translated"
+    // (staging::TraceRoute; staging/translate.h).
+    std::string trace_route;
     // The kernel hardening parameters on the command line (kernel-config/hardening.tsv); off only
     // to measure a previous kernel as it booted (bench/kernel-hardening); verify fails such an image.
     bool hardening_cmdline = true;

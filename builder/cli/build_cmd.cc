@@ -41,6 +41,10 @@ const char* const usage =
     "                         built from an i386 root (--root, or one romimg makes and caches)\n"
     "  --root DIR             build from the configured server tree at DIR instead of / (trace,\n"
     "                         libraries, the dpkg database, accounts: DIR is never written)\n"
+    "  --trace-route auto|native|translated   for another arch: trace its own programs on this\n"
+    "                         host (native: IA32 emulation), or trace this host's own services and\n"
+    "                         carry what they used over into the root by path and package\n"
+    "                         (translated). auto (default): native where this host runs them\n"
     "  --no-exec-lock         do not exec-lock the services (testing only)\n"
     "  --seccomp [SERVICE=]enforce|log|off   each service's seccomp filter (from its trace): enforce\n"
     "                         (default: unlisted calls fail with ENOSYS, the never-list kills), log\n"
@@ -114,6 +118,7 @@ pipeline::BuildOptions build_options(const BuildFlags& f, const std::filesystem:
     set(o.log_to, f.log_to);
     set(o.romlock_mode, f.romlock_mode);
     set(o.arch, f.arch);
+    set(o.trace_route, f.trace_route);
     if (!f.root.empty()) o.root = f.root;
     if (!f.output.empty()) o.output = f.output;
     if (!f.work.empty()) o.work = f.work;
@@ -165,6 +170,7 @@ int build_main(const GlobalOptions&, const std::vector<std::string>& args) {
     p.option("--romlock-mode", f.romlock_mode);
     p.option("--arch", f.arch);
     p.option("--root", f.root);
+    p.option("--trace-route", f.trace_route);
     p.flag("--no-exec-lock", f.no_exec_lock);
     p.repeated("--seccomp", f.seccomp);
     p.flag("--fast", f.fast);

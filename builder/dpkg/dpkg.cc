@@ -142,6 +142,7 @@ Database Database::load(const std::filesystem::path& admindir) {
         std::string list = read_if_exists(admindir / "info" / (p.name + ":" + p.arch + ".list"), ok);
         if (!ok) list = read_if_exists(admindir / "info" / (p.name + ".list"), ok);
         if (!ok) continue;
+        db.list_of_[k] = db.lists_.size();
         db.lists_.push_back(std::make_unique<std::string>(std::move(list)));
         const std::string& s = *db.lists_.back();
         size_t a = 0;
@@ -159,6 +160,23 @@ Database Database::load(const std::filesystem::path& admindir) {
         }
     }
     return db;
+}
+
+std::vector<std::string> Database::files_of(const std::string& name) const {
+    std::vector<std::string> out;
+    const Package* p = package(name);
+    if (!p) return out;
+    auto l = list_of_.find(size_t(p - packages_.data()));
+    if (l == list_of_.end()) return out;
+    const std::string& s = *lists_[l->second];
+    size_t a = 0;
+    while (a < s.size()) {
+        size_t b = s.find('\n', a);
+        if (b == std::string::npos) b = s.size();
+        if (b > a && s.compare(a, b - a, "/.") != 0) out.push_back(s.substr(a, b - a));
+        a = b + 1;
+    }
+    return out;
 }
 
 const Package* Database::listed_owner(const std::string& path) const {

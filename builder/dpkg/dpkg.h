@@ -39,6 +39,8 @@ public:
     // installed packages and installed providers of virtual names. Sorted, unique.
     std::vector<std::string> dependency_closure(const std::vector<std::string>& names) const;
     uint64_t installed_bytes(const std::vector<std::string>& names) const;  // Installed-Size KiB → bytes
+    // The paths the package's file list names (as dpkg wrote them), empty when it is not installed.
+    std::vector<std::string> files_of(const std::string& name) const;
 
     size_t package_count() const { return packages_.size(); }
     size_t path_count() const { return owner_.size(); }
@@ -51,6 +53,7 @@ private:
     std::unordered_map<std::string, size_t> by_name_;              // name and name:arch
     std::unordered_map<std::string, std::vector<size_t>> providers_;
     std::vector<std::unique_ptr<std::string>> lists_;              // .list contents (owner_ views point here)
+    std::unordered_map<size_t, size_t> list_of_;                   // package index → lists_ index
     std::unordered_map<std::string_view, uint32_t> owner_;         // path → package index
     std::unordered_map<std::string, Diversion> diverted_from_, diverted_to_;
     std::unordered_map<std::string, std::vector<uint32_t>> diverted_listers_;  // every package listing a diverted path

@@ -130,6 +130,7 @@ ImageDiff diff_images(const ImageManifest& a, const ImageManifest& b) {
     ImageDiff d;
     compare(d.image, "label", a.info.label, b.info.label);
     compare(d.image, "arch", a.info.arch, b.info.arch);
+    compare(d.image, "traced", a.info.traced, b.info.traced);
     compare(d.image, "cmdline", a.info.cmdline, b.info.cmdline);
     compare(d.image, "romlock mode", a.info.romlock_mode, b.info.romlock_mode);
     compare(d.image, "SOURCE_DATE_EPOCH", std::to_string(a.info.source_date_epoch),

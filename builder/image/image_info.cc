@@ -40,6 +40,7 @@ json to_json(const ImageInfo& info) {
             {"source_date_epoch", info.source_date_epoch},
             {"romlock_mode", info.romlock_mode},
             {"arch", info.arch},
+            {"traced", info.traced},
             {"services", services},
             {"layers", layers}};
 }
@@ -94,6 +95,9 @@ void check_info(const ImageInfo& info) {
         throw bad_field("romlock_mode", info.romlock_mode, "is not enforce or permissive");
     if (!target::target_for_name(info.arch))
         throw bad_field("arch", info.arch, fmt::format("is not a target this romimg knows ({})", target::target_names()));
+    if (info.traced != "native" &&
+        !(info.traced.rfind("translated from ", 0) == 0 && target::target_for_name(info.traced.substr(16))))
+        throw bad_field("traced", info.traced, "is neither native nor translated from a target this romimg knows");
     if (info.source_date_epoch < 0) throw bad_field("source_date_epoch", std::to_string(info.source_date_epoch), "is negative");
     for (size_t i = 0; i < info.services.size(); ++i) {
         check_service(info.services[i], i);
@@ -125,6 +129,8 @@ ImageInfo image_info_from_json(const json& j) {
         info.romlock_mode = j.at("romlock_mode").get<std::string>();
         field = "arch";
         if (j.contains("arch")) info.arch = j.at("arch").get<std::string>();
+        field = "traced";
+        if (j.contains("traced")) info.traced = j.at("traced").get<std::string>();
         field = "services";
         for (const auto& s : j.at("services"))
             info.services.push_back({s.at("name").get<std::string>(), s.at("ports").get<std::vector<int>>(),

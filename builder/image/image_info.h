@@ -41,6 +41,10 @@ struct ImageInfo {
     // The target (target::Target's name): which QEMU verify and boot use. Images made before the
     // i386 target have no "arch" and are amd64.
     std::string arch = "amd64";
+    // How its services were traced: "native" (as the arch's own programs; images made before
+    // the translated route say nothing and are native) or "translated from ARCH" (traced as the
+    // build host's ARCH services, carried over by path and package: staging/translate.h).
+    std::string traced = "native";
     std::vector<ServiceInfo> services;
     std::vector<LayerInfo> layers;
 };

@@ -176,6 +176,7 @@ json manifest_json(const ImageManifest& m) {
             {"cmdline", m.info.cmdline},
             {"romlock_mode", m.info.romlock_mode},
             {"arch", m.info.arch},
+            {"traced", m.info.traced},
             {"kernel", to_json(m.kernel)},
             {"root", root},
             {"content_layers", layers},
@@ -227,7 +228,7 @@ std::string manifest_table(const ImageManifest& m) {
     std::string out;
     out += fmt::format("image {}, SOURCE_DATE_EPOCH {} ({})\n", P(m.info.label), m.info.source_date_epoch,
                        utc(m.info.source_date_epoch));
-    out += fmt::format("arch     {}\n", P(m.info.arch));
+    out += fmt::format("arch     {} (services traced {})\n", P(m.info.arch), P(m.info.traced));
     out += fmt::format("kernel   {}\n", P(m.kernel.version));
     out += fmt::format("         .config sha256 {}\n", P(m.kernel.config_sha256));
     out += fmt::format("         cache key {}, {}\n", P(short_hash(m.kernel.cache_key)), P(m.kernel.source));

@@ -54,6 +54,17 @@ seccomp::Mode seccomp_mode_of(const recipe::ServiceTemplate& t, const std::optio
     return seccomp::Mode::enforce;
 }
 
+trace::TraceResult trace_service(const recipe::ServiceTemplate& t, const std::filesystem::path& work,
+                                 const std::vector<std::pair<std::string, std::string>>& content_binds) {
+    trace::TraceRequest req = trace::build_request(&t, {}, work);
+    req.service.content_binds = content_binds;
+    auto stage = log::stage("trace " + t.name);
+    trace::TraceResult traced = trace::run_trace(req);
+    if (std::string failed = trace::probe_failures(traced, req.log); !failed.empty()) throw Error(failed);
+    stage.detail(fmt::format("{} paths, {} probes", traced.files.size(), traced.probes.size()));
+    return traced;
+}
+
 JailBuild build_jail(const recipe::ServiceTemplate& t, const std::filesystem::path& dir,
                      const std::filesystem::path& work, const JailExtras& extras) {
     JailBuild result;
@@ -62,18 +73,9 @@ JailBuild build_jail(const recipe::ServiceTemplate& t, const std::filesystem::pa
         log::warn("{}: the template asks for {}, which romlock refuses to every process in a jail: {} will not "
                   "have it on the appliance (remove it from service.capabilities)",
                   t.file.string(), cap, t.name);
-    trace::TraceRequest req = trace::build_request(&t, {}, work);
-    req.service.content_binds = extras.trace_binds;
     JailAccounts accounts = jail_accounts(fs::read_file("/etc/passwd"), fs::read_file("/etc/group"),
                                                       t.user.empty() ? "root" : t.user, t.group);
-
-    trace::TraceResult traced;
-    {
-        auto stage = log::stage("trace " + t.name);
-        traced = trace::run_trace(req);
-        if (std::string failed = trace::probe_failures(traced, req.log); !failed.empty()) throw Error(failed);
-        stage.detail(fmt::format("{} paths, {} probes", traced.files.size(), traced.probes.size()));
-    }
+    const trace::TraceResult traced = extras.traced ? *extras.traced : trace_service(t, work, extras.trace_binds);
     closure::FileSet files;
     seccomp::FilterPlan seccomp_plan;
     {

@@ -12,6 +12,7 @@
 
 #include "jail/jail.h"
 #include "recipe/template.h"
+#include "trace/trace_result.h"
 
 namespace romimg::jail {
 
@@ -32,7 +33,15 @@ struct JailExtras {
     std::optional<seccomp::Mode> seccomp_mode;
     // The target's arch as libseccomp names it.
     std::string seccomp_arch = "x86_64";
+    // A trace made elsewhere (the translated route, staging/translate.h), in this root's paths:
+    // taken instead of tracing the service here.
+    std::optional<trace::TraceResult> traced;
 };
+
+// Traces the service where this process stands (its root, its arch): the template's command and
+// probes, with `content_binds` over the content paths. Throws Error naming the failed probes.
+trace::TraceResult trace_service(const recipe::ServiceTemplate& t, const std::filesystem::path& work,
+                                 const std::vector<std::pair<std::string, std::string>>& content_binds = {});
 
 // The mode a service's filter gets: the build's override, the template's, or enforce.
 seccomp::Mode seccomp_mode_of(const recipe::ServiceTemplate& t, const std::optional<seccomp::Mode>& override_mode);

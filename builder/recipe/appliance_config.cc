@@ -187,6 +187,7 @@ ApplianceConfig parse_config(const std::string& text, const std::filesystem::pat
             throw top.error(root.get("arch"), e.what());
         }
     }
+    choice(top, root, "trace_route", {"auto", "native", "translated"}, c.trace_route);
     if (const toml::table* sc = top.table("seccomp")) {
         for (const auto& [k, v] : *sc) {
             std::string service(k.str());

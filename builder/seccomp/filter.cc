@@ -56,6 +56,9 @@ const std::vector<std::string>& baseline() {
         // identity
         "getpid", "gettid", "getppid", "getuid", "geteuid", "getgid", "getegid", "getuid32", "geteuid32", "getgid32",
         "getegid32", "prlimit64", "getrandom",
+        // its own limits the old way: i386 glibc's getrlimit is ugetrlimit (amd64's is prlimit64,
+        // which can do more)
+        "getrlimit", "ugetrlimit",
     };
     return v;
 }

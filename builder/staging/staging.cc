@@ -187,6 +187,69 @@ std::string rel(const std::string& abs) { return abs.substr(abs.find_first_not_o
 
 }  // namespace
 
+std::string binfmt_entry_emulator(const std::string& entry_text, const target::Target& t) {
+    std::string interpreter, magic, mask;
+    size_t offset = 0;
+    bool enabled = false;
+    for (const auto& line : split(entry_text, '\n', true)) {
+        if (line == "enabled") enabled = true;
+        else if (line.rfind("interpreter ", 0) == 0) interpreter = line.substr(12);
+        else if (line.rfind("offset ", 0) == 0) offset = (size_t)std::strtoul(line.c_str() + 7, nullptr, 10);
+        else if (line.rfind("magic ", 0) == 0) magic = line.substr(6);
+        else if (line.rfind("mask ", 0) == 0) mask = line.substr(5);
+    }
+    const std::string elf = tiny_elf(t);
+    if (!enabled || magic.empty() || magic.size() % 2 || elf.empty()) return "";
+    auto byte = [](const std::string& hex, size_t i) { return (unsigned)std::stoul(hex.substr(2 * i, 2), nullptr, 16); };
+    for (size_t i = 0; i < magic.size() / 2; ++i) {
+        if (offset + i >= elf.size()) return "";
+        const unsigned m = 2 * i + 1 < mask.size() ? byte(mask, i) : 0xff;
+        if ((((unsigned char)elf[offset + i] ^ byte(magic, i)) & m) != 0) return "";  // as the kernel compares
+    }
+    return interpreter;
+}
+
+std::string binfmt_emulator(const target::Target& t, const sfs::path& dir) {
+    std::error_code ec;
+    if (t.name == target::host_target().name || !sfs::is_directory(dir, ec)) return "";
+    for (const auto& e : sfs::directory_iterator(dir, ec)) {
+        const std::string name = e.path().filename().string();
+        if (name == "register" || name == "status") continue;
+        std::string text;
+        try {
+            text = fs::read_file(e.path());
+        } catch (const Error&) {
+            continue;
+        }
+        if (std::string emu = binfmt_entry_emulator(text, t); !emu.empty()) return emu;
+    }
+    return "";
+}
+
+TraceRoute choose_route(const target::Target& t, std::optional<TraceRoute> asked, std::string& why) {
+    if (t.name == target::host_target().name) {
+        if (asked == TraceRoute::translated)
+            throw UsageError(fmt::format("--trace-route translated: the image is for this host's own arch ({}), whose "
+                                         "services are traced as they are; it is for an image of another arch",
+                                         t.name));
+        return TraceRoute::native;
+    }
+    if (asked == TraceRoute::translated) {
+        why = "asked for (--trace-route translated)";
+        return TraceRoute::translated;
+    }
+    std::string failed;
+    const std::string emu = binfmt_emulator(t);
+    if (emu.empty() && host_runs(t, failed)) return TraceRoute::native;
+    why = emu.empty() ? fmt::format("this host cannot run {} programs itself ({})", t.name, failed)
+                      : fmt::format("this host hands {} programs to {} (binfmt_misc), whose own system calls a trace "
+                                    "would see",
+                                    t.name, emu);
+    if (asked == TraceRoute::native)
+        throw UsageError(fmt::format("--trace-route native: {}; trace with --trace-route translated (the default here)", why));
+    return TraceRoute::translated;
+}
+
 bool host_runs(const target::Target& t, std::string& why) {
     if (t.name == target::host_target().name) return true;
     const std::string elf = tiny_elf(t);
@@ -220,10 +283,13 @@ sfs::path staging_root(const target::Target& t, const std::vector<std::string>& 
     }
     std::string why;
     if (!host_runs(t, why))
-        throw Error(fmt::format("{}: this host cannot run {} programs, which making an {} root and tracing its services "
-                                "need. Enable 32-bit support in the host kernel (CONFIG_IA32_EMULATION; the "
-                                "ia32_emulation=1 boot parameter), or give --root DIR, an {} root made elsewhere",
-                                why, t.name, t.name, t.name));
+        throw Error(fmt::format("{}: this host cannot run {} programs, which making an {} root needs (Debian's "
+                                "package scripts run in it). Enable 32-bit support in the host kernel "
+                                "(CONFIG_IA32_EMULATION; the ia32_emulation=1 boot parameter), or register qemu-{} "
+                                "(package qemu-user-static) with binfmt_misc, or give --root DIR, an {} root made "
+                                "elsewhere: its services are then traced as this host's own and carried over "
+                                "(--trace-route translated)",
+                                why, t.name, t.name, t.name, t.name));
     if (find_program("mmdebstrap").empty())
         throw Error("mmdebstrap not found: install it (`make deps`; Debian package mmdebstrap)");
     sfs::create_directories(roots);

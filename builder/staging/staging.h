@@ -6,12 +6,14 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/command.h"
 #include "recipe/template.h"
 #include "staging/root_view.h"
+#include "staging/translate.h"
 #include "target/target.h"
 
 namespace romimg::staging {
@@ -39,6 +41,22 @@ Command mmdebstrap_command(const target::Target& t, const std::vector<std::strin
 // not one romimg recognises): a package that does not exist for the arch, an arch the host
 // cannot run, an unreachable mirror.
 std::string explain_mmdebstrap_failure(const std::string& log_text, const target::Target& t);
+
+// Pure: the interpreter of one binfmt_misc entry (/proc/sys/fs/binfmt_misc/NAME's text) if it
+// is enabled and its magic and mask match the target's programs (a static ELF of its machine),
+// else "".
+std::string binfmt_entry_emulator(const std::string& entry_text, const target::Target& t);
+
+// The binfmt_misc handler this host hands the target's programs to (qemu-user, usually), or ""
+// when none is registered in `dir` (or binfmt_misc is not mounted there). A program run through
+// it makes the emulator's x86_64 system calls, not its own: no trace of the target's arch.
+std::string binfmt_emulator(const target::Target& t, const std::filesystem::path& dir = "/proc/sys/fs/binfmt_misc");
+
+// How a build for `t` traces its services on this host: `asked` (--trace-route), else native
+// where the host runs t's programs itself, else translated; `why` says why it is translated.
+// Throws UsageError for a route this host cannot take (native without a way to run them,
+// translated for the host's own arch).
+TraceRoute choose_route(const target::Target& t, std::optional<TraceRoute> asked, std::string& why);
 
 // True if this host runs the target's programs natively (a tiny static ELF of its machine, run
 // once); `why` says how it failed.

@@ -14,6 +14,7 @@ struct Target {
     std::string kernel_arch;   // `make ARCH=`, kernel-config/<kernel_arch>.config
     std::string seccomp_arch;  // libseccomp's name (the filter's only arch)
     std::string multiarch;     // Debian's multiarch triplet (/usr/lib/<triplet>)
+    std::string interp;        // its glibc's dynamic linker (PT_INTERP), as its programs name it
     int elf_machine = 0;       // EM_* of the programs and libraries it runs
     int elf_class = 0;         // ELFCLASS32/64
     std::string init;          // the romimg-init build target for it (static)

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <map>
 #include <mutex>
+#include <set>
 #include <utility>
 
 namespace romimg::trace {
@@ -66,17 +67,85 @@ std::string table_name(Abi abi, long nr) {
     return s;
 }
 
-}  // namespace
-
-std::string native_equivalent(const std::string& name) {
-    static const std::map<std::string, std::string> renames = {
+// i386 calls decoded as an x86_64 call with the same path operands.
+const std::map<std::string, std::string>& path_renames() {
+    static const std::map<std::string, std::string> m = {
         {"stat64", "stat"},         {"lstat64", "lstat"},       {"fstatat64", "newfstatat"},
         {"chown32", "chown"},       {"lchown32", "lchown"},     {"truncate64", "truncate"},
         {"statfs64", "statfs"},     {"utimensat_time64", "utimensat"},
         {"oldstat", "stat"},        {"oldlstat", "lstat"},
     };
-    auto it = renames.find(name);
-    return it == renames.end() ? name : it->second;
+    return m;
+}
+
+// i386 calls that do what an x86_64 call does without a path operand: the 64-bit file offset,
+// 32-bit id, 64-bit time and old-name variants i386 glibc 2.36 makes (asm/unistd_32.h).
+const std::map<std::string, std::string>& other_renames() {
+    static const std::map<std::string, std::string> m = {
+        {"mmap2", "mmap"},           {"fcntl64", "fcntl"},          {"_llseek", "lseek"},
+        {"_newselect", "select"},    {"sendfile64", "sendfile"},    {"ftruncate64", "ftruncate"},
+        {"fstat64", "fstat"},        {"fstatfs64", "fstatfs"},      {"fadvise64_64", "fadvise64"},
+        {"ugetrlimit", "getrlimit"}, {"sigreturn", "rt_sigreturn"}, {"set_thread_area", "arch_prctl"},
+        {"waitpid", "wait4"},
+        {"getuid32", "getuid"},      {"geteuid32", "geteuid"},      {"getgid32", "getgid"},
+        {"getegid32", "getegid"},    {"setuid32", "setuid"},        {"setgid32", "setgid"},
+        {"setreuid32", "setreuid"},  {"setregid32", "setregid"},    {"setresuid32", "setresuid"},
+        {"setresgid32", "setresgid"}, {"getresuid32", "getresuid"}, {"getresgid32", "getresgid"},
+        {"getgroups32", "getgroups"}, {"setgroups32", "setgroups"}, {"setfsuid32", "setfsuid"},
+        {"setfsgid32", "setfsgid"},  {"fchown32", "fchown"},
+        {"clock_gettime64", "clock_gettime"},       {"clock_settime64", "clock_settime"},
+        {"clock_getres_time64", "clock_getres"},    {"clock_nanosleep_time64", "clock_nanosleep"},
+        {"clock_adjtime64", "clock_adjtime"},       {"futex_time64", "futex"},
+        {"ppoll_time64", "ppoll"},                  {"pselect6_time64", "pselect6"},
+        {"recvmmsg_time64", "recvmmsg"},            {"rt_sigtimedwait_time64", "rt_sigtimedwait"},
+        {"timerfd_settime64", "timerfd_settime"},   {"timerfd_gettime64", "timerfd_gettime"},
+        {"timer_settime64", "timer_settime"},       {"timer_gettime64", "timer_gettime"},
+        {"semtimedop_time64", "semtimedop"},        {"io_pgetevents_time64", "io_pgetevents"},
+        {"mq_timedsend_time64", "mq_timedsend"},    {"mq_timedreceive_time64", "mq_timedreceive"},
+        {"sched_rr_get_interval_time64", "sched_rr_get_interval"},
+    };
+    return m;
+}
+
+bool exists_on(uint32_t arch, const std::string& name) {
+    // libseccomp answers a call the arch lacks with a pseudo number (<= -10000); -101..-299 are
+    // the socket and IPC subcalls, which x86 has as socketcall/ipc arguments.
+    const int nr = seccomp_syscall_resolve_name_arch(arch, name.c_str());
+    return nr >= 0 || (nr <= -101 && nr >= -299);
+}
+
+}  // namespace
+
+std::string native_equivalent(const std::string& name) {
+    auto it = path_renames().find(name);
+    return it == path_renames().end() ? name : it->second;
+}
+
+const std::vector<std::string>& i386_unmatched_calls() {
+    // The native i386 trace of tomcat makes statfs64 where the amd64 one makes no statfs at all.
+    static const std::vector<std::string> v = {"fstatfs64", "statfs64"};
+    return v;
+}
+
+std::vector<std::string> i386_equivalents(const std::string& name) {
+    std::set<std::string> out;
+    if (exists_on(SCMP_ARCH_X86, name)) out.insert(name);
+    for (const auto* table : {&path_renames(), &other_renames()})
+        for (const auto& [i386, native] : *table)
+            if (native == name) out.insert(i386);
+    // Calls the two glibc builds make for one libc function, each ABI its own way; a member on
+    // x86_64 brings the whole family on i386 (none gives more than another: prlimit64 can do
+    // what getrlimit and setrlimit do). Seen in the native and translated traces of apache and
+    // tomcat: amd64 glibc's getrlimit is prlimit64, i386's is ugetrlimit; i386 glibc 2.36
+    // answers every stat-family call with statx (64-bit times), and fstatfs with statfs64.
+    static const std::vector<std::pair<std::set<std::string>, std::set<std::string>>> families = {
+        {{"prlimit64", "getrlimit", "setrlimit"}, {"prlimit64", "ugetrlimit", "getrlimit", "setrlimit"}},
+        {{"statfs", "fstatfs"}, {"statfs", "fstatfs", "statfs64", "fstatfs64"}},
+        {{"stat", "lstat", "fstat", "newfstatat"}, {"statx"}},
+    };
+    for (const auto& [native, i386] : families)
+        if (native.count(name)) out.insert(i386.begin(), i386.end());
+    return {out.begin(), out.end()};
 }
 
 std::string syscall_name(Abi abi, long nr, uint64_t arg0) {

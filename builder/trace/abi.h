@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace romimg::trace {
 
@@ -36,5 +37,15 @@ long decoder_nr(Abi abi, long nr);
 // The x86_64 call name an i386-only call is decoded as ("stat64" -> "stat"); the name itself
 // when there is no rename.
 std::string native_equivalent(const std::string& i386_name);
+
+// The other way, for a trace of an x86_64 build of a program that will run as its i386 build
+// (the translated route, staging/translate.h): the i386 calls that do what `x86_64_name` does
+// (the name itself where i386 has it, its 64-bit offset, 32-bit id and 64-bit time variants,
+// statx for the stat family, which i386 glibc 2.36 uses). Sorted; empty when i386 has none.
+std::vector<std::string> i386_equivalents(const std::string& x86_64_name);
+
+// Calls the i386 build of a program makes where its x86_64 build makes none of their kind
+// (read-only ones, found by comparing native and translated traces): a translated trace adds them.
+const std::vector<std::string>& i386_unmatched_calls();
 
 }  // namespace romimg::trace

@@ -25,6 +25,13 @@ expect root-wrong-arch 2 "romimg: error: --root / is an $host_arch system, but t
 mkdir -p "$tmp/half/var/lib/dpkg"
 : > "$tmp/half/var/lib/dpkg/status"
 expect root-no-accounts 2 "romimg: error: --root $tmp/half: .*(passwd|group)" -- "${B[@]}" --root "$tmp/half"
+expect route-unknown 2 "romimg: error: --trace-route qemu: not a way to trace; use auto .*native or translated" -- \
+  "${B[@]}" --arch i386 --trace-route qemu
+expect route-own-arch 2 "romimg: error: --trace-route translated: the image is for this host's own arch \($host_arch\)" -- \
+  "${B[@]}" --trace-route translated
+printf 'trace_route = "emulated"\n' > "$tmp/route.toml"
+expect config-route 1 "trace_route is auto or native or translated, got 'emulated'" -- \
+  "$romimg" build -c "$tmp/route.toml" apache --work "$tmp/work" -o "$tmp/out.iso"
 check nothing-made test ! -e "$tmp/work" -a ! -e "$tmp/out.iso"
 check no-stray-mounts test "$mounts_before" -eq "$(wc -l < /proc/self/mountinfo)"
 exit $fail

@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include <linux/audit.h>
+#include <seccomp.h>
 #include <sys/syscall.h>
 
 #include "trace/abi.h"
@@ -58,4 +59,26 @@ TEST_CASE("abi: i386 calls decode as the x86_64 call with the same arguments") {
     CHECK(decoder_nr(Abi::other, 2) == -1);
     CHECK(native_equivalent("stat64") == "stat");
     CHECK(native_equivalent("openat") == "openat");
+}
+
+TEST_CASE("abi: an x86_64 call's i386 equivalents (the translated route)") {
+    using V = std::vector<std::string>;
+    CHECK(i386_equivalents("openat") == V{"openat"});
+    CHECK(i386_equivalents("mmap") == V{"mmap", "mmap2"});
+    CHECK(i386_equivalents("futex") == V{"futex", "futex_time64"});
+    CHECK(i386_equivalents("getuid") == V{"getuid", "getuid32"});
+    CHECK(i386_equivalents("fstat") == V{"fstat", "fstat64", "statx"});
+    CHECK(i386_equivalents("newfstatat") == V{"fstatat64", "statx"});  // no newfstatat on i386
+    CHECK(i386_equivalents("arch_prctl") == V{"arch_prctl", "set_thread_area"});  // 384 since Linux 4.12
+    CHECK(i386_equivalents("bind") == V{"bind"});
+    CHECK(i386_equivalents("prlimit64") == V{"getrlimit", "prlimit64", "setrlimit", "ugetrlimit"});
+    CHECK(i386_equivalents("fstatfs") == V{"fstatfs", "fstatfs64", "statfs", "statfs64"});  // a socketcall subcall, and a direct call
+    CHECK(i386_equivalents("no_such_call").empty());
+    // Every name it gives is one libseccomp resolves on x86, so a filter can be made from it;
+    // and every rename goes back to the x86_64 call it came from.
+    for (const char* n : {"stat", "lstat", "clock_gettime", "fcntl", "lseek", "select", "setresuid", "getrlimit"}) {
+        V eq = i386_equivalents(n);
+        CHECK(eq.size() >= 2);
+        for (const auto& e : eq) CHECK(seccomp_syscall_resolve_name_arch(SCMP_ARCH_X86, e.c_str()) > -300);
+    }
 }

@@ -83,6 +83,40 @@ TEST_CASE("image.json: arch is recorded, defaults to amd64 for older images, and
     CHECK_THROWS_WITH(image::image_info_from_json(j), Catch::Contains("arch 'sparc'"));
 }
 
+TEST_CASE("image.json: how the services were traced, native for older images", "[target]") {
+    image::ImageInfo info;
+    info.label = "ROMIMG";
+    info.cmdline = "console=ttyS0";
+    info.arch = "i386";
+    info.traced = "translated from amd64";
+    nlohmann::json j = image::to_json(info);
+    CHECK(image::image_info_from_json(j).traced == "translated from amd64");
+    j.erase("traced");
+    CHECK(image::image_info_from_json(j).traced == "native");
+    for (const char* bad : {"translated from sparc", "emulated", "translated from amd64\nx"}) {
+        j["traced"] = bad;
+        CHECK_THROWS_WITH(image::image_info_from_json(j), Catch::Contains("traced"));
+    }
+}
+
+TEST_CASE("staging: a binfmt_misc entry claims i386 programs when it is enabled and its magic matches", "[staging]") {
+    const auto& i = target::target_named("i386");
+    const std::string qemu =
+        "enabled\ninterpreter /usr/libexec/qemu-binfmt/i386-binfmt-P\nflags: POCF\noffset 0\n"
+        "magic 7f454c46010101000000000000000000020003\nmask fffffffffffefcfffffffffffffffffffeffff\n";
+    CHECK(staging::binfmt_entry_emulator(qemu, i) == "/usr/libexec/qemu-binfmt/i386-binfmt-P");
+    std::string off = qemu;
+    off.replace(0, 7, "disabled");
+    CHECK(staging::binfmt_entry_emulator(off, i).empty());
+    // An arm entry (e_machine 0x28) does not claim i386 programs.
+    const std::string arm =
+        "enabled\ninterpreter /usr/libexec/qemu-binfmt/arm-binfmt-P\noffset 0\n"
+        "magic 7f454c4601010100000000000000000002002800\nmask ffffffffffffff00fffffffffffffffffeffffff\n";
+    CHECK(staging::binfmt_entry_emulator(arm, i).empty());
+    CHECK(staging::binfmt_entry_emulator("enabled\ninterpreter /x\n", i).empty());  // no magic
+    CHECK(staging::binfmt_emulator(i, "/nonexistent-binfmt-dir").empty());
+}
+
 TEST_CASE("staging: packages are the templates' and the host owners', without arch, once each", "[staging]") {
     recipe::ServiceTemplate a, t;
     a.packages = {"apache2"};
