@@ -1,6 +1,7 @@
 // The stage list. Each stage reads what the earlier ones returned and writes only under its
 // own part of the work dir; this file is the table of contents.
 #include "pipeline.h"
+#include "plans.h"
 
 #include <arpa/inet.h>
 #include <elf.h>
@@ -108,6 +109,7 @@ void apply_config(const recipe::ApplianceConfig& c, BuildOptions& opt) {
     if (c.romlock_mode) opt.romlock_mode = *c.romlock_mode;
     if (c.arch) opt.arch = *c.arch;
     if (c.trace_route) opt.trace_route = *c.trace_route;
+    if (c.staging_route) opt.staging_route = *c.staging_route;
     if (c.root) opt.root = *c.root;
     if (c.output) opt.output = *c.output;
     if (c.work) opt.work = *c.work;
@@ -345,107 +347,121 @@ jail::JailBuild jail_service(const BuildOptions& opt, const Request& r, const re
     return j;
 }
 
-// Stages 1 and 3 of a build: jails and the root squashfs, or both from the base cache.
-BaseLayer build_base(const BuildOptions& opt, const Request& r, const BuildRoot& root, const Newest& pre) {
-    const target::Target& tgt = *r.tgt;
-    const auto& templates = r.templates;
-    const auto& contents = r.contents;
-    const auto& work = r.work;
-    const auto& cache_dir = r.cache_dir;
-    const auto& given = r.given;
-    const std::string rule = given ? "given " + std::to_string(*given) : "newest input, at least " + std::to_string(pre.time);
-    const std::string key = cache::input_key(base_inputs(opt, r, root, rule));
-    BaseLayer base;
-    // A root other than / is seen through a view: the jails are traced, and the cache's stamps
-    // checked, against what the services will really have.
-    std::optional<staging::RootView> view;
-    if (!root.dir.empty()) {
-        auto stage = log::stage("root view");
-        view.emplace(root.dir, work);
-        size_t copied = root.staged ? staging::copy_site(*view, templates) : 0;
-        stage.detail(fmt::format("{}{}", root.dir.string(),
-                                 root.staged ? fmt::format(", with {} site files of this host over it", copied) : ""));
-    }
-    auto in_root = [&](const std::function<void()>& fn) {
-        if (view) view->inside(fn);
-        else fn();
-    };
+// A root other than / is seen through a view: the jails are traced, and the cache's stamps
+// checked, against what the services will really have (a staging root with this host's site
+// files over it).
+// (`view` stays empty for the host's own /.)
+void root_view_stage(const Request& r, const BuildRoot& root, std::optional<staging::RootView>& view) {
+    if (root.dir.empty()) return;
+    auto stage = log::stage("root view");
+    view.emplace(root.dir, r.work);
+    size_t copied = root.staged ? staging::copy_site(*view, r.templates) : 0;
+    stage.detail(fmt::format("{}{}", root.dir.string(),
+                             root.staged ? fmt::format(", with {} site files of this host over it", copied) : ""));
+}
+
+// Runs fn in the build's root (the view's, or the host's own /).
+void in_root(std::optional<staging::RootView>& view, const std::function<void()>& fn) {
+    if (view) view->inside(fn);
+    else fn();
+}
+
+// The base layer from the cache, if an entry for `key` is still true of the files it copied.
+std::optional<BaseLayer> cached_base(const Request& r, const std::string& key, const Newest& pre,
+                                     std::optional<staging::RootView>& view) {
+    auto stage = log::stage("base layer");
     auto restamp = [&](const std::vector<cache::FileStamp>& recorded) {
         std::vector<cache::FileStamp> now;
-        in_root([&] { now = cache::restamp(recorded); });
+        in_root(view, [&] { now = cache::restamp(recorded); });
         return now;
     };
-    if (opt.retrace) log::info("==> base layer: --retrace: tracing again, with the content in place");
-    if (!opt.retrace) {
-        auto stage = log::stage("base layer");
-        std::string why;
-        if (auto hit = cache::lookup(cache_dir, key, why, restamp)) {
-            base.root_sqfs = hit->root_sqfs;
-            base.root_sha256 = hit->root_sha256;
-            base.root_bytes = std::filesystem::file_size(hit->root_sqfs);
-            for (const auto& t : templates)
-                if (hit->manifests.count(t.name)) base.manifests.emplace_back(t.name, hit->manifests.at(t.name).string());
-            base.conf_text = hit->appliance_conf;
-            base.epoch = base_epoch(given, pre, hit->stamps);
-            base.cached = true;
-            stage.detail(fmt::format("cached (jails and root.sqfs, key {}; --retrace traces again)", key.substr(0, 16)));
-            return base;
-        }
+    std::string why;
+    auto hit = cache::lookup(r.cache_dir, key, why, restamp);
+    if (!hit) {
         stage.detail(why.empty() ? "not cached: tracing and packing" : "not cached (" + why + "): tracing and packing");
+        return std::nullopt;
     }
+    BaseLayer base;
+    base.root_sqfs = hit->root_sqfs;
+    base.root_sha256 = hit->root_sha256;
+    base.root_bytes = std::filesystem::file_size(hit->root_sqfs);
+    for (const auto& t : r.templates)
+        if (hit->manifests.count(t.name)) base.manifests.emplace_back(t.name, hit->manifests.at(t.name).string());
+    base.conf_text = hit->appliance_conf;
+    base.epoch = base_epoch(r.given, pre, hit->stamps);
+    base.cached = true;
+    stage.detail(fmt::format("cached (jails and root.sqfs, key {}; --retrace traces again)", key.substr(0, 16)));
+    return base;
+}
 
-    // 1. One jail per service, with each content PATH left empty as a mount point.
-    std::vector<jail::JailBuild> jails;
-    std::vector<cache::FileStamp> stamps;
-    std::map<std::string, std::filesystem::path> manifests;
+// Stage 1: one jail per service, with each content PATH left empty as a mount point; traced in
+// the build's root, or (translated) traced on this host and carried over into it. Adds the
+// stamps of what the jails copied to `stamps`.
+std::vector<jail::JailBuild> jails_stage(const BuildOptions& opt, const Request& r, std::optional<staging::RootView>& view,
+                                         std::vector<cache::FileStamp>& stamps) {
+    const auto& templates = r.templates;
     std::vector<std::optional<trace::TraceResult>> carried(templates.size());
     if (r.route == staging::TraceRoute::translated) {
         std::vector<std::vector<std::pair<std::string, std::string>>> binds;
         for (const auto& t : templates) binds.push_back(trace_binds(opt, r, t));
-        std::vector<trace::TraceResult> traces = staging::translated_traces(*view, tgt, templates, binds, work);
+        std::vector<trace::TraceResult> traces = staging::translated_traces(*view, *r.tgt, templates, binds, r.work);
         for (size_t i = 0; i < traces.size(); ++i) carried[i] = std::move(traces[i]);
     }
-    in_root([&] {
-        for (size_t i = 0; i < templates.size(); ++i) {
-            jails.push_back(jail_service(opt, r, templates[i], std::move(carried[i]), stamps));
-            manifests[templates[i].name] = jails.back().manifest;
-        }
+    std::vector<jail::JailBuild> jails;
+    in_root(view, [&] {
+        for (size_t i = 0; i < templates.size(); ++i) jails.push_back(jail_service(opt, r, templates[i], std::move(carried[i]), stamps));
     });
-    view.reset();
+    return jails;
+}
 
-    // 3. The read-only root: jails, init, appliance.conf (with the layers' mount points), overlays.
-    {
-        auto stage = log::stage("root filesystem");
-        rootfs::RootfsRequest rr;
-        appliance::Conf conf;
-        conf.hostname = opt.hostname;
-        conf.log_to = opt.log_to;
-        conf.log_console = opt.log_console;
-        conf.debug_shell = opt.debug_shell;
-        for (size_t i = 0; i < templates.size(); ++i) {
-            rr.jails.push_back({&templates[i], &jails[i].plan, jails[i].dir});
-            conf.services.push_back(rootfs::service_entry(templates[i], jails[i].plan, opt.exec_lock));
-            conf.services.back().layers = layers_of(contents, templates[i].name);
-        }
-        rr.conf = conf;
-        rr.init_binary = r.init;
-        rr.overlays = std::filesystem::path(ROMIMG_SOURCE_DIR) / "overlays";
-        rr.compression = opt.fast ? "zstd" : "xz";
-        base.epoch = base_epoch(given, pre, stamps);
-        rr.epoch = (time_t)base.epoch.time;
-        rr.work = work;
-        rr.log = work / "logs" / "30-rootfs.log";
-        rootfs::RootfsResult root = rootfs::build_rootfs(rr);
-        stage.detail(fmt::format("{:.1f} MB squashfs ({})", root.bytes / 1048576.0, rr.compression));
-        cache::BaseEntry e =
-            cache::publish(cache_dir, key, root.squashfs, manifests, stamps, appliance::format_conf(conf), opt.retrace);
-        base.root_sqfs = e.root_sqfs;
-        base.root_sha256 = e.root_sha256;
-        base.root_bytes = std::filesystem::file_size(e.root_sqfs);
-        base.conf_text = e.appliance_conf;
-        for (const auto& t : templates) base.manifests.emplace_back(t.name, e.manifests.at(t.name).string());
+// Stage 3: the read-only root (jails, init, appliance.conf, overlays), published to the base
+// cache under `key`.
+BaseLayer rootfs_stage(const BuildOptions& opt, const Request& r, const std::string& key, const Newest& pre,
+                       const std::vector<jail::JailBuild>& jails, const std::vector<cache::FileStamp>& stamps) {
+    const auto& templates = r.templates;
+    auto stage = log::stage("root filesystem");
+    BaseLayer base;
+    rootfs::RootfsRequest rr;
+    std::vector<const jail::JailPlan*> plans;
+    for (size_t i = 0; i < templates.size(); ++i) {
+        rr.jails.push_back({&templates[i], &jails[i].plan, jails[i].dir});
+        plans.push_back(&jails[i].plan);
     }
+    const appliance::Conf conf = appliance_conf_plan(opt, templates, plans, r.contents);
+    rr.conf = conf;
+    rr.init_binary = r.init;
+    rr.overlays = std::filesystem::path(ROMIMG_SOURCE_DIR) / "overlays";
+    rr.compression = opt.fast ? "zstd" : "xz";
+    base.epoch = base_epoch(r.given, pre, stamps);
+    rr.epoch = (time_t)base.epoch.time;
+    rr.work = r.work;
+    rr.log = r.work / "logs" / "30-rootfs.log";
+    rootfs::RootfsResult root = rootfs::build_rootfs(rr);
+    stage.detail(fmt::format("{:.1f} MB squashfs ({})", root.bytes / 1048576.0, rr.compression));
+    std::map<std::string, std::filesystem::path> manifests;
+    for (size_t i = 0; i < templates.size(); ++i) manifests[templates[i].name] = jails[i].manifest;
+    cache::BaseEntry e = cache::publish(r.cache_dir, key, root.squashfs, manifests, stamps, appliance::format_conf(conf), opt.retrace);
+    base.root_sqfs = e.root_sqfs;
+    base.root_sha256 = e.root_sha256;
+    base.root_bytes = std::filesystem::file_size(e.root_sqfs);
+    base.conf_text = e.appliance_conf;
+    for (const auto& t : templates) base.manifests.emplace_back(t.name, e.manifests.at(t.name).string());
     return base;
+}
+
+// Stages 1 and 3 of a build: jails and the root squashfs, or both from the base cache.
+BaseLayer build_base(const BuildOptions& opt, const Request& r, const BuildRoot& root, const Newest& pre) {
+    const std::string rule = r.given ? "given " + std::to_string(*r.given) : "newest input, at least " + std::to_string(pre.time);
+    const std::string key = cache::input_key(base_inputs(opt, r, root, rule));
+    std::optional<staging::RootView> view;
+    root_view_stage(r, root, view);
+    if (opt.retrace) log::info("==> base layer: --retrace: tracing again, with the content in place");
+    if (!opt.retrace)
+        if (auto hit = cached_base(r, key, pre, view)) return *hit;
+    std::vector<cache::FileStamp> stamps;
+    const std::vector<jail::JailBuild> jails = jails_stage(opt, r, view, stamps);
+    view.reset();
+    return rootfs_stage(opt, r, key, pre, jails, stamps);
 }
 
 // The /romimg/ files (ISO path → contents): image.json, kernel.json, the romlock policy,
@@ -513,7 +529,22 @@ BuildRoot choose_root(const BuildOptions& opt, const target::Target& tgt, const 
     }
     if (tgt.name == target::host_target().name) return {};
     const std::vector<std::string> packages = staging::staging_packages(templates, staging::host_owners(templates));
-    return {staging::staging_root(tgt, packages, cache_dir, work / "logs" / "05-staging.log"), true};
+    return {staging::staging_root(tgt, packages, cache_dir, work / "logs" / "05-staging.log",
+                                  staging::parse_root_maker(opt.staging_route, "--staging-route")),
+            true};
+}
+
+// --staging-route is a valid choice, and one for a build that makes a staging root.
+void check_staging_route(const BuildOptions& opt, const target::Target& tgt) {
+    if (!staging::parse_root_maker(opt.staging_route, "--staging-route")) return;
+    if (tgt.name == target::host_target().name)
+        throw UsageError(fmt::format("--staging-route {}: the image is for this host's own arch ({}), built from its own "
+                                     "root; no staging root is made",
+                                     opt.staging_route, tgt.name));
+    if (!opt.root.empty())
+        throw UsageError(fmt::format("--staging-route {}: --root {} is the root; no staging root is made (leave one of "
+                                     "them out)",
+                                     opt.staging_route, opt.root.string()));
 }
 
 Request check_request(const BuildOptions& opt) {
@@ -525,6 +556,7 @@ Request check_request(const BuildOptions& opt) {
         throw UsageError(fmt::format("--debug-shell takes this host's busybox, which an {} image cannot run: build the "
                                      "debug image for {}, or leave --debug-shell out",
                                      tgt.name, target::host_target().name));
+    check_staging_route(opt, tgt);
     if (!opt.root.empty()) staging::check_root(opt.root, tgt, "--root");
     iso::validate_label(opt.label);
     iso::Media media = iso::parse_media(opt.media);
@@ -705,30 +737,13 @@ void iso_stage(const BuildOptions& opt, const Request& r, const BaseLayer& base,
         ir.kernel = kernel.bzimage;
         ir.initramfs = initrd;
         // /romimg/image.json: what the image is, for verify, manifest and diff.
-        image::ImageInfo info;
-        info.label = opt.label;
-        info.cmdline = cmdline;
-        info.source_date_epoch = epoch;
-        info.romlock_mode = opt.romlock_mode;
-        info.arch = tgt.name;
-        info.traced = r.route == staging::TraceRoute::translated
-                          ? std::string("translated from ") + target::host_target().name
-                          : std::string("native");
-        for (const auto& t : templates) {
-            image::ServiceInfo si{t.name, t.ports, t.ready, t.trace_probes, opt.exec_lock && t.exec_lock};
-            si.probes.insert(si.probes.end(), t.verify_probes.begin(), t.verify_probes.end());
-            info.services.push_back(si);
-        }
-        info.layers.push_back({"live/root.sqfs", base.root_sha256, base.root_bytes, "/"});
+        std::vector<image::LayerInfo> packed_layers;
+        for (const auto& l : layers) packed_layers.push_back({"", l.sha256, l.bytes, ""});
+        const image::ImageInfo info = image_info_plan(opt, tgt, r.route, cmdline, epoch, templates,
+                                                      {"live/root.sqfs", base.root_sha256, base.root_bytes, "/"}, contents,
+                                                      packed_layers);
         ir.payload = {{base.root_sqfs, "live/root.sqfs"}};
-        {
-            std::map<std::string, int> per_service;
-            for (size_t i = 0; i < contents.size(); ++i) {
-                const std::string iso_path = content::layer_iso_path(contents[i].service, ++per_service[contents[i].service]);
-                info.layers.push_back({iso_path, layers[i].sha256, layers[i].bytes, content::layer_mount_point(contents[i])});
-                ir.payload.push_back({layers[i].squashfs, iso_path});
-            }
-        }
+        for (size_t i = 0; i < contents.size(); ++i) ir.payload.push_back({layers[i].squashfs, info.layers[i + 1].iso_path});
         std::string described;  // every /romimg/ file, for the ISO's inputs key
         for (const auto& [iso_path, text] : image_description(info, kernel, base.conf_text, base.manifests)) {
             std::filesystem::path file = work / "image" / iso_path;
@@ -768,6 +783,47 @@ void iso_stage(const BuildOptions& opt, const Request& r, const BaseLayer& base,
 }
 
 }  // namespace
+
+appliance::Conf appliance_conf_plan(const BuildOptions& opt, const std::vector<recipe::ServiceTemplate>& templates,
+                                    const std::vector<const jail::JailPlan*>& plans,
+                                    const std::vector<content::ContentSpec>& contents) {
+    appliance::Conf conf;
+    conf.hostname = opt.hostname;
+    conf.log_to = opt.log_to;
+    conf.log_console = opt.log_console;
+    conf.debug_shell = opt.debug_shell;
+    for (size_t i = 0; i < templates.size(); ++i) {
+        conf.services.push_back(rootfs::service_entry(templates[i], *plans.at(i), opt.exec_lock));
+        conf.services.back().layers = layers_of(contents, templates[i].name);
+    }
+    return conf;
+}
+
+image::ImageInfo image_info_plan(const BuildOptions& opt, const target::Target& tgt, staging::TraceRoute route,
+                                 const std::string& cmdline, time_t epoch, const std::vector<recipe::ServiceTemplate>& templates,
+                                 const image::LayerInfo& root, const std::vector<content::ContentSpec>& contents,
+                                 const std::vector<image::LayerInfo>& packed) {
+    if (packed.size() != contents.size()) throw Error("internal: a content layer without its packed squashfs");
+    image::ImageInfo info;
+    info.label = opt.label;
+    info.cmdline = cmdline;
+    info.source_date_epoch = epoch;
+    info.romlock_mode = opt.romlock_mode;
+    info.arch = tgt.name;
+    info.traced = route == staging::TraceRoute::translated ? std::string("translated from ") + target::host_target().name
+                                                           : std::string("native");
+    for (const auto& t : templates) {
+        image::ServiceInfo si{t.name, t.ports, t.ready, t.trace_probes, opt.exec_lock && t.exec_lock};
+        si.probes.insert(si.probes.end(), t.verify_probes.begin(), t.verify_probes.end());
+        info.services.push_back(si);
+    }
+    info.layers.push_back(root);
+    std::map<std::string, int> per_service;
+    for (size_t i = 0; i < contents.size(); ++i)
+        info.layers.push_back({content::layer_iso_path(contents[i].service, ++per_service[contents[i].service]),
+                               packed[i].sha256, packed[i].bytes, content::layer_mount_point(contents[i])});
+    return info;
+}
 
 BuildResult build_appliance(const BuildOptions& opt) {
     // From here Ctrl-C/SIGTERM stop the running tool and unwind: nothing is published after one.

@@ -36,6 +36,9 @@ struct BuildOptions {
     // How services of another arch are traced: "auto" (""), "native" or "translated"
     // (staging::TraceRoute; staging/translate.h).
     std::string trace_route;
+    // How a staging root is made when this host cannot run the target's programs: "auto" (""),
+    // "native" or "qemu-user" (staging::RootMaker; staging/emulated.h).
+    std::string staging_route;
     // The kernel hardening parameters on the command line (kernel-config/hardening.tsv); off only
     // to measure a previous kernel as it booted (bench/kernel-hardening); verify fails such an image.
     bool hardening_cmdline = true;

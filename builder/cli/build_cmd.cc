@@ -45,6 +45,11 @@ const char* const usage =
     "                         host (native: IA32 emulation), or trace this host's own services and\n"
     "                         carry what they used over into the root by path and package\n"
     "                         (translated). auto (default): native where this host runs them\n"
+    "  --staging-route auto|native|qemu-user   for another arch without --root: how the staging\n"
+    "                         root's package scripts run: on this host (native), or under\n"
+    "                         qemu-user in a namespace of romimg's own (qemu-user: Linux 6.7+,\n"
+    "                         qemu-user-static; the host's binfmt_misc is not touched, several\n"
+    "                         times slower). auto (default): native where this host runs them\n"
     "  --no-exec-lock         do not exec-lock the services (testing only)\n"
     "  --seccomp [SERVICE=]enforce|log|off   each service's seccomp filter (from its trace): enforce\n"
     "                         (default: unlisted calls fail with ENOSYS, the never-list kills), log\n"
@@ -119,6 +124,7 @@ pipeline::BuildOptions build_options(const BuildFlags& f, const std::filesystem:
     set(o.romlock_mode, f.romlock_mode);
     set(o.arch, f.arch);
     set(o.trace_route, f.trace_route);
+    set(o.staging_route, f.staging_route);
     if (!f.root.empty()) o.root = f.root;
     if (!f.output.empty()) o.output = f.output;
     if (!f.work.empty()) o.work = f.work;
@@ -171,6 +177,7 @@ int build_main(const GlobalOptions&, const std::vector<std::string>& args) {
     p.option("--arch", f.arch);
     p.option("--root", f.root);
     p.option("--trace-route", f.trace_route);
+    p.option("--staging-route", f.staging_route);
     p.flag("--no-exec-lock", f.no_exec_lock);
     p.repeated("--seccomp", f.seccomp);
     p.flag("--fast", f.fast);
@@ -190,7 +197,11 @@ int build_main(const GlobalOptions&, const std::vector<std::string>& args) {
               r.iso_unchanged ? ", unchanged" : r.base_cached ? ", base layer from the cache" : "");
     log::info("services: {}", fmt::join(r.ports, ", "));
     for (const auto& m : r.manifests) log::info("manifest: {}", m);
-    log::info("boot it:  romimg boot {} --forward 8080:80 --forward 8081:8080", r.iso.string());
+    // One host port per service port, from 8080 up: what this image listens on, nothing else.
+    std::string forwards;
+    int host = 8080;
+    for (const auto& p : r.ports) forwards += fmt::format(" --forward {}:{}", host++, p.substr(p.rfind(':') + 1));
+    log::info("boot it:  romimg boot {}{}", r.iso.string(), forwards);
     return 0;
 }
 

@@ -13,7 +13,8 @@ namespace romimg::cli {
 // The flags as given: an empty string (or false, or 0) means "not given", so the config's
 // value stays. Boolean flags can only switch a setting on.
 struct BuildFlags {
-    std::string config, output, work, media, label, hostname, net, log_to, romlock_mode, epoch, arch, root, trace_route;
+    std::string config, output, work, media, label, hostname, net, log_to, romlock_mode, epoch, arch, root, trace_route,
+        staging_route;
     bool no_config = false, log_console = false, no_exec_lock = false, fast = false, debug_shell = false;
     bool retrace = false, content_allow_private = false, no_hardening_cmdline = false;
     int jobs = 0;

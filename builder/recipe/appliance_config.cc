@@ -188,6 +188,7 @@ ApplianceConfig parse_config(const std::string& text, const std::filesystem::pat
         }
     }
     choice(top, root, "trace_route", {"auto", "native", "translated"}, c.trace_route);
+    choice(top, root, "staging_route", {"auto", "native", "qemu-user"}, c.staging_route);
     if (const toml::table* sc = top.table("seccomp")) {
         for (const auto& [k, v] : *sc) {
             std::string service(k.str());

@@ -32,6 +32,7 @@ struct ApplianceConfig {
     std::optional<std::string> romlock_mode; // enforce | permissive
     std::optional<std::string> arch;         // the target (target::all_targets' names)
     std::optional<std::string> trace_route;  // auto, native, translated (staging::TraceRoute)
+    std::optional<std::string> staging_route;  // auto, native, qemu-user (staging::RootMaker)
     std::optional<std::filesystem::path> root;  // the server tree to build from, against the file's directory
     std::map<std::string, std::string> seccomp;  // [seccomp]: service (or "*") → enforce | log | off
     std::optional<std::filesystem::path> output;  // absolute, against the file's directory

@@ -61,9 +61,12 @@ std::vector<std::string> host_owners(const std::vector<recipe::ServiceTemplate>&
     return {owners.begin(), owners.end()};
 }
 
-std::string staging_key(const target::Target& t, const std::vector<std::string>& packages) {
-    return fs::sha256_hex(fmt::format("romimg staging root v1\nsuite {}\narch {}\nvariant apt\npackages {}\n", kSuite, t.name,
-                                      fmt::join(packages, " ")));
+std::string staging_key(const target::Target& t, const std::vector<std::string>& packages, RootMaker maker) {
+    // A root made under qemu-user is its own entry (its /dev comes out empty: no mknod in a
+    // user namespace); the native key is what it always was.
+    return fs::sha256_hex(fmt::format("romimg staging root v1\nsuite {}\narch {}\nvariant apt\npackages {}\n{}", kSuite,
+                                      t.name, fmt::join(packages, " "),
+                                      maker == RootMaker::qemu_user ? "maker qemu-user\n" : ""));
 }
 
 Command mmdebstrap_command(const target::Target& t, const std::vector<std::string>& packages, const sfs::path& dir,
@@ -272,24 +275,17 @@ bool host_runs(const target::Target& t, std::string& why) {
 }
 
 sfs::path staging_root(const target::Target& t, const std::vector<std::string>& packages, const sfs::path& cache_dir,
-                       const sfs::path& log) {
+                       const sfs::path& log, std::optional<RootMaker> asked) {
     auto stage = log::stage(fmt::format("staging root ({} {}, {} packages)", t.name, kSuite, packages.size()));
-    const std::string key = staging_key(t, packages);
+    std::string why;
+    const RootMaker maker = choose_root_maker(t, asked, why);
+    const std::string key = staging_key(t, packages, maker);
     const sfs::path roots = cache_dir / "roots";
     const sfs::path final_dir = roots / fmt::format("debian12-{}-{}", t.name, key.substr(0, 16));
     if (sfs::is_directory(final_dir / "root")) {
-        stage.detail(fmt::format("cached {}", final_dir.string()));
+        stage.detail(fmt::format("cached {}{}", final_dir.string(), maker == RootMaker::qemu_user ? " (made under qemu-user)" : ""));
         return final_dir / "root";
     }
-    std::string why;
-    if (!host_runs(t, why))
-        throw Error(fmt::format("{}: this host cannot run {} programs, which making an {} root needs (Debian's "
-                                "package scripts run in it). Enable 32-bit support in the host kernel "
-                                "(CONFIG_IA32_EMULATION; the ia32_emulation=1 boot parameter), or register qemu-{} "
-                                "(package qemu-user-static) with binfmt_misc, or give --root DIR, an {} root made "
-                                "elsewhere: its services are then traced as this host's own and carried over "
-                                "(--trace-route translated)",
-                                why, t.name, t.name, t.name, t.name));
     if (find_program("mmdebstrap").empty())
         throw Error("mmdebstrap not found: install it (`make deps`; Debian package mmdebstrap)");
     sfs::create_directories(roots);
@@ -298,12 +294,23 @@ sfs::path staging_root(const target::Target& t, const std::vector<std::string>& 
     PendingRoot pending(tmp);
     sfs::create_directories(tmp);
     fs::write_file_atomic(tmp / "packages.txt", fmt::format("{}\n", fmt::join(packages, "\n")));
+    fs::write_file_atomic(tmp / "made-by.txt", fmt::format("{}\n", to_string(maker)));
     log::info("    mmdebstrap: Debian 12 {} with {} (log: {})", t.name, fmt::join(packages, " "), log.string());
-    // mmdebstrap mounts /proc and /dev in the root it makes: in romimg's own mount namespace, so
-    // that a killed build leaves no mount on the host.
-    own_mount_namespace();
     const Command cmd = mmdebstrap_command(t, packages, tmp / "root", log);
-    const int status = run_status(cmd);
+    int status;
+    if (maker == RootMaker::qemu_user) {
+        const std::string emulator = find_program(qemu_user_program(t));
+        log::info("    package scripts run under {} ({}): a private binfmt_misc in a namespace of romimg's own; "
+                  "several times slower than native",
+                  emulator, why);
+        // Its mounts, the binfmt_misc instance and the registration live and die in that namespace.
+        status = run_with_private_binfmt(cmd, binfmt_register_line(t, emulator));
+    } else {
+        // mmdebstrap mounts /proc and /dev in the root it makes: in romimg's own mount namespace,
+        // so that a killed build leaves no mount on the host.
+        own_mount_namespace();
+        status = run_status(cmd);
+    }
     if (status != 0) {
         const std::string text = sfs::exists(log) ? fs::read_file(log) : "";
         const std::string fix = explain_mmdebstrap_failure(text, t);

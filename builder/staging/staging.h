@@ -12,6 +12,7 @@
 
 #include "common/command.h"
 #include "recipe/template.h"
+#include "staging/emulated.h"
 #include "staging/root_view.h"
 #include "staging/translate.h"
 #include "target/target.h"
@@ -30,8 +31,10 @@ std::vector<std::string> staging_packages(const std::vector<recipe::ServiceTempl
 // globs (read from this host's dpkg database).
 std::vector<std::string> host_owners(const std::vector<recipe::ServiceTemplate>& templates);
 
-// Pure: the cache key of a staging root (suite, arch, variant, packages, romimg's recipe).
-std::string staging_key(const target::Target& t, const std::vector<std::string>& packages);
+// Pure: the cache key of a staging root (suite, arch, variant, packages, romimg's recipe, and
+// whether it was made under qemu-user).
+std::string staging_key(const target::Target& t, const std::vector<std::string>& packages,
+                        RootMaker maker = RootMaker::native);
 
 // Pure: the mmdebstrap command that makes the root at `dir`.
 Command mmdebstrap_command(const target::Target& t, const std::vector<std::string>& packages,
@@ -63,10 +66,12 @@ TraceRoute choose_route(const target::Target& t, std::optional<TraceRoute> asked
 bool host_runs(const target::Target& t, std::string& why);
 
 // The cached staging root for `packages` (its root directory), made now if absent: mmdebstrap
-// into a temporary directory under <cache>/roots/, then one rename. An interrupted or failed
-// creation leaves nothing in the cache.
+// into a temporary directory under <cache>/roots/, then one rename; natively, or under
+// qemu-user (emulated.h) as choose_root_maker(asked) decides. An interrupted or failed creation
+// leaves nothing in the cache.
 std::filesystem::path staging_root(const target::Target& t, const std::vector<std::string>& packages,
-                                   const std::filesystem::path& cache_dir, const std::filesystem::path& log);
+                                   const std::filesystem::path& cache_dir, const std::filesystem::path& log,
+                                   std::optional<RootMaker> asked = std::nullopt);
 
 // In `view`: replaces each [site] path of the templates that exists on this host with the
 // host's copy (files, directories and symlinks, with their modes and mtimes; owners mapped by

@@ -29,6 +29,15 @@ expect route-unknown 2 "romimg: error: --trace-route qemu: not a way to trace; u
   "${B[@]}" --arch i386 --trace-route qemu
 expect route-own-arch 2 "romimg: error: --trace-route translated: the image is for this host's own arch \($host_arch\)" -- \
   "${B[@]}" --trace-route translated
+expect staging-route-unknown 2 "romimg: error: --staging-route qemu: not a way to make the staging root; use auto .*native or qemu-user" -- \
+  "${B[@]}" --arch i386 --staging-route qemu
+expect staging-route-own-arch 2 "romimg: error: --staging-route qemu-user: the image is for this host's own arch \($host_arch\)" -- \
+  "${B[@]}" --staging-route qemu-user
+expect staging-route-with-root 2 "romimg: error: --staging-route native: --root .* is the root; no staging root is made" -- \
+  "${B[@]}" --arch i386 --root "$tmp/half" --staging-route native
+printf 'staging_route = "binfmt"\n' > "$tmp/staging.toml"
+expect config-staging-route 1 "staging_route is auto or native or qemu-user, got 'binfmt'" -- \
+  "$romimg" build -c "$tmp/staging.toml" apache --work "$tmp/work" -o "$tmp/out.iso"
 printf 'trace_route = "emulated"\n' > "$tmp/route.toml"
 expect config-route 1 "trace_route is auto or native or translated, got 'emulated'" -- \
   "$romimg" build -c "$tmp/route.toml" apache --work "$tmp/work" -o "$tmp/out.iso"
