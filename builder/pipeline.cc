@@ -547,10 +547,9 @@ void check_staging_route(const BuildOptions& opt, const target::Target& tgt) {
                                      opt.staging_route, opt.root.string()));
 }
 
-Request check_request(const BuildOptions& opt) {
-    Request r;
+// The target and the options that depend on it (route, debug shell, staging route, --root).
+const target::Target& check_target(const BuildOptions& opt, Request& r) {
     const target::Target& tgt = opt.arch.empty() ? target::host_target() : target::target_named(opt.arch);
-    const std::string cmdline = kernel_cmdline(opt, tgt.kernel_arch);
     r.route = staging::choose_route(tgt, staging::parse_route(opt.trace_route, "--trace-route"), r.route_why);
     if (opt.debug_shell && tgt.name != target::host_target().name)
         throw UsageError(fmt::format("--debug-shell takes this host's busybox, which an {} image cannot run: build the "
@@ -558,12 +557,11 @@ Request check_request(const BuildOptions& opt) {
                                      tgt.name, target::host_target().name));
     check_staging_route(opt, tgt);
     if (!opt.root.empty()) staging::check_root(opt.root, tgt, "--root");
-    iso::validate_label(opt.label);
-    iso::Media media = iso::parse_media(opt.media);
-    if (!opt.log_to.empty() && !recipe::log_to_problem(opt.log_to).empty())
-        throw UsageError("--log-to " + recipe::log_to_problem(opt.log_to));
-    if (!recipe::hostname_problem(opt.hostname).empty())
-        throw UsageError("--hostname " + recipe::hostname_problem(opt.hostname));
+    return tgt;
+}
+
+// The services named once each, and every --seccomp override for one of them.
+void check_services(const BuildOptions& opt) {
     if (opt.services.empty()) throw UsageError("romimg build needs at least one service");
     for (size_t i = 0; i < opt.services.size(); ++i)
         for (size_t k = 0; k < i; ++k)
@@ -577,12 +575,10 @@ Request check_request(const BuildOptions& opt) {
                                          names::printable(service), mode, names::printable(service),
                                          fmt::join(opt.services, ", ")));
     }
-    check_places(opt);
-    const std::optional<int64_t> given = given_epoch(opt);  // a bad value is refused now
-    std::filesystem::path init = init_binary(tgt);
-    if (!std::filesystem::exists(init))
-        throw Error(fmt::format("{} is not built ({}): run `make`{}", tgt.init, init.string(),
-                                tgt.elf_class == ELFCLASS32 ? " (the 32-bit init needs g++-multilib: `make deps`)" : ""));
+}
+
+// Each service's template, loaded and checked; two names for one service are refused.
+std::vector<recipe::ServiceTemplate> load_templates(const BuildOptions& opt) {
     std::vector<recipe::ServiceTemplate> templates;
     for (const auto& s : opt.services) {
         templates.push_back(recipe::load_template(s));
@@ -591,6 +587,13 @@ Request check_request(const BuildOptions& opt) {
                 throw UsageError(fmt::format("{} and {} are both the service {}: name each service once", opt.services[k], s,
                                              templates.back().name));
     }
+    return templates;
+}
+
+// The --content specs, each checked against its service's template and its source (and, with
+// --retrace, against this host's directories), none of them inside the work dir.
+std::vector<content::ContentSpec> check_contents(const BuildOptions& opt, const std::vector<recipe::ServiceTemplate>& templates,
+                                                 const std::filesystem::path& work) {
     std::vector<content::ContentSpec> contents;
     for (const auto& a : opt.content) contents.push_back(content::parse_content_arg(a));
     content::check_specs(contents, opt.services);
@@ -610,20 +613,34 @@ Request check_request(const BuildOptions& opt) {
             }
         }
     }
-    const std::filesystem::path work = std::filesystem::absolute(opt.work);
     for (const auto& c : contents) content::check_source_outside(c, work);
-    const std::filesystem::path cache_dir = kernel::resolve_cache_dir(std::nullopt, getenv("ROMIMG_CACHE"), getenv("HOME"));
-    workdir::check_cache(cache_dir, getenv("ROMIMG_CACHE") && *getenv("ROMIMG_CACHE") ? "$ROMIMG_CACHE" : "$HOME/.cache/romimg");
-    workdir::claim(work);
+    return contents;
+}
+
+Request check_request(const BuildOptions& opt) {
+    Request r;
+    const target::Target& tgt = check_target(opt, r);
     r.tgt = &tgt;
-    r.cmdline = cmdline;
-    r.media = media;
-    r.given = given;
-    r.init = init;
-    r.templates = std::move(templates);
-    r.contents = std::move(contents);
-    r.work = work;
-    r.cache_dir = cache_dir;
+    r.cmdline = kernel_cmdline(opt, tgt.kernel_arch);
+    iso::validate_label(opt.label);
+    r.media = iso::parse_media(opt.media);
+    if (!opt.log_to.empty() && !recipe::log_to_problem(opt.log_to).empty())
+        throw UsageError("--log-to " + recipe::log_to_problem(opt.log_to));
+    if (!recipe::hostname_problem(opt.hostname).empty())
+        throw UsageError("--hostname " + recipe::hostname_problem(opt.hostname));
+    check_services(opt);
+    check_places(opt);
+    r.given = given_epoch(opt);  // a bad value is refused now
+    r.init = init_binary(tgt);
+    if (!std::filesystem::exists(r.init))
+        throw Error(fmt::format("{} is not built ({}): run `make`{}", tgt.init, r.init.string(),
+                                tgt.elf_class == ELFCLASS32 ? " (the 32-bit init needs g++-multilib: `make deps`)" : ""));
+    r.templates = load_templates(opt);
+    r.work = std::filesystem::absolute(opt.work);
+    r.contents = check_contents(opt, r.templates, r.work);
+    r.cache_dir = kernel::resolve_cache_dir(std::nullopt, getenv("ROMIMG_CACHE"), getenv("HOME"));
+    workdir::check_cache(r.cache_dir, getenv("ROMIMG_CACHE") && *getenv("ROMIMG_CACHE") ? "$ROMIMG_CACHE" : "$HOME/.cache/romimg");
+    workdir::claim(r.work);
     return r;
 }
 

@@ -63,6 +63,10 @@ struct Running {
     double started = 0, restart_at = 0;
     bool ready = false;
     int restarts = 0;
+    // Seconds this start may take to become ready: the template's timeout, doubled after each
+    // start that missed it (up to kReadyGrowth times), so a machine slower than the one the
+    // template was written for still brings the service up instead of restarting it forever.
+    double ready_timeout = 0;
     int console = -1;  // read end of its stdout/stderr pipe
     unsigned index = 0;       // in appliance.conf: its audit login uid (set_service_auid)
     std::string seccomp_bpf;  // its filter, read at boot; "" = none (seccomp off)
@@ -72,6 +76,9 @@ struct Running {
 // Lines of each of a service's sources (its output, each log) kept to explain its death without
 // a rebuild. Per source: a flood into one log cannot push the console's last words out.
 constexpr size_t kTailLines = 20;
+
+// How far a service's ready timeout grows on a slow machine (Running::ready_timeout).
+constexpr int kReadyGrowth = 8;
 
 // false: the line is over its source's rate (kLogRate, kLogBurst; counted in s.dropped).
 bool within_rate(Sink& s, size_t bytes, double now) {
@@ -429,9 +436,13 @@ void Pid1::check_ready(Running& r, double now) {
     } else {
         up = now - r.started >= 2;  // no ready check: give it two seconds to exec and settle
     }
+    if (r.ready_timeout <= 0) r.ready_timeout = s.ready_timeout;
     if (!up) {
-        if (now - r.started > s.ready_timeout) {
-            say(s.name + " was not ready within " + std::to_string(s.ready_timeout) + " s: restarting it");
+        if (now - r.started > r.ready_timeout) {
+            const double next = std::min(r.ready_timeout * 2, (double)s.ready_timeout * kReadyGrowth);
+            say(s.name + " was not ready within " + std::to_string((int)r.ready_timeout) + " s: restarting it" +
+                (next > r.ready_timeout ? ", with " + std::to_string((int)next) + " s for the next start" : ""));
+            r.ready_timeout = next;
             kill(-r.pid, SIGKILL);
         }
         return;

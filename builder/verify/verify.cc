@@ -146,6 +146,7 @@ struct Parts {
 // Everything the ISO stage needs to make this ISO again, copied out of it.
 Parts extract_parts(const sfs::path& iso, const sfs::path& dir) {
     Parts p;
+    sfs::remove_all(dir);  // a --work dir verified before: its old parts would collide with these
     sfs::create_directories(dir / "payload");
     p.kernel = dir / "vmlinuz";
     p.initrd = dir / "initrd.img";

@@ -132,6 +132,12 @@ int main(int argc, char** argv) {
                   "init says the crasher died before it was ready");
             check(m.wait_for_line(std::regex(R"(\[crasher-console\] ROOTWRITE crashing on purpose before it is ready)"), 10s, false).has_value(),
                   "and prints its last lines without --log-console");
+            // slowstart listens 3 s after it starts, its ready timeout is 2 s: the first start is
+            // killed, a later one (4 s, then 8 s) comes up.
+            check(m.wait_for_line(std::regex(R"(slowstart was not ready within 2 s: restarting it, with 4 s for the next start)"), 120s, false).has_value(),
+                  "init restarts a service that missed its ready timeout with twice the time");
+            check(m.wait_for_line(std::regex(R"(slowstart is ready \([0-9.]+ s\))"), 60s, false).has_value(),
+                  "and it comes up on a later start");
             m.power_button();
             check(m.wait_exit(120s).has_value(), "power button: the guest powers off");
             fmt::print("{}\n", fails ? fmt::format("{} checks failed", fails) : "all checks passed");
@@ -143,6 +149,12 @@ int main(int argc, char** argv) {
             fmt::print("machine: {} -cpu {} -m {} with {} ({})\n", spec.system, spec.cpu.empty() ? "default" : spec.cpu,
                        spec.mem_mb, spec.nic, info.arch);
             for (const auto& svc : info.services) {
+                // On a Pentium II the issue asks for apache; tomcat (HotSpot with UseSSE=0) was
+                // seen to serve there too (docs/i386.md), and is not waited for on every run.
+                if (mode == "pentium2" && svc.name != "apache") {
+                    fmt::print("--   {} on pentium2: not checked in this run\n", svc.name);
+                    continue;
+                }
                 auto ready = m.wait_for_line(std::regex(svc.name + " is ready .* and exec-locked"), 600s, false);
                 check(ready.has_value(), fmt::format("{} is ready and exec-locked ({:.1f} s after QEMU started)", svc.name, since()));
                 if (!ready) continue;
@@ -160,9 +172,11 @@ int main(int argc, char** argv) {
                 }
             }
             const std::string c = m.console();
-            for (const auto& svc : info.services)
+            for (const auto& svc : info.services) {
+                if (mode == "pentium2" && svc.name != "apache") continue;
                 check(c.find(svc.name + " exited") == std::string::npos && c.find(svc.name + " was killed") == std::string::npos,
                       svc.name + " never died");
+            }
             check(c.find("invalid opcode") == std::string::npos && c.find("SIGILL") == std::string::npos,
                   "no illegal instruction anywhere (kernel or services)");
             if (fails) fmt::print("--- console ---\n{}\n", c.substr(c.size() > 8000 ? c.size() - 8000 : 0));
@@ -183,10 +197,16 @@ int main(int argc, char** argv) {
             fmt::print("{}\n", fails ? fmt::format("{} checks failed", fails) : "all checks passed");
             return fails ? 1 : 0;
         }
+        // The UEFI/USB boot is about the firmware, the medium and the reboot: tomcat, as slow to
+        // come up under TCG as it is, is checked on the BIOS/CD boot of the same image.
+        const bool tomcat_too = mode != "uefi-usb";
         auto a = m.wait_for_line(std::regex("apache is ready"), 180s, false);
         check(a.has_value(), fmt::format("{} {} MB: apache ready ({:.1f} s after QEMU started)", mode, spec.mem_mb, since()));
-        auto t = m.wait_for_line(std::regex("tomcat is ready"), 300s, false);
-        check(t.has_value(), fmt::format("tomcat ready ({:.1f} s after QEMU started)", since()));
+        std::optional<std::string> t = "not waited for";
+        if (tomcat_too) {
+            t = m.wait_for_line(std::regex("tomcat is ready"), 300s, false);
+            check(t.has_value(), fmt::format("tomcat ready ({:.1f} s after QEMU started)", since()));
+        }
         check(m.console().find("romlock policy written and sealed") != std::string::npos, "romlock policy sealed before the services started");
         check(m.console().find("exec-locked") != std::string::npos, "services exec-locked once ready");
         check(m.console().find("DNS for apache from the kernel's IP configuration") != std::string::npos &&
@@ -198,6 +218,7 @@ int main(int argc, char** argv) {
             return 1;
         }
         for (auto [name, port] : {std::pair{"apache", apache_port}, {"tomcat", tomcat_port}}) {
+            if (std::string(name) == "tomcat" && !tomcat_too) continue;
             // An open port is not yet an answering web application (a JVM deploying its webapps
             // under TCG): wait, bounded, for the first 200 before judging the probes.
             bool answered = false;
