@@ -96,10 +96,11 @@ struct Translator {
     std::optional<std::string> existing(const std::string& host_path) {
         auto [it, fresh] = memo.try_emplace(host_path);
         if (!fresh) return it->second;
-        for (const auto& c : path_candidates(host_path, from, to))
+        const std::vector<std::string> candidates = path_candidates(host_path, from, to);
+        for (const auto& c : candidates)
             if (oracle.target_entry(c)) return it->second = c;
         // By name in the same package: what the target's build of the package calls the file.
-        const std::string translated_name = base_name(path_candidates(host_path, from, to).front());
+        const std::string translated_name = base_name(candidates.front());
         std::vector<std::string> same;
         for (const auto& name : std::set<std::string>{base_name(host_path), translated_name})
             for (const auto& p : oracle.package_files(host_path, name))
@@ -211,38 +212,6 @@ std::string translation_report(const Translation& t, const target::Target& from,
     return out;
 }
 
-namespace {
-
-// lstat where this process stands (inside the view: the target's root).
-std::optional<trace::FileUse> lstat_entry(const std::string& path) {
-    struct stat st;
-    if (lstat(path.c_str(), &st) != 0) return std::nullopt;
-    trace::FileUse u;
-    u.path = path;
-    if (S_ISREG(st.st_mode)) {
-        u.type = trace::FileType::file;
-        u.size = (uint64_t)st.st_size;
-    } else if (S_ISDIR(st.st_mode)) {
-        u.type = trace::FileType::dir;
-    } else if (S_ISLNK(st.st_mode)) {
-        u.type = trace::FileType::symlink;
-        std::string buf(4096, '\0');
-        ssize_t n = readlink(path.c_str(), buf.data(), buf.size());
-        if (n > 0) u.target.assign(buf.data(), (size_t)n);
-    } else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
-        u.type = trace::FileType::device;
-    } else if (S_ISFIFO(st.st_mode)) {
-        u.type = trace::FileType::fifo;
-    } else if (S_ISSOCK(st.st_mode)) {
-        u.type = trace::FileType::socket;
-    } else {
-        u.type = trace::FileType::other;
-    }
-    return u;
-}
-
-}  // namespace
-
 std::vector<trace::TraceResult> translated_traces(RootView& view, const target::Target& to,
                                                   const std::vector<recipe::ServiceTemplate>& templates,
                                                   const std::vector<std::vector<std::pair<std::string, std::string>>>& binds,
@@ -258,7 +227,7 @@ std::vector<trace::TraceResult> translated_traces(RootView& view, const target::
     view.inside([&] {
         const dpkg::Database target_db = dpkg::Database::load();
         TranslateOracle oracle;
-        oracle.target_entry = lstat_entry;
+        oracle.target_entry = trace::lstat_use;  // where this process stands: inside the view
         oracle.package_files = [&](const std::string& host_path, const std::string& name) {
             std::vector<std::string> same;
             const dpkg::Package* p = host_db.owner_of(host_path);

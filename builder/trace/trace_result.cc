@@ -1,5 +1,8 @@
 #include "trace/trace_result.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
@@ -139,6 +142,29 @@ TraceResult trace_result_from_json(const nlohmann::json& j) {
     } catch (const nlohmann::json::exception& e) {
         throw Error(std::string("malformed trace JSON: ") + e.what());
     }
+}
+
+std::optional<FileUse> lstat_use(const std::string& path) {
+    struct stat st;
+    if (lstat(path.c_str(), &st) != 0) return std::nullopt;
+    FileUse u;
+    u.path = path;
+    switch (st.st_mode & S_IFMT) {
+    case S_IFREG:
+        u.type = FileType::file;
+        u.size = (uint64_t)st.st_size;
+        break;
+    case S_IFDIR: u.type = FileType::dir; break;
+    case S_IFLNK:
+        u.type = FileType::symlink;
+        u.target = sys::readlinkat_or_empty(AT_FDCWD, path);
+        break;
+    case S_IFCHR: case S_IFBLK: u.type = FileType::device; break;
+    case S_IFIFO: u.type = FileType::fifo; break;
+    case S_IFSOCK: u.type = FileType::socket; break;
+    default: u.type = FileType::other;
+    }
+    return u;
 }
 
 }  // namespace romimg::trace

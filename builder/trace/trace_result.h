@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -39,6 +40,10 @@ struct FileUse {
     bool has(Access a) const { return ((ok_mask | failed_mask) >> unsigned(a)) & 1u; }
     std::vector<Access> accesses() const;
 };
+
+// What is at `path` now, without following a final symlink (type; size of a regular file; a
+// symlink's text), as a FileUse with no accesses; nullopt when nothing is there.
+std::optional<FileUse> lstat_use(const std::string& path);
 
 struct ExecRecord {
     int pid = 0;

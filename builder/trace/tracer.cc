@@ -48,22 +48,7 @@ struct LStat {
 
 LStat lstat_path(const std::string& path) {
     LStat s;
-    struct stat st;
-    if (lstat(path.c_str(), &st) != 0) return s;
-    s.exists = true;
-    s.size = S_ISREG(st.st_mode) ? st.st_size : 0;
-    switch (st.st_mode & S_IFMT) {
-    case S_IFREG: s.type = FileType::file; break;
-    case S_IFDIR: s.type = FileType::dir; break;
-    case S_IFLNK:
-        s.type = FileType::symlink;
-        s.target = sys::readlinkat_or_empty(AT_FDCWD, path);
-        break;
-    case S_IFCHR: case S_IFBLK: s.type = FileType::device; break;
-    case S_IFIFO: s.type = FileType::fifo; break;
-    case S_IFSOCK: s.type = FileType::socket; break;
-    default: s.type = FileType::other;
-    }
+    if (auto u = lstat_use(path)) s = {true, u->type, u->size, u->target};
     return s;
 }
 
