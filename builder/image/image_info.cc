@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/json_int.h"
 #include "common/fs.h"
 #include "common/names.h"
 #include "common/sys.h"
@@ -115,7 +116,7 @@ ImageInfo image_info_from_json(const json& j) {
     std::string field;
     try {
         field = "format";
-        info.format = j.at("format").get<int>();
+        info.format = json_int<int>(j.at("format"));
         if (info.format != kFormat)
             throw Error(fmt::format("{} has format {}, this romimg reads format {}: use a matching romimg", kInfoPath,
                                     info.format, kFormat));
@@ -124,7 +125,7 @@ ImageInfo image_info_from_json(const json& j) {
         field = "cmdline";
         info.cmdline = j.at("cmdline").get<std::string>();
         field = "source_date_epoch";
-        info.source_date_epoch = j.at("source_date_epoch").get<int64_t>();
+        info.source_date_epoch = json_int<int64_t>(j.at("source_date_epoch"));
         field = "romlock_mode";
         info.romlock_mode = j.at("romlock_mode").get<std::string>();
         field = "arch";
@@ -132,14 +133,16 @@ ImageInfo image_info_from_json(const json& j) {
         field = "traced";
         if (j.contains("traced")) info.traced = j.at("traced").get<std::string>();
         field = "services";
-        for (const auto& s : j.at("services"))
-            info.services.push_back({s.at("name").get<std::string>(), s.at("ports").get<std::vector<int>>(),
-                                     s.at("ready").get<std::string>(), s.at("probes").get<std::vector<std::string>>(),
-                                     s.at("exec_lock").get<bool>()});
+        for (const auto& s : j.at("services")) {
+            std::vector<int> ports;
+            for (const auto& p : s.at("ports")) ports.push_back(json_int<int>(p));
+            info.services.push_back({s.at("name").get<std::string>(), ports, s.at("ready").get<std::string>(),
+                                     s.at("probes").get<std::vector<std::string>>(), s.at("exec_lock").get<bool>()});
+        }
         field = "layers";
         for (const auto& l : j.at("layers"))
             info.layers.push_back({l.at("iso_path").get<std::string>(), l.at("sha256").get<std::string>(),
-                                   l.at("bytes").get<uint64_t>(), l.at("mount").get<std::string>()});
+                                   json_int<uint64_t>(l.at("bytes")), l.at("mount").get<std::string>()});
     } catch (const json::exception& e) {
         throw Error(fmt::format("{}: bad or missing field '{}': {}", kInfoPath, field, e.what()));
     }

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "common/error.h"
+#include "common/json_int.h"
 #include "common/fs.h"
 #include "common/names.h"
 #include "common/strings.h"
@@ -77,9 +78,9 @@ JailRecord jail_record_from_json(const json& j) {
             x.path = e.at("path").get<std::string>();
             x.type = e.at("type").get<std::string>();
             x.mode = e.at("mode").get<std::string>();
-            x.uid = e.at("uid").get<unsigned>();
-            x.gid = e.at("gid").get<unsigned>();
-            x.size = field_or<uint64_t>(e, "size", 0);
+            x.uid = json_int<unsigned>(e.at("uid"));
+            x.gid = json_int<unsigned>(e.at("gid"));
+            x.size = e.contains("size") ? json_int<uint64_t>(e.at("size")) : 0;
             x.sha256 = field_or<std::string>(e, "sha256", "");
             x.target = field_or<std::string>(e, "target", field_or<std::string>(e, "link_to", field_or<std::string>(e, "device", "")));
             x.package = field_or<std::string>(e, "package", "");

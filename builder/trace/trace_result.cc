@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/json_int.h"
 #include "common/sys.h"
 
 namespace romimg::trace {
@@ -116,7 +117,7 @@ TraceResult trace_result_from_json(const nlohmann::json& j) {
         }
         for (const auto& e : j.at("execs")) {
             ExecRecord x;
-            x.pid = e.at("pid").get<int>();
+            x.pid = json_int<int>(e.at("pid"));
             x.path = e.at("path").get<std::string>();
             x.argv = e.at("argv").get<std::vector<std::string>>();
             x.ok = e.at("ok").get<bool>();
@@ -126,17 +127,17 @@ TraceResult trace_result_from_json(const nlohmann::json& j) {
         }
         for (const auto& e : j.at("processes")) {
             ProcessRecord p;
-            p.pid = e.at("pid").get<int>();
-            p.ppid = e.at("ppid").get<int>();
-            p.uid = e.at("uid").get<unsigned>();
-            p.gid = e.at("gid").get<unsigned>();
+            p.pid = json_int<int>(e.at("pid"));
+            p.ppid = json_int<int>(e.at("ppid"));
+            p.uid = json_int<unsigned>(e.at("uid"));
+            p.gid = json_int<unsigned>(e.at("gid"));
             p.exe = e.at("exe").get<std::string>();
             r.processes.emplace(p.pid, p);
         }
         r.syscalls = j.at("syscalls").get<std::set<std::string>>();
         r.syscalls_baseline = j.at("syscalls_baseline").get<std::set<std::string>>();
         for (const auto& e : j.at("probes"))
-            r.probes.push_back({e.at("request").get<std::string>(), e.at("status").get<int>(),
+            r.probes.push_back({e.at("request").get<std::string>(), json_int<int>(e.at("status")),
                                 e.at("ok").get<bool>(), e.at("detail").get<std::string>()});
         return r;
     } catch (const nlohmann::json::exception& e) {

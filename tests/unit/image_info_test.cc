@@ -6,6 +6,7 @@
 #include "common/command.h"
 #include "common/error.h"
 #include "common/fs.h"
+#include "common/json_int.h"
 #include "image/image_info.h"
 
 using namespace romimg;
@@ -33,6 +34,44 @@ TEST_CASE("image.json with a missing field or another format is refused, naming 
     j = image::to_json(a);
     j["format"] = 99;
     CHECK_THROWS_WITH(image::image_info_from_json(j), Catch::Contains("format 99"));
+}
+
+TEST_CASE("image.json numbers must be integers in range (a stranger's ISO)", "[hostile]") {
+    image::ImageInfo a;
+    a.services.push_back({"apache", {80}, "tcp:80", {"GET / 200"}, true});
+    a.layers.push_back({"live/root.sqfs", std::string(64, 'a'), 123456, "/"});
+    // Found by hostile.fuzz-image: a float far out of range was converted to int64_t (UB).
+    nlohmann::json j = image::to_json(a);
+    j["source_date_epoch"] = nlohmann::json::parse("17044444444444444444444444444444444444444444444444444444440000000");
+    CHECK_THROWS_WITH(image::image_info_from_json(j), Catch::Contains("'source_date_epoch'") && Catch::Contains("integer"));
+    j = image::to_json(a);
+    j["source_date_epoch"] = 1.5;
+    CHECK_THROWS_WITH(image::image_info_from_json(j), Catch::Contains("'source_date_epoch'"));
+    j = image::to_json(a);
+    j["services"][0]["ports"] = nlohmann::json::parse("[4294967376]");  // not 80 once wrapped to 32 bits
+    CHECK_THROWS_WITH(image::image_info_from_json(j), Catch::Contains("'services'") && Catch::Contains("4294967376"));
+    j = image::to_json(a);
+    j["layers"][0]["bytes"] = -1;
+    CHECK_THROWS_WITH(image::image_info_from_json(j), Catch::Contains("'layers'"));
+    j = image::to_json(a);
+    j["format"] = "1";
+    CHECK_THROWS_WITH(image::image_info_from_json(j), Catch::Contains("'format'"));
+}
+
+TEST_CASE("json_int: a JSON integer within the type's range, nothing else", "[hostile]") {
+    using nlohmann::json;
+    CHECK(json_int<int>(json(80)) == 80);
+    CHECK(json_int<int64_t>(json::parse("-5")) == -5);
+    CHECK(json_int<uint64_t>(json::parse("18446744073709551615")) == UINT64_MAX);
+    CHECK(json_int<unsigned>(json(4294967295u)) == 4294967295u);
+    CHECK_THROWS_AS(json_int<unsigned>(json(4294967296ull)), json::out_of_range);
+    CHECK_THROWS_AS(json_int<unsigned>(json(-1)), json::out_of_range);
+    CHECK_THROWS_AS(json_int<int>(json(2147483648ll)), json::out_of_range);
+    CHECK_THROWS_AS(json_int<int>(json(-2147483649ll)), json::out_of_range);
+    CHECK_THROWS_AS(json_int<int64_t>(json::parse("1e300")), json::type_error);
+    CHECK_THROWS_AS(json_int<int>(json(3.0)), json::type_error);
+    CHECK_THROWS_AS(json_int<int>(json("80")), json::type_error);
+    CHECK_THROWS_AS(json_int<int>(json(true)), json::type_error);
 }
 
 TEST_CASE("files are read out of an ISO; a file that is not an ISO is named") {
