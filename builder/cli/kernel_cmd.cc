@@ -65,6 +65,7 @@ int kernel_main(const GlobalOptions&, const std::vector<std::string>& args) {
                          : std::filesystem::path(config_dir);
 
     auto result = kernel::build_kernel(opt);
+    if (result.from_cache) log::info("==> kernel: cached {}", result.bzimage.string());
     if (!output.empty()) {
         std::filesystem::copy_file(result.bzimage, output,
                                    std::filesystem::copy_options::overwrite_existing);

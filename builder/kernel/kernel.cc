@@ -361,7 +361,6 @@ KernelResult build_kernel(const KernelOptions& opt) {
     }
     const sfs::path entry = root / key;
     if (sfs::is_regular_file(entry / "bzImage")) {
-        log::info("==> kernel: cached {}", (entry / "bzImage").string());
         return {entry / "bzImage", key, true, entry / "config", in.source_version, in.compiler};
     }
 
