@@ -1,5 +1,7 @@
 #include "appliance_conf.h"
 
+#include "ready_check.h"
+
 #include <cstdlib>
 
 namespace romimg::appliance {
@@ -177,6 +179,9 @@ bool parse_conf(const std::string& text, Conf& out, std::string& error) {
         else if (k == "env") { std::string e; if (!one(e)) return false; s.env.push_back(e); }
         else if (k == "ready") {
             if (w.size() != 3 || !number(w[2], n)) return fail("ready takes CHECK SECONDS");
+            ReadyCheck check;
+            std::string why;
+            if (!parse_ready_check(w[1], check, why)) return fail("ready " + w[1] + ": " + why);
             s.ready = w[1];
             s.ready_timeout = (int)n;
         } else if (k == "stop") {

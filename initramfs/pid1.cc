@@ -29,6 +29,7 @@
 
 #include "appliance_conf.h"
 #include "jail_enter.h"
+#include "ready_probe.h"
 #include "util.h"
 
 namespace romimg::init {
@@ -71,6 +72,8 @@ struct Running {
     unsigned index = 0;       // in appliance.conf: its audit login uid (set_service_auid)
     std::string seccomp_bpf;  // its filter, read at boot; "" = none (seccomp off)
     bool broken = false;      // its filter cannot be loaded: never started
+    appliance::ReadyCheck check;  // its ready check, parsed once (parse_conf checked it)
+    appliance::ReadyProbe probe;  // the attempt under way
 };
 
 // Lines of each of a service's sources (its output, each log) kept to explain its death without
@@ -418,31 +421,25 @@ void Pid1::start(Running& r) {
     r.pid = pid;
     r.started = monotonic_seconds();
     r.ready = false;
+    r.probe.reset();
     r.restart_at = 0;
     say("started " + s.name + " (pid " + std::to_string(pid) + ")");
 }
 
 void Pid1::check_ready(Running& r, double now) {
     const Service& s = *r.svc;
-    bool up = false;
-    if (s.ready.rfind("tcp:", 0) == 0) {
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        struct sockaddr_in a {};
-        a.sin_family = AF_INET;
-        a.sin_port = htons(atoi(s.ready.c_str() + 4));
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        up = fd >= 0 && connect(fd, (struct sockaddr*)&a, sizeof a) == 0;
-        if (fd >= 0) close(fd);
-    } else {
-        up = now - r.started >= 2;  // no ready check: give it two seconds to exec and settle
-    }
+    // No ready check: give it two seconds to exec and settle.
+    const bool up = r.check.kind == appliance::ReadyCheck::none ? now - r.started >= 2 : r.probe.step(r.check, now);
     if (r.ready_timeout <= 0) r.ready_timeout = s.ready_timeout;
     if (!up) {
         if (now - r.started > r.ready_timeout) {
             const double next = std::min(r.ready_timeout * 2, (double)s.ready_timeout * kReadyGrowth);
-            say(s.name + " was not ready within " + std::to_string((int)r.ready_timeout) + " s: restarting it" +
+            const int last = r.probe.last_status();
+            say(s.name + " was not ready within " + std::to_string((int)r.ready_timeout) + " s" +
+                (last ? " (its last answer: HTTP " + std::to_string(last) + ")" : "") + ": restarting it" +
                 (next > r.ready_timeout ? ", with " + std::to_string((int)next) + " s for the next start" : ""));
             r.ready_timeout = next;
+            r.probe.reset();
             kill(-r.pid, SIGKILL);
         }
         return;
@@ -450,15 +447,19 @@ void Pid1::check_ready(Running& r, double now) {
     r.ready = true;
     char took[32];
     snprintf(took, sizeof took, "%.1f", now - r.started);
+    std::string how = took;
+    how += " s";
+    if (r.check.kind == appliance::ReadyCheck::http)
+        how += ", HTTP " + std::to_string(r.probe.last_status()) + " for GET " + r.check.path;
     if (s.exec_lock) {
         if (!write_file(std::string(kRomlock) + "/exec_lock", std::to_string(r.pid) + "\n")) {
             say("cannot exec-lock " + s.name + ": " + strerror(errno) + ": stopping it");
             kill(-r.pid, SIGKILL);
             return;
         }
-        say(s.name + " is ready (" + took + " s) and exec-locked");
+        say(s.name + " is ready (" + how + ") and exec-locked");
     } else {
-        say(s.name + " is ready (" + took + " s); exec lock is off for it");
+        say(s.name + " is ready (" + how + "); exec lock is off for it");
     }
 }
 
@@ -762,6 +763,8 @@ void Pid1::log_line(Sink& s, const std::string& line, int severity) {
         Running r;
         r.svc = &s;
         r.index = (unsigned)run_.size();
+        std::string why;
+        appliance::parse_ready_check(s.ready, r.check, why);  // parse_conf refused a bad one
         run_.push_back(r);
     }
     load_seccomp_filters();

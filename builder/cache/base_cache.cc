@@ -46,7 +46,9 @@ std::string tree_digest(const sfs::path& dir) {
 std::vector<std::string> host_sources(const jail::JailPlan& plan) {
     std::vector<std::string> out;
     for (const auto& n : plan.nodes) {
-        if (n.kind == jail::JailNode::file) out.push_back(n.source);
+        // A generated node with a source is a host file romimg edited (jail.properties).
+        if (n.kind == jail::JailNode::file || (n.kind == jail::JailNode::generated && !n.source.empty()))
+            out.push_back(n.source);
         else if (n.kind == jail::JailNode::symlink || n.kind == jail::JailNode::dir) out.push_back(n.path);
     }
     std::sort(out.begin(), out.end());

@@ -21,6 +21,7 @@
 #include "common/names.h"
 #include "common/sys.h"
 #include "iso/iso.h"
+#include "ready_check.h"
 #include "target/target.h"
 
 namespace romimg::image {
@@ -63,13 +64,10 @@ void check_service(const ServiceInfo& s, size_t i) {
     if (!names::is_simple_name(s.name)) throw bad_field(at + ".name", s.name, "is not a service name ([a-z0-9_-], 1 to 64)");
     for (int p : s.ports)
         if (!is_port(p)) throw bad_field(at + ".ports", std::to_string(p), "is not a TCP port (1-65535)");
-    if (!s.ready.empty() && (names::has_control(s.ready) || s.ready.find(' ') != std::string::npos))
-        throw bad_field(at + ".ready", s.ready, "is not a ready check (tcp:PORT or a URL)");
-    if (s.ready.rfind("tcp:", 0) == 0) {
-        const std::string n = s.ready.substr(4);
-        if (n.empty() || n.size() > 5 || n.find_first_not_of("0123456789") != std::string::npos || !is_port(std::stol(n)))
-            throw bad_field(at + ".ready", s.ready, "is not tcp:PORT with a port of 1-65535");
-    }
+    appliance::ReadyCheck ready;
+    std::string why;
+    if (!appliance::parse_ready_check(s.ready, ready, why))
+        throw bad_field(at + ".ready", s.ready, "is not a ready check (" + why + ")");
     for (const auto& p : s.probes)
         if (names::has_control(p)) throw bad_field(at + ".probes", p, "contains a control character");
 }

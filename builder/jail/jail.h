@@ -20,7 +20,8 @@ namespace romimg::jail {
 struct JailNode {
     enum Kind { dir, file, symlink, hardlink, device, fifo, generated } kind = dir;
     std::string path;     // absolute, inside the jail
-    std::string source;   // file: host path to copy; hardlink: the jail path it links to
+    std::string source;   // file: host path to copy; hardlink: the jail path it links to;
+                          // generated: the host file it was made from, if any (jail.properties)
     std::string target;   // symlink text
     std::string content;  // generated files (passwd, group)
     unsigned mode = 0755; // permission bits

@@ -1,5 +1,7 @@
 #include "jail/stage.h"
 
+#include "jail/properties.h"
+
 #include <sys/stat.h>
 
 #include <fmt/format.h>
@@ -13,6 +15,7 @@
 #include "jail/accounts.h"
 #include "jail/capabilities.h"
 #include "jail/manifest.h"
+#include "jail/properties.h"
 #include "rootfs/rootfs.h"
 #include "trace/request.h"
 #include "trace/session.h"
@@ -106,6 +109,7 @@ JailBuild build_jail(const recipe::ServiceTemplate& t, const std::filesystem::pa
         auto stage = log::stage("jail " + dir.string());
         result.plan = plan_jail(files, t, accounts);
         if (extras.adjust_plan) result.plan = extras.adjust_plan(std::move(result.plan));
+        result.plan = apply_property_edits(std::move(result.plan), t.properties, t.file);
         result.plan.start_execs = start_execs(traced, result.plan, &result.plan.findings);
         result.plan.seccomp = seccomp_plan;
         result.bytes = apply_jail(result.plan, dir);

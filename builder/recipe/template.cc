@@ -161,6 +161,21 @@ ServiceTemplate parse_template(const std::string& text, const std::filesystem::p
                 t.writable.push_back(area);
             }
         }
+        if (const toml::array* pa = r.array("properties")) {
+            for (const auto& e : *pa) {
+                const toml::table* pt = e.as_table();
+                if (!pt) throw r.error(&e, "jail.properties entries must be tables: { file = ..., key = ..., add = [...] }");
+                Reader pr(*pt, file, "jail.properties");
+                PropertyEdit edit;
+                pr.str("file", edit.file);
+                pr.str("key", edit.key);
+                pr.strings("add", edit.add);
+                pr.reject_unknown();
+                if (edit.file.empty() || edit.key.empty() || edit.add.empty())
+                    throw r.error(&e, "jail.properties entries need file, key and add");
+                t.properties.push_back(edit);
+            }
+        }
         r.reject_unknown();
     }
     if (const toml::table* st = top.table("site")) {

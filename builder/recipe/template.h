@@ -16,6 +16,14 @@ struct WritableArea {
     std::string size = "16m";
 };
 
+// [[jail.properties]]: items added in front of a comma-separated list in a Java .properties
+// file of the jail (the copy: the host's file is not changed), e.g. Tomcat's jarsToSkip.
+struct PropertyEdit {
+    std::string file;               // absolute, the file itself (not a path through a symlink)
+    std::string key;                // "tomcat.util.scan.StandardJarScanFilter.jarsToSkip"
+    std::vector<std::string> add;   // "tomcat10-*.jar"
+};
+
 struct ServiceTemplate {
     std::filesystem::path file;  // where it was read from
     std::string name;            // file name without .toml
@@ -48,6 +56,7 @@ struct ServiceTemplate {
     bool exec_lock = true;
     bool keep_setuid = false;     // keep setuid/setgid bits of jailed files (dropped by default)
     bool keep_file_caps = false;  // keep file capabilities (dropped by default)
+    std::vector<PropertyEdit> properties;  // [[jail.properties]]
     std::map<std::string, long> rlimits;  // "nofile" → 1024
     seccomp::TemplateRules seccomp;       // [seccomp]: mode, allow, allow_never
 };

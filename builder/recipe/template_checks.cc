@@ -1,5 +1,6 @@
 #include "recipe/template_checks.h"
 
+#include <cstring>
 #include <set>
 
 #include <fmt/format.h>
@@ -9,6 +10,7 @@
 #include "common/names.h"
 #include "common/sys.h"
 #include "common/strings.h"
+#include "ready_check.h"
 #include "trace/probe.h"
 
 namespace romimg::recipe {
@@ -101,6 +103,19 @@ void check_service(const Checker& c) {
               "write it like TERM, INT or QUIT");
 }
 
+// What keeps romimg-init from running the check on the appliance: it speaks plain HTTP, to the
+// appliance's own loopback. "" if nothing (or the check does not parse: syntax() says why).
+std::string appliance_ready_problem(const std::string& spec) {
+    appliance::ReadyCheck r;
+    std::string why;
+    if (!appliance::parse_ready_check(spec, r, why)) return "";
+    if (r.kind == appliance::ReadyCheck::https)
+        return "is an https URL: romimg-init checks readiness on the appliance over plain HTTP";
+    if (r.host != "127.0.0.1" && r.host != "localhost" && r.host != "::1")
+        return fmt::format("names the host '{}': the appliance checks the service on its own loopback", r.host);
+    return "";
+}
+
 void check_ready_and_probes(const Checker& c) {
     const ServiceTemplate& t = c.t();
     c.range("ready.timeout", 1, 86400);
@@ -114,6 +129,8 @@ void check_ready_and_probes(const Checker& c) {
     if (!t.ready.empty()) {
         c.require("ready.check", t.ready, no_control(t.ready), "remove it");
         syntax("ready.check", t.ready, trace::parse_ready);
+        c.require("ready.check", t.ready, appliance_ready_problem(t.ready),
+                  "write tcp:PORT or http://127.0.0.1:PORT/PATH (a plain-HTTP port of the service)");
     }
     if (t.ready.empty() && !(t.trace_probes.empty() && t.verify_probes.empty()))
         c.require(t.trace_probes.empty() ? "verify.probes" : "trace.probes",
@@ -144,9 +161,33 @@ void check_jail(const Checker& c) {
     for (size_t i = 0; i < t.exclude.size(); ++i)
         c.require(fmt::format("jail.exclude[{}]", i), t.exclude[i], glob_problem(t.exclude[i]), "give an absolute glob");
     for (const auto& [k, v] : t.rlimits) c.range("rlimits." + k, 0, INT64_MAX);
+    for (size_t i = 0; i < t.properties.size(); ++i) {
+        const PropertyEdit& e = t.properties[i];
+        const std::string at = fmt::format("jail.properties[{}]", i);
+        c.require(at + ".file", e.file, absolute_problem(e.file), "give the .properties file's absolute, normalized path");
+        c.require(at + ".key", e.key, property_key_problem(e.key), "write a key like tomcat.util.scan.StandardJarScanFilter.jarsToSkip");
+        for (size_t j = 0; j < e.add.size(); ++j)
+            c.require(fmt::format("{}.add[{}]", at, j), e.add[j], property_item_problem(e.add[j]),
+                      "write one list item like tomcat10-*.jar");
+    }
 }
 
 }  // namespace
+
+std::string property_key_problem(const std::string& k) {
+    if (k.empty() || k.size() > 200) return "is not 1 to 200 characters";
+    for (char ch : k)
+        if (!isalnum((unsigned char)ch) && !strchr("._-[]", ch)) return "is not a plain key (letters, digits and . _ - [ ])";
+    return "";
+}
+
+std::string property_item_problem(const std::string& item) {
+    if (item.empty() || item.size() > 200) return "is not 1 to 200 characters";
+    for (char ch : item)
+        if (!isalnum((unsigned char)ch) && !strchr("._-*?/+@", ch))
+            return "is not one plain list item (letters, digits and . _ - * ? / + @; no ',', '\\' or blanks)";
+    return "";
+}
 
 std::string writable_path_problem(const std::string& p) {
     if (std::string why = absolute_problem(p); !why.empty()) return why;

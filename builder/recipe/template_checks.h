@@ -23,5 +23,7 @@ std::string size_problem(const std::string& size);           // "16m": digits an
 std::string account_name_problem(const std::string& name);   // a user or group name
 std::string env_key_problem(const std::string& key);
 std::string glob_problem(const std::string& glob);           // include/exclude
+std::string property_key_problem(const std::string& key);    // [[jail.properties]] key
+std::string property_item_problem(const std::string& item);  // one item of its add list
 
 }  // namespace romimg::recipe

@@ -10,42 +10,22 @@
 
 #include "common/error.h"
 #include "common/fd.h"
+#include "ready_check.h"
 
 namespace romimg::trace {
 
 ReadyCheck parse_ready(const std::string& spec) {
+    appliance::ReadyCheck c;
+    std::string why;
+    if (spec.empty() || !appliance::parse_ready_check(spec, c, why))
+        throw UsageError(fmt::format("bad ready check '{}': {} (expected tcp:PORT or an http(s) URL)", spec,
+                                     spec.empty() ? "it is empty" : why));
     ReadyCheck r;
-    if (spec.rfind("http://", 0) == 0 || spec.rfind("https://", 0) == 0) {
-        r.kind = ReadyCheck::http;
-        r.url = spec;
-        std::string rest = spec.substr(spec.find("//") + 2);
-        std::string hostport = rest.substr(0, rest.find('/'));
-        bool tls = spec[4] == 's';
-        if (auto c = hostport.rfind(':'); c != std::string::npos) {
-            r.host = hostport.substr(0, c);
-            r.port = atoi(hostport.c_str() + c + 1);
-        } else {
-            r.host = hostport;
-            r.port = tls ? 443 : 80;
-        }
-        if (r.port <= 0 || r.port > 65535) throw UsageError("bad port in ready URL: " + spec);
-        return r;
-    }
-    if (spec.rfind("tcp:", 0) == 0) {
-        r.kind = ReadyCheck::tcp;
-        std::string rest = spec.substr(4);
-        if (auto c = rest.rfind(':'); c != std::string::npos) {
-            r.host = rest.substr(0, c);
-            rest = rest.substr(c + 1);
-        }
-        char* end = nullptr;
-        long port = strtol(rest.c_str(), &end, 10);
-        if (rest.empty() || *end || port <= 0 || port > 65535)
-            throw UsageError(fmt::format("bad ready check '{}': expected tcp:PORT or an http(s) URL", spec));
-        r.port = (int)port;
-        return r;
-    }
-    throw UsageError(fmt::format("bad ready check '{}': expected tcp:PORT or an http(s) URL", spec));
+    r.kind = c.kind == appliance::ReadyCheck::tcp ? ReadyCheck::tcp : ReadyCheck::http;
+    r.host = c.host;
+    r.port = c.port;
+    if (r.kind == ReadyCheck::http) r.url = spec;
+    return r;
 }
 
 Probe parse_probe(const std::string& spec) {
@@ -101,7 +81,7 @@ std::string probe_url(const Probe& p, const std::string& base) {
 bool check_ready_once(const ReadyCheck& r) {
     if (r.kind == ReadyCheck::http) {
         ProbeResult res = run_probe({"GET", r.url, 0}, "", 5);
-        return res.status > 0;
+        return appliance::status_means_ready(res.status);
     }
     struct addrinfo hints {}, *ai = nullptr;
     hints.ai_socktype = SOCK_STREAM;

@@ -34,7 +34,8 @@ std::string base_url(const ReadyCheck& ready);
 // Full URL of a probe; throws UsageError for a relative probe without a base.
 std::string probe_url(const Probe& p, const std::string& base);
 
-// One attempt: true if the service accepts a connection (tcp) or answers any HTTP status (http).
+// One attempt: true if the service accepts a connection (tcp) or answers an HTTP status below
+// 500 (http: serving, not only listening; appliance::status_means_ready).
 bool check_ready_once(const ReadyCheck& r);
 
 // Performs the request (TLS certificates are not verified: probes check the service, and a

@@ -22,6 +22,7 @@
 #include "iso/iso.h"
 #include "kernel/hardening.h"
 #include "qemu/qemu.h"
+#include "ready_check.h"
 #include "target/target.h"
 #include "trace/probe.h"
 #include "workdir/workdir.h"
@@ -290,7 +291,10 @@ Report verify_image(const Options& opt) {
         t.svc = &s;
         if (!s.ports.empty()) {
             int guest = s.ports.front();
-            if (s.ready.rfind("tcp:", 0) == 0) guest = atoi(s.ready.c_str() + 4);
+            appliance::ReadyCheck ready;
+            std::string why;
+            if (appliance::parse_ready_check(s.ready, ready, why) && ready.kind != appliance::ReadyCheck::none)
+                guest = ready.port;  // image.json was checked: this parses
             t.host_port = qemu::free_local_port();
             t.base = fmt::format("http://127.0.0.1:{}", t.host_port);
             spec.forwards.push_back({(uint16_t)t.host_port, (uint16_t)guest});

@@ -161,11 +161,18 @@ int main(int argc, char** argv) {
                 const int port = svc.ports.empty() ? 0 : svc.ports.front() == 80 ? apache_port : svc.ports.front() == 8080 ? tomcat_port : 0;
                 if (!port) continue;
                 bool answered = false;
-                for (int i = 0; i < 90 && !answered; ++i) {
+                int tries = 0;
+                for (; tries < 90 && !answered; ++tries) {
                     answered = trace::run_probe(trace::parse_probe("GET / 200"), fmt::format("http://127.0.0.1:{}", port), 30).ok;
                     if (!answered) sleep(2);
                 }
                 check(answered, fmt::format("{} answers 200 on / ({:.1f} s after QEMU started)", svc.name, since()));
+                if (svc.ready.rfind("http://", 0) == 0) {
+                    // Readiness means serving: init said ready only after an HTTP answer, so the
+                    // first request after that line is served (a tcp check said ready ~25 s early).
+                    check(ready->find(", HTTP ") != std::string::npos, fmt::format("{}'s ready line names the HTTP answer: {}", svc.name, *ready));
+                    check(tries == 1, fmt::format("{} served the first request after its ready line ({} tries)", svc.name, tries));
+                }
                 for (const auto& p : svc.probes) {
                     auto r = trace::run_probe(trace::parse_probe(p), fmt::format("http://127.0.0.1:{}", port), 60);
                     check(r.ok, fmt::format("{} {} -> {}{}", svc.name, p, r.status, r.ok ? "" : " (" + r.detail + ")"));

@@ -24,6 +24,22 @@ check "NSS basics are there" '[ -e "$jail/etc/nsswitch.conf" ] && ls "$jail"/usr
 check "no device nodes on disk (they are pseudo-definitions)" '[ -z "$(find "$jail" -type c -o -type b | head -1)" ]'
 check "manifest lists every regular file" '[ "$(find "$jail" -type f ! -name .romimg-jail | wc -l)" -eq "$(python3 -c "import json,sys; m=json.load(open(sys.argv[1])); print(sum(1 for e in m[\"entries\"] if e[\"type\"] in (\"file\",\"generated\",\"hardlink\")))" "$jail.manifest.json")" ]'
 check "manifest table written" 'grep -q "^per package:" "$jail.manifest.txt"'
+if [ "$service" = tomcat ]; then
+  # jail.properties: the jail's copies carry the additions, the host's files do not.
+  skip='tomcat.util.scan.StandardJarScanFilter.jarsToSkip=tomcat10-\*.jar,eclipse-jdt-core\*.jar,'
+  check "the jail's catalina.properties skips Debian's versioned container jars" 'grep -q "^$skip" "$jail/etc/tomcat10/catalina.properties"'
+  check "the host's catalina.properties is unchanged" '! grep -q "^$skip" /etc/tomcat10/catalina.properties'
+  check "the manifest says what romimg added" 'grep -q "romimg added tomcat10-\*.jar,eclipse-jdt-core\*.jar to tomcat.util.scan.StandardJarScanFilter.jarsToSkip" "$jail.manifest.txt"'
+  # Webapp messages (the examples' ServletContext.log) reach the console that init drains.
+  check "webapp log lines reach the console" 'grep -q "SessionListener: contextInitialized()" "$tmp/work/logs/verify-tomcat.log"'
+  # The template's -XX:ErrorFile: a JVM crash report goes to stderr, no hs_err file in the jail.
+  java=$(python3 -c 'import sys,tomllib; print(tomllib.load(open(sys.argv[1],"rb"))["service"]["command"][0])' "$(dirname "$0")/../../jail-templates/tomcat.toml")
+  crash=$(unshare -m -p --fork sh -c 'mount -t proc proc "$1/proc" && chroot "$1" "$2" -Xshare:off -XX:MaxMetaspaceSize=2m \
+            -XX:+CrashOnOutOfMemoryError -XX:ErrorFile=/proc/self/fd/2 -version' sh "$jail" "$java" 2>&1 || true)
+  check "the JVM's crash report goes to stderr" 'case "$crash" in *"A fatal error has been detected by the Java Runtime Environment"*"S U M M A R Y"*) true;; *) false;; esac'
+  check "the template asks for it" 'grep -q "\"-XX:ErrorFile=/proc/self/fd/2\"" "$(dirname "$0")/../../jail-templates/tomcat.toml"'
+  check "no hs_err file was left in the jail" '[ -z "$(find "$jail" -name "hs_err*" | head -1)" ]'
+fi
 python3 - "$jail.manifest.json" <<'PY'
 import json, sys
 m = json.load(open(sys.argv[1]))

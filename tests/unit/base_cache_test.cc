@@ -41,7 +41,10 @@ TEST_CASE("host_sources lists what a jail took from the host") {
     n(jail::JailNode::generated, "/etc/passwd");
     n(jail::JailNode::device, "/dev/null");
     n(jail::JailNode::hardlink, "/usr/bin/b", "/usr/bin/a");
-    CHECK(cache::host_sources(p) == std::vector<std::string>{"/etc", "/etc/apache2/apache2.conf", "/lib"});
+    n(jail::JailNode::generated, "/etc/tomcat10/catalina.properties", "/srv/root/etc/tomcat10/catalina.properties");
+    // An edited copy (jail.properties) still depends on the host file it was made from.
+    CHECK(cache::host_sources(p) == std::vector<std::string>{"/etc", "/etc/apache2/apache2.conf", "/lib",
+                                                             "/srv/root/etc/tomcat10/catalina.properties"});
 }
 
 TEST_CASE("stamps round-trip and catch an edited, re-moded or removed file") {

@@ -40,10 +40,10 @@ TEST_CASE("image.json service names, ports and ready checks are checked") {
     CHECK_THROWS_WITH(image::image_info_from_json(j), Catch::Contains("is not a TCP port"));
     j = good();
     j["services"][0]["ready"] = "tcp:65616";
-    CHECK_THROWS_WITH(image::image_info_from_json(j), Catch::Contains("is not tcp:PORT"));
+    CHECK_THROWS_WITH(image::image_info_from_json(j), Catch::Contains("expected tcp:PORT with a port of 1-65535"));
     j = good();
     j["services"][0]["ready"] = "tcp:-1";
-    CHECK_THROWS_WITH(image::image_info_from_json(j), Catch::Contains("is not tcp:PORT"));
+    CHECK_THROWS_WITH(image::image_info_from_json(j), Catch::Contains("expected tcp:PORT with a port of 1-65535"));
     j = good();
     j["services"][0]["probes"] = {"GET /\x1b[2J 200"};
     CHECK_THROWS_WITH(image::image_info_from_json(j), Catch::Contains("contains a control character"));

@@ -72,6 +72,12 @@ TEST_CASE("a hostile template is refused with file:line, the key and the value")
     CHECK_THROWS_WITH(parse("environment = { A = \"x\\u0000y\" }\n"), Catch::Contains("contains a control character"));
     CHECK_THROWS_WITH(parse("capabilities = [\"cap_sys_admin; x\"]\n"), Catch::Contains("is not a capability name"));
     CHECK_THROWS_WITH(parse("[ready]\ncheck = \"tcp:99999\"\n"), Catch::Contains("ready.check 'tcp:99999' is not valid"));
+    CHECK_THROWS_WITH(parse("[ready]\ncheck = \"https://127.0.0.1:8443/\"\n"),
+                      Catch::Contains("is an https URL: romimg-init checks readiness on the appliance over plain HTTP"));
+    CHECK_THROWS_WITH(parse("[ready]\ncheck = \"http://10.0.0.5:8080/\"\n"),
+                      Catch::Contains("names the host '10.0.0.5': the appliance checks the service on its own loopback"));
+    CHECK_NOTHROW(parse("[ready]\ncheck = \"http://127.0.0.1:8080/\"\n"));
+    CHECK_NOTHROW(parse("[ready]\ncheck = \"http://localhost:8080/status?full\"\n"));
     CHECK_THROWS_WITH(parse("[ready]\ntimeout = 0\n"), Catch::Contains("ready.timeout '0' is out of range"));
     CHECK_THROWS_WITH(parse("[ready]\ncheck = \"tcp:80\"\n[trace]\nprobes = [\"GET / abc\"]\n"),
                       Catch::Contains("trace.probes[0] 'GET / abc' is not valid"));
@@ -79,6 +85,19 @@ TEST_CASE("a hostile template is refused with file:line, the key and the value")
                       Catch::Contains("verify.probes 'GET / 200' needs a ready check"));
     CHECK_THROWS_WITH(parse("[jail]\nlogs = [\"/var/log/x/../../etc/passwd\"]\n"), Catch::Contains("jail.logs[0]"));
     CHECK_THROWS_WITH(parse("[jail]\ninclude = [\"etc/*\"]\n"), Catch::Contains("jail.include[0] 'etc/*' is not absolute"));
+    const std::string props = "[[jail.properties]]\nfile = \"/etc/t/c.properties\"\nkey = \"a.b\"\n";
+    CHECK_NOTHROW(parse(props + "add = [\"tomcat10-*.jar\"]\n"));
+    CHECK_NOTHROW(parse("[[jail.properties]]\nfile = \"/etc/t/logging.properties\"\n"
+                        "key = \"org.apache.catalina.core.ContainerBase.[Catalina].[localhost].handlers\"\n"
+                        "add = [\"java.util.logging.ConsoleHandler\"]\n"));
+    CHECK_THROWS_WITH(parse(props + "add = [\"x.jar,evil.jar\"]\n"), Catch::Contains("jail.properties[0].add[0] 'x.jar,evil.jar'"));
+    CHECK_THROWS_WITH(parse(props + "add = [\"a b\"]\n"), Catch::Contains("is not one plain list item"));
+    CHECK_THROWS_WITH(parse(props + "add = []\n"), Catch::Contains("jail.properties entries need file, key and add"));
+    CHECK_THROWS_WITH(parse("[[jail.properties]]\nfile = \"c.properties\"\nkey = \"a\"\nadd = [\"x\"]\n"),
+                      Catch::Contains("jail.properties[0].file 'c.properties'"));
+    CHECK_THROWS_WITH(parse("[[jail.properties]]\nfile = \"/c.properties\"\nkey = \"a=b\"\nadd = [\"x\"]\n"),
+                      Catch::Contains("jail.properties[0].key 'a=b' is not a plain key"));
+    CHECK_THROWS_WITH(parse(props + "add = [\"x\"]\nmode = 1\n"), Catch::Contains("mode"));
     CHECK_THROWS_WITH(parse("[rlimits]\nnofile = -5\n"), Catch::Contains("rlimits.nofile '-5' is out of range"));
     CHECK_THROWS_WITH(parse("", "Bad Name.toml"), Catch::Contains("the template's name 'Bad Name' (its file name) is not a service name"));
     CHECK_THROWS_WITH(recipe::parse_template("[service]\ncommand = [\"/usr/../bin/sh\"]\n", "t.toml"),
