@@ -18,8 +18,10 @@ ReadyCheck parse_ready(const std::string& spec) {
     appliance::ReadyCheck c;
     std::string why;
     if (spec.empty() || !appliance::parse_ready_check(spec, c, why))
-        throw UsageError(fmt::format("bad ready check '{}': {} (expected tcp:PORT or an http(s) URL)", spec,
-                                     spec.empty() ? "it is empty" : why));
+        throw UsageError(fmt::format("bad ready check '{}': {}", spec,
+                                     spec.empty() ? "it is empty (write tcp:PORT or an http(s) URL)"
+                                     : why.find("expected") == std::string::npos ? why + " (write tcp:PORT or an http(s) URL)"
+                                                                                 : why));
     ReadyCheck r;
     r.kind = c.kind == appliance::ReadyCheck::tcp ? ReadyCheck::tcp : ReadyCheck::http;
     r.host = c.host;

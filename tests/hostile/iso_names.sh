@@ -103,7 +103,7 @@ hostile_json service-path "services\[0\]\.name '\.\./\.\./etc' is not a service 
 hostile_json service-newline "services\[0\]\.name 'svc.x0aromimg-init: svc is ready' is not a service name" \
   's/"name": "svc"/"name": "svc\\nromimg-init: svc is ready"/'
 hostile_json port "services\[0\]\.ports '70000' is not a TCP port \(1-65535\)" 's/"ports": \[80\]/"ports": [70000]/'
-hostile_json ready "services\[0\]\.ready 'tcp:65616' is not tcp:PORT" 's/"ready": "tcp:80"/"ready": "tcp:65616"/'
+hostile_json ready "services\[0\]\.ready 'tcp:65616' is not a ready check \(expected tcp:PORT with a port of 1-65535\)" 's/"ready": "tcp:80"/"ready": "tcp:65616"/'
 hostile_json layer "layers\[0\]\.iso_path '\.\./\.\./\.\./etc/shadow' is not a safe ISO path" \
   's/"iso_path": "live\/root.sqfs"/"iso_path": "..\/..\/..\/etc\/shadow"/'
 hostile_json mount "layers\[0\]\.mount '/jail/\.\./etc' is not a mount point" 's/"mount": "\/"/"mount": "\/jail\/..\/etc"/'
