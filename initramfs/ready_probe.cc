@@ -12,22 +12,20 @@ namespace romimg::appliance {
 namespace {
 
 // The appliance always checks its own loopback (the template check allows only loopback hosts).
-bool loopback_address(const ReadyCheck& c, sockaddr_storage& ss, socklen_t& len) {
+socklen_t loopback_address(const ReadyCheck& c, sockaddr_storage& ss) {
     ss = {};
     if (c.host == "::1") {
         auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
         a->sin6_family = AF_INET6;
         a->sin6_port = htons((uint16_t)c.port);
         a->sin6_addr = in6addr_loopback;
-        len = sizeof *a;
-    } else {
-        auto* a = reinterpret_cast<sockaddr_in*>(&ss);
-        a->sin_family = AF_INET;
-        a->sin_port = htons((uint16_t)c.port);
-        a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        len = sizeof *a;
+        return sizeof *a;
     }
-    return true;
+    auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+    a->sin_family = AF_INET;
+    a->sin_port = htons((uint16_t)c.port);
+    a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return sizeof *a;
 }
 
 constexpr size_t kStatusLineMax = 256;
@@ -43,17 +41,13 @@ void ReadyProbe::reset() {
 }
 
 void ReadyProbe::give_up(double now) {
-    if (fd_ >= 0) close(fd_);
-    fd_ = -1;
-    sent_ = false;
-    reply_.clear();
+    reset();
     next_ = now + kRetrySeconds;
 }
 
 bool ReadyProbe::open_connection(const ReadyCheck& c, double now) {
     sockaddr_storage ss;
-    socklen_t len;
-    loopback_address(c, ss, len);
+    const socklen_t len = loopback_address(c, ss);
     const int type = SOCK_STREAM | SOCK_CLOEXEC | (c.kind == ReadyCheck::tcp ? 0 : SOCK_NONBLOCK);
     fd_ = socket(ss.ss_family, type, 0);
     if (fd_ < 0) return false;
