@@ -324,6 +324,8 @@ jail::JailBuild jail_service(const BuildOptions& opt, const Request& r, const re
     jail::JailExtras extras;
     extras.seccomp_arch = r.tgt->seccomp_arch;
     extras.traced = std::move(carried);
+    extras.run_target = r.route != staging::TraceRoute::translated;
+    extras.cds_cache = r.cache_dir / "cds";
     if (auto mode = seccomp_override(opt, t.name)) extras.seccomp_mode = seccomp::parse_mode(*mode, "--seccomp");
     std::vector<content::ContentSpec> mine;
     for (const auto& c : r.contents)
@@ -354,7 +356,7 @@ jail::JailBuild jail_service(const BuildOptions& opt, const Request& r, const re
 void root_view_stage(const Request& r, const BuildRoot& root, std::optional<staging::RootView>& view) {
     if (root.dir.empty()) return;
     auto stage = log::stage("root view");
-    view.emplace(root.dir, r.work);
+    view.emplace(root.dir, r.work, std::vector<std::filesystem::path>{r.cache_dir / "cds"});
     size_t copied = root.staged ? staging::copy_site(*view, r.templates) : 0;
     stage.detail(fmt::format("{}{}", root.dir.string(),
                              root.staged ? fmt::format(", with {} site files of this host over it", copied) : ""));

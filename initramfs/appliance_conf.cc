@@ -109,9 +109,23 @@ std::string format_conf(const Conf& c) {
         for (const auto& d : s.devices) o += "device " + esc(d) + "\n";
         for (const auto& e : s.start_execs) o += "start_exec " + esc(e) + "\n";
         if (s.seccomp != "off") o += "seccomp " + esc(s.seccomp) + " " + esc(s.seccomp_filter) + "\n";
+        for (const auto& m : s.expect_maps) o += "expect_map " + esc(m) + "\n";
         o += "end\n";
     }
     return o;
+}
+
+bool maps_contain(const std::string& maps, const std::string& path) {
+    if (path.empty()) return false;
+    const std::string want = " " + path;
+    size_t pos = 0;
+    while (pos < maps.size()) {
+        size_t end = maps.find('\n', pos);
+        if (end == std::string::npos) end = maps.size();
+        if (end - pos >= want.size() && maps.compare(end - want.size(), want.size(), want) == 0) return true;
+        pos = end + 1;
+    }
+    return false;
 }
 
 bool parse_conf(const std::string& text, Conf& out, std::string& error) {
@@ -217,6 +231,10 @@ bool parse_conf(const std::string& text, Conf& out, std::string& error) {
                 return fail("seccomp takes enforce|log and a filter under " + std::string(kSeccompDir));
             s.seccomp = w[1];
             s.seccomp_filter = w[2];
+        } else if (k == "expect_map") {
+            if (w.size() != 2 || w[1].empty() || w[1][0] != '/' || w[1].find_first_of(" \t\n") != std::string::npos)
+                return fail("expect_map takes one absolute path without blanks");
+            s.expect_maps.push_back(w[1]);
         }
         else return fail("unknown key " + k + " in service " + s.name);
     }

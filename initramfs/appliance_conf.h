@@ -61,7 +61,14 @@ struct Service {
     // the BPF program's path in the appliance's root (kSeccompDir/NAME.bpf; "" when off).
     std::string seccomp = "off";
     std::string seccomp_filter;
+    // Files (absolute in the appliance's root) its main process must have mapped once it is
+    // ready, e.g. its JVM's class-data-sharing archive: init checks /proc/PID/maps and says so
+    // on the ready line, or warns that the service runs without it.
+    std::vector<std::string> expect_maps;
 };
+
+// Pure: whether a /proc/PID/maps text has a mapping of `path` (a line ending in " PATH").
+bool maps_contain(const std::string& maps, const std::string& path);
 
 // Where the builder puts the compiled filters, and "nr name" lines for naming a syscall in a
 // seccomp report.

@@ -42,6 +42,12 @@ using appliance::kLogRate;
 
 namespace {
 
+// Whether process `pid` maps `path` (absolute in init's root, as /proc/PID/maps names it).
+bool maps_file(pid_t pid, const std::string& path) {
+    std::string maps;
+    return read_file("/proc/" + std::to_string(pid) + "/maps", maps) && appliance::maps_contain(maps, path);
+}
+
 const char* const kRomlock = "/sys/kernel/security/romlock";
 const char* const kLogDir = "/var/log/romimg";
 const char* const kSelftest = "/run/medium/romimg/selftest";
@@ -451,6 +457,14 @@ void Pid1::check_ready(Running& r, double now) {
     how += " s";
     if (r.check.kind == appliance::ReadyCheck::http)
         how += ", HTTP " + std::to_string(r.probe.last_status()) + " for GET " + r.check.path;
+    for (const auto& m : s.expect_maps) {
+        if (maps_file(r.pid, m)) {
+            how += "; maps " + m.substr(m.rfind('/') + 1);
+        } else {
+            say("WARNING: " + s.name + " does not map " + m + ": it runs without it (a JVM that rejects its class-data "
+                "archive starts slower; `romimg verify` and the build's run in the jail check it)");
+        }
+    }
     if (s.exec_lock) {
         if (!write_file(std::string(kRomlock) + "/exec_lock", std::to_string(r.pid) + "\n")) {
             say("cannot exec-lock " + s.name + ": " + strerror(errno) + ": stopping it");

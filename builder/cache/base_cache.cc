@@ -45,7 +45,11 @@ std::string tree_digest(const sfs::path& dir) {
 
 std::vector<std::string> host_sources(const jail::JailPlan& plan) {
     std::vector<std::string> out;
+    // A jlink'd runtime's files are made in the work dir: what they were made from is stamped.
+    const std::string image = plan.java ? plan.java->image + "/" : std::string();
+    if (plan.java) out.insert(out.end(), plan.java->inputs.begin(), plan.java->inputs.end());
     for (const auto& n : plan.nodes) {
+        if (!image.empty() && n.kind == jail::JailNode::file && n.source.rfind(image, 0) == 0) continue;
         // A generated node with a source is a host file romimg edited (jail.properties).
         if (n.kind == jail::JailNode::file || (n.kind == jail::JailNode::generated && !n.source.empty()))
             out.push_back(n.source);

@@ -99,6 +99,13 @@ JailDiff diff_jails(const JailRecord& a, const JailRecord& b) {
     std::sort(d.packages.begin(), d.packages.end(),
               [](const PackageChange& x, const PackageChange& y) { return x.package < y.package; });
     diff_seccomp(d.seccomp, a.seccomp, b.seccomp);
+    auto runtime = [](const JailRecord& r) { return r.java ? "jlink " + r.java->home : std::string("distribution"); };
+    compare(d.java, "runtime", runtime(a), runtime(b));
+    if (a.java && b.java) {
+        compare(d.java, "version", a.java->version, b.java->version);
+        compare(d.java, "modules", fmt::format("{}", fmt::join(a.java->modules, " ")), fmt::format("{}", fmt::join(b.java->modules, " ")));
+        compare(d.java, "cds", a.java->cds, b.java->cds);
+    }
     return d;
 }
 
@@ -201,7 +208,8 @@ json diff_json(const ImageDiff& d) {
                          {"removed", removed},
                          {"changed", changed},
                          {"packages", packages},
-                         {"seccomp", changes_json(j.seccomp)}});
+                         {"seccomp", changes_json(j.seccomp)},
+                         {"java", changes_json(j.java)}});
     }
     return {{"identical", d.empty()},
             {"image", changes_json(d.image)},
@@ -241,6 +249,7 @@ std::string diff_table(const ImageDiff& d) {
             out += fmt::format("  package {}: {} -> {}\n", P(p.package), p.old_version.empty() ? "(none)" : P(p.old_version),
                                p.new_version.empty() ? "(none)" : P(p.new_version));
         for (const auto& c : j.seccomp) out += fmt::format("  seccomp {}: {} -> {}\n", P(c.what), P(c.old_value), P(c.new_value));
+        for (const auto& c : j.java) out += fmt::format("  java {}: {} -> {}\n", P(c.what), P(c.old_value), P(c.new_value));
         for (const auto& e : j.removed) out += "  - " + describe(e) + "\n";
         for (const auto& e : j.added) out += "  + " + describe(e) + "\n";
         for (const auto& c : j.changed) {

@@ -33,7 +33,10 @@ struct JailDiff {
     std::vector<FileChange> changed;
     std::vector<PackageChange> packages;
     std::vector<ValueChange> seccomp;  // "mode", "allow <name>" (old/new: its why, or "" when absent), "kill <name>"
-    bool empty() const { return added.empty() && removed.empty() && changed.empty() && packages.empty() && seccomp.empty(); }
+    std::vector<ValueChange> java;     // "runtime", "version", "modules", "cds"
+    bool empty() const {
+        return added.empty() && removed.empty() && changed.empty() && packages.empty() && seccomp.empty() && java.empty();
+    }
 };
 
 struct ImageDiff {

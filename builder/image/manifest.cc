@@ -95,6 +95,15 @@ JailRecord jail_record_from_json(const json& j) {
             r.entries.push_back(std::move(x));
         }
         if (j.contains("seccomp")) r.seccomp = seccomp::plan_from_json(j.at("seccomp"));
+        if (j.contains("java")) {
+            const json& jv = j.at("java");
+            JailRecord::Java x;
+            x.home = jv.at("home").get<std::string>();
+            x.version = jv.at("version").get<std::string>();
+            x.cds = jv.at("cds").get<std::string>();
+            for (const auto& mod : jv.at("modules")) x.modules.push_back(mod.at("name").get<std::string>());
+            r.java = x;
+        }
     } catch (const json::exception& e) {
         throw Error(fmt::format("{}{}.json: {}", kJailsDir, r.service.empty() ? "?" : r.service, e.what()));
     }
@@ -164,6 +173,9 @@ json manifest_json(const ImageManifest& m) {
                          {"bytes", r.bytes},
                          {"packages", r.packages},
                          {"seccomp", r.seccomp ? seccomp::to_json(*r.seccomp) : json(nullptr)},
+                         {"java", r.java ? json{{"home", r.java->home}, {"version", r.java->version},
+                                                {"modules", r.java->modules}, {"cds", r.java->cds}}
+                                         : json(nullptr)},
                          {"entries", entries}});
     }
     json layers = json::array();
@@ -256,6 +268,10 @@ std::string manifest_table(const ImageManifest& m) {
         out += fmt::format("\njail {}: {} entries, {} files, {}, {} packages\n", P(r.service), r.entries.size(), r.files,
                            human_bytes(r.bytes), r.packages.size());
         out += seccomp_table(r);
+        if (r.java)
+            out += fmt::format("  java: a jlink'd runtime at {} (JDK {}), {} modules: {}\n  class-data sharing: {}\n",
+                               P(r.java->home), P(r.java->version), r.java->modules.size(), P(fmt::format("{}", fmt::join(r.java->modules, " "))),
+                               r.java->cds.empty() ? "none" : P(r.java->cds));
         out += fmt::format("  {:<9} {:>10}  {:<24} {:<22} {}\n", "type", "size", "package", "version", "path (why)");
         for (const auto& e : r.entries) {
             if (e.type == "dir") continue;

@@ -65,6 +65,12 @@ struct JailRecord {
     std::map<std::string, std::string> packages; // package → version, of the entries
     uint64_t files = 0, bytes = 0;
     std::optional<seccomp::FilterPlan> seccomp;  // none: an image from before per-service filters
+    // [java] runtime = "jlink": the linked runtime (the jail manifest's "java"); none: the distribution's.
+    struct Java {
+        std::string home, version, cds;
+        std::vector<std::string> modules;
+    };
+    std::optional<Java> java;
 };
 
 // The jail manifest as it goes into the ISO: `manifest` (jail::manifest_json) plus the sha256 of

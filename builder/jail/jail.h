@@ -7,6 +7,7 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,18 @@ struct JailMount {
     std::string options;  // tmpfs: "size=8m,mode=0755,uid=33,gid=33"; proc: "ro"
 };
 
+// [java] runtime = "jlink": the runtime that replaced the distribution's (builder/java/runtime.h).
+struct JavaRuntime {
+    std::string home;                 // in the jail: /usr/lib/jvm/java-17-openjdk-amd64
+    std::string version;              // the JDK's, e.g. 17.0.21
+    std::string jmods;                // where it was linked from
+    std::vector<std::pair<std::string, std::string>> modules;  // module → why
+    std::string cds;                  // what its classes.jsa holds ("" = none)
+    std::string image;                // the linked image in the work dir (its files are the nodes' sources)
+    // The host files it was made from (jmods, the jlink tool), for the base cache's stamps.
+    std::vector<std::string> inputs;
+};
+
 struct JailPlan {
     std::string service;
     std::vector<JailNode> nodes;    // sorted by path: every parent comes before its children
@@ -50,6 +63,7 @@ struct JailPlan {
     std::vector<std::string> capabilities;
     // The service's seccomp filter, planned from the trace (build_jail); mode off = none.
     seccomp::FilterPlan seccomp;
+    std::optional<JavaRuntime> java;
 };
 
 // "/dev/null, /dev/zero, ..." for messages.

@@ -67,7 +67,7 @@ nlohmann::json manifest_json(const JailPlan& plan, const dpkg::Database& db,
     json findings = json::array();
     for (const auto& f : plan.findings)
         findings.push_back({{"severity", f.severity}, {"path", f.path}, {"message", f.message}});
-    return {{"romimg_jail", 1},
+    json result = {{"romimg_jail", 1},
             {"service", plan.service},
             {"uid", plan.accounts.uid},
             {"gid", plan.accounts.gid},
@@ -81,6 +81,13 @@ nlohmann::json manifest_json(const JailPlan& plan, const dpkg::Database& db,
                           {"with_dependencies", closure_pkgs},
                           {"installed_bytes", db.installed_bytes(closure_pkgs)}}},
             {"entries", entries}};
+    if (plan.java) {
+        json modules = json::array();
+        for (const auto& [name, why] : plan.java->modules) modules.push_back({{"name", name}, {"why", why}});
+        result["java"] = {{"runtime", "jlink"}, {"home", plan.java->home}, {"version", plan.java->version},
+                          {"jmods", plan.java->jmods}, {"modules", modules}, {"cds", plan.java->cds}};
+    }
+    return result;
 }
 
 std::string manifest_table(const nlohmann::json& m) {
@@ -97,6 +104,14 @@ std::string manifest_table(const nlohmann::json& m) {
     for (const auto& mt : m["mounts"])
         out += fmt::format("mount {} on {} ({})\n", mt["type"].get<std::string>(), mt["target"].get<std::string>(),
                            mt["options"].get<std::string>());
+    if (m.contains("java")) {
+        const auto& j = m["java"];
+        out += fmt::format("java: a jlink'd runtime at {} (JDK {}, from {}), {} modules; class-data sharing: {}\n",
+                           j["home"].get<std::string>(), j["version"].get<std::string>(), j["jmods"].get<std::string>(),
+                           j["modules"].size(), j["cds"].get<std::string>().empty() ? "none" : j["cds"].get<std::string>());
+        for (const auto& mod : j["modules"])
+            out += fmt::format("  module {:<24} {}\n", mod["name"].get<std::string>(), mod["why"].get<std::string>());
+    }
     out += "\nper package:\n";
     for (const auto& p : m["totals"]["by_package"])
         out += fmt::format("  {:<36} {:>6} files {:>10}\n", p["package"].get<std::string>(), p["files"].get<uint64_t>(),

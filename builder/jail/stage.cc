@@ -1,17 +1,20 @@
 #include "jail/stage.h"
 
-#include "jail/properties.h"
-
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "closure/closure.h"
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/strings.h"
 #include "common/log.h"
+#include "common/sys.h"
 #include "dpkg/dpkg.h"
+#include "java/cds.h"
+#include "java/runtime.h"
 #include "jail/accounts.h"
 #include "jail/capabilities.h"
 #include "jail/manifest.h"
@@ -68,6 +71,11 @@ trace::TraceResult trace_service(const recipe::ServiceTemplate& t, const std::fi
     return traced;
 }
 
+namespace {
+void run_linked(const recipe::ServiceTemplate& t, JailBuild& jail, const std::filesystem::path& work,
+                const std::filesystem::path& cds_cache);
+}  // namespace
+
 JailBuild build_jail(const recipe::ServiceTemplate& t, const std::filesystem::path& dir,
                      const std::filesystem::path& work, const JailExtras& extras) {
     JailBuild result;
@@ -110,11 +118,17 @@ JailBuild build_jail(const recipe::ServiceTemplate& t, const std::filesystem::pa
         result.plan = plan_jail(files, t, accounts);
         if (extras.adjust_plan) result.plan = extras.adjust_plan(std::move(result.plan));
         result.plan = apply_property_edits(std::move(result.plan), t.properties, t.file);
+        if (t.java.runtime == "jlink" && extras.run_target) result.plan = java::link_runtime(std::move(result.plan), t, work);
+        else if (t.java.runtime == "jlink")
+            log::warn("{}: java.runtime = \"jlink\" runs the target's JDK tools, and this host cannot run the "
+                      "target's programs (the translated trace route): {} keeps the distribution's Java runtime",
+                      t.file.string(), t.name);
         result.plan.start_execs = start_execs(traced, result.plan, &result.plan.findings);
         result.plan.seccomp = seccomp_plan;
         result.bytes = apply_jail(result.plan, dir);
         stage.detail(fmt::format("{} entries, {:.1f} MB", result.plan.nodes.size(), result.bytes / 1048576.0));
     }
+    if (result.plan.java) run_linked(t, result, work, extras.cds_cache);
     {
         auto stage = log::stage("manifest");
         dpkg::Database db = dpkg::Database::load();
@@ -132,23 +146,87 @@ JailBuild build_jail(const recipe::ServiceTemplate& t, const std::filesystem::pa
     return result;
 }
 
-void verify_jail(const recipe::ServiceTemplate& t, const JailBuild& jail, const std::filesystem::path& work) {
-    const JailPlan& plan = jail.plan;
-    const std::filesystem::path& dir = jail.dir;
-    trace::TraceRequest req = trace::build_request(&t, {}, work);
-    auto stage = log::stage("verify " + t.name + " in its jail");
-    trace::TraceRequest vreq = req;
-    vreq.name = t.name + "-verify";
-    vreq.log = vreq.work / "logs" / fmt::format("verify-{}.log", t.name);
-    vreq.service.jail_root = dir.string();
-    // What init will do with it on the appliance (docs/jails.md lists what the host cannot
-    // reproduce: romlock, the exec lock, the appliance's kernel).
-    vreq.service.confinement = rootfs::service_entry(t, plan, t.exec_lock, "/");
+namespace {
+
+// A run of the service from its jail, confined as init will confine it on the appliance (docs/jails.md
+// lists what the host cannot reproduce: romlock, the exec lock, the appliance's kernel), with its
+// trace and verify probes.
+trace::TraceRequest jail_run_request(const recipe::ServiceTemplate& t, const JailBuild& jail,
+                                     const std::filesystem::path& work, const std::string& what) {
+    trace::TraceRequest vreq = trace::build_request(&t, {}, work);
+    vreq.name = t.name + "-" + what;
+    vreq.log = vreq.work / "logs" / fmt::format("{}-{}.log", what, t.name);
+    vreq.service.jail_root = jail.dir.string();
+    vreq.service.confinement = rootfs::service_entry(t, jail.plan, t.exec_lock, "/");
     vreq.service.writable.clear();
     vreq.service.logs.clear();
     vreq.service.proc = t.proc;
-    if (plan.seccomp.mode != seccomp::Mode::off) vreq.service.seccomp_bpf = seccomp::compile_filter(plan.seccomp);
+    if (jail.plan.seccomp.mode != seccomp::Mode::off) vreq.service.seccomp_bpf = seccomp::compile_filter(jail.plan.seccomp);
     for (const auto& s : t.verify_probes) vreq.probes.push_back(trace::parse_probe(s));
+    return vreq;
+}
+
+// [java] runtime = "jlink": the service run from its jail on the linked runtime, with every
+// probe (a module jlink left out fails here, at build time, not on the appliance), the JVM
+// writing the classes it loads; with cds = "service" they go into the runtime's CDS archive,
+// which replaces jlink's in the jail.
+void run_linked(const recipe::ServiceTemplate& t, JailBuild& jail, const std::filesystem::path& work,
+                const std::filesystem::path& cds_cache) {
+    jail::JavaRuntime& rt = *jail.plan.java;
+    auto stage = log::stage("run " + t.name + " on its jlink'd runtime");
+    trace::TraceRequest req = jail_run_request(t, jail, work, "linked");
+    const bool collect = t.java.cds == "service";
+    const std::filesystem::path list = work / "java" / (t.name + ".classlist");
+    Fd out;
+    if (collect) {
+        // In the first writable dir of the jail (template_checks: cds = "service" has one).
+        req.service.collect_path = t.writable.at(0).path + "/romimg-loaded-classes.lst";
+        req.service.argv.insert(req.service.argv.begin() + 1, "-XX:DumpLoadedClassList=" + req.service.collect_path);
+        req.service.confinement->argv = req.service.argv;
+        out = sys::open(list, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        req.service.collect_fd = out.get();
+    }
+    std::vector<std::string> names;
+    for (const auto& [m, why] : rt.modules) names.push_back(m);
+    trace::TraceResult r;
+    try {
+        r = trace::run_trace(req);
+    } catch (const Error& e) {
+        throw Error(fmt::format("{} does not run on its jlink'd runtime ({}):\n{}", t.name, fmt::join(names, " "), e.what()));
+    }
+    if (std::string failed = trace::probe_failures(r, req.log); !failed.empty())
+        throw Error(fmt::format("{} does not work on its jlink'd runtime (modules: {}):\n{}\n  If its output names a "
+                                "class of the JDK it could not find (NoClassDefFoundError, ClassNotFoundException), add "
+                                "that class's module to java.modules in {}; or set java.runtime = \"distribution\"",
+                                t.name, fmt::join(names, " "), failed, t.file.string()));
+    int ok = 0;
+    for (const auto& pr : r.probes) ok += pr.ok;
+    stage.detail(fmt::format("{}/{} probes passed", ok, r.probes.size()));
+    if (!collect) return;
+    out.reset();
+    if (r.collected <= 0)
+        throw Error(fmt::format("{}: the JVM wrote no list of the classes it loaded ({}): java.cds = \"service\" needs "
+                                "one (its output: {}); or set java.cds = \"default\"",
+                                t.name, r.collect_error.empty() ? "an empty file" : r.collect_error, req.log.string()));
+    const std::string dump = java::dump_list(fs::read_file(rt.image + "/lib/classlist"), fs::read_file(list));
+    rt.cds = java::share_classes(rt, dump, cds_cache, work, t.name);
+    // Into the jail, over jlink's archive, and into the plan (its size).
+    const std::string rel = rt.home + "/lib/server/classes.jsa";
+    const std::string archive = rt.image + "/lib/server/classes.jsa";
+    fs::write_file_atomic(jail.dir.string() + rel, fs::read_file(archive), 0444);
+    for (auto& n : jail.plan.nodes)
+        if (n.path == rel) {
+            n.size = std::filesystem::file_size(archive);
+            n.mode = 0444;
+        }
+}
+
+}  // namespace
+
+void verify_jail(const recipe::ServiceTemplate& t, const JailBuild& jail, const std::filesystem::path& work) {
+    const std::filesystem::path& dir = jail.dir;
+    auto stage = log::stage("verify " + t.name + " in its jail");
+    trace::TraceRequest vreq = jail_run_request(t, jail, work, "verify");
     trace::TraceResult vr;
     try {
         vr = trace::run_trace(vreq);

@@ -36,6 +36,11 @@ struct JailExtras {
     // A trace made elsewhere (the translated route, staging/translate.h), in this root's paths:
     // taken instead of tracing the service here.
     std::optional<trace::TraceResult> traced;
+    // False when this host cannot run the target's programs (the translated route): [java]
+    // runtime = "jlink" then keeps the distribution's runtime (it runs the target's jlink).
+    bool run_target = true;
+    // Where CDS archives are kept between builds (java/cds.h); empty = dumped each time.
+    std::filesystem::path cds_cache;
 };
 
 // Traces the service where this process stands (its root, its arch): the template's command and

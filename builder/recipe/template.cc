@@ -1,6 +1,7 @@
 #include "recipe/template.h"
 
 #include <algorithm>
+#include <cctype>
 #include <set>
 
 #include <fmt/format.h>
@@ -80,6 +81,34 @@ void read_seccomp(const toml::table& sc, const std::filesystem::path& file, secc
             throw r.error(sc.get("allow"), fmt::format("seccomp.allow: {} is on the never-list: allow it with "
                                                       "seccomp.allow_never = {{ {} = \"why it is needed\" }}",
                                                       n, n));
+    r.reject_unknown();
+}
+
+void read_java(const toml::table& jv, const std::filesystem::path& file, ServiceTemplate& t) {
+    Reader r(jv, file, "java");
+    JavaSpec& j = t.java;
+    j.present = true;
+    r.str("runtime", j.runtime);
+    r.strings("modules", j.modules);
+    r.str("cds", j.cds);
+    r.reject_unknown();
+    if (j.runtime != "jlink" && j.runtime != "distribution")
+        throw r.error(jv.get("runtime"), fmt::format("java.runtime must be \"jlink\" (a runtime of the modules the "
+                                                     "service needs) or \"distribution\" (the JDK as installed), not '{}'",
+                                                     names::printable(j.runtime)));
+    if (j.cds != "service" && j.cds != "default" && j.cds != "off")
+        throw r.error(jv.get("cds"), fmt::format("java.cds must be \"service\", \"default\" or \"off\", not '{}'",
+                                                 names::printable(j.cds)));
+    for (const auto& m : j.modules)
+        if (m.empty() || !std::islower((unsigned char)m[0]) ||
+            m.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789._") != std::string::npos || m.back() == '.')
+            throw r.error(jv.get("modules"), fmt::format("java.modules: '{}' is not a JDK module name (e.g. jdk.crypto.ec)",
+                                                         names::printable(m)));
+    if (j.runtime == "distribution" && (jv.get("modules") || jv.get("cds")))
+        throw r.error(&jv, "java.modules and java.cds only apply with java.runtime = \"jlink\"");
+    if (j.runtime == "jlink" && j.cds == "service" && t.writable.empty())
+        throw r.error(&jv, "java.cds = \"service\" needs a writable dir in the jail ([jail] writable), where the "
+                           "build's run of the service writes the list of classes it loads; or say java.cds = \"default\"");
     r.reject_unknown();
 }
 
@@ -196,6 +225,7 @@ ServiceTemplate parse_template(const std::string& text, const std::filesystem::p
         }
     }
     if (const toml::table* sc = top.table("seccomp")) read_seccomp(*sc, file, t.seccomp);
+    if (const toml::table* jv = top.table("java")) read_java(*jv, file, t);
     top.reject_unknown();
     check_template(t, root);
     return t;

@@ -24,6 +24,16 @@ struct PropertyEdit {
     std::vector<std::string> add;   // "tomcat10-*.jar"
 };
 
+// [java]: the Java runtime of a Java service's jail (builder/java/runtime.h).
+struct JavaSpec {
+    bool present = false;                  // the template has a [java] table
+    std::string runtime = "distribution";  // "jlink": a runtime of only the modules it needs
+    std::vector<std::string> modules;      // JDK modules beyond what its jars say (found by name at run time)
+    // With jlink, the class-data-sharing archive: "service" (the JDK classes the service loaded in
+    // its jail), "default" (the JDK's own class list) or "off".
+    std::string cds = "service";
+};
+
 struct ServiceTemplate {
     std::filesystem::path file;  // where it was read from
     std::string name;            // file name without .toml
@@ -58,6 +68,7 @@ struct ServiceTemplate {
     bool keep_file_caps = false;  // keep file capabilities (dropped by default)
     std::vector<PropertyEdit> properties;  // [[jail.properties]]
     std::map<std::string, long> rlimits;  // "nofile" → 1024
+    JavaSpec java;                        // [java]
     seccomp::TemplateRules seccomp;       // [seccomp]: mode, allow, allow_never
 };
 

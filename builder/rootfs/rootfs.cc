@@ -50,6 +50,8 @@ appliance::Service service_entry(const recipe::ServiceTemplate& t, const jail::J
     for (const auto& l : t.logs) s.logs.push_back(prefix + l);
     s.devices = plan.devices;
     if (s.exec_lock) s.start_execs = plan.start_execs;
+    // A jlink'd runtime's CDS archive: the JVM silently runs without one it rejects.
+    if (plan.java && !plan.java->cds.empty()) s.expect_maps.push_back(prefix + plan.java->home + "/lib/server/classes.jsa");
     if (plan.seccomp.mode != seccomp::Mode::off) {
         s.seccomp = seccomp::to_string(plan.seccomp.mode);
         s.seccomp_filter = seccomp::filter_path(t.name);

@@ -93,7 +93,7 @@ void check_root(const sfs::path& root, const target::Target& t, const std::strin
                                      flag, root.string(), arch, t.name, arch));
 }
 
-RootView::RootView(const sfs::path& root, const sfs::path& work)
+RootView::RootView(const sfs::path& root, const sfs::path& work, const std::vector<sfs::path>& also)
     : root_(sfs::absolute(root)), work_(sfs::absolute(work)), base_(work_ / "view"), merged_(base_ / "merged") {
     if (std::string why = overlay_path_problem(root_); !why.empty())
         throw UsageError(fmt::format("the root {}: the path {}", root_.string(), why));
@@ -118,6 +118,12 @@ RootView::RootView(const sfs::path& root, const sfs::path& work)
         const sfs::path work_inside = merged_ / work_.relative_path();
         sfs::create_directories(work_inside);
         sys::mount(work_.string(), work_inside.string(), "", MS_BIND);
+        for (const auto& dir : also) {
+            const sfs::path d = sfs::absolute(dir), inside = merged_ / d.relative_path();
+            sfs::create_directories(d);
+            sfs::create_directories(inside);
+            sys::mount(d.string(), inside.string(), "", MS_BIND);
+        }
         host_root_ = sys::open("/", O_PATH | O_DIRECTORY);
     } catch (...) {
         ::umount2(merged_.c_str(), MNT_DETACH);

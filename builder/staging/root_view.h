@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "common/fd.h"
 #include "target/target.h"
@@ -34,8 +35,10 @@ class RootView {
 public:
     // Mounts the view under work/view: lower `root`, upper work/view/upper (fresh each build),
     // with /proc, /dev and /sys from the host and the work dir bound at its own path, so the
-    // jail stage writes its jails where the rest of the build finds them.
-    RootView(const std::filesystem::path& root, const std::filesystem::path& work);
+    // jail stage writes its jails where the rest of the build finds them; and each of `also`
+    // (created if missing) at its own path too (the CDS archive cache).
+    RootView(const std::filesystem::path& root, const std::filesystem::path& work,
+             const std::vector<std::filesystem::path>& also = {});
     ~RootView();
     RootView(const RootView&) = delete;
     RootView& operator=(const RootView&) = delete;

@@ -38,8 +38,11 @@ std::vector<std::string> staging_packages(const std::vector<recipe::ServiceTempl
         p = p.substr(0, p.find(':'));
         if (!p.empty()) all.insert(p);
     };
-    for (const auto& t : templates)
+    for (const auto& t : templates) {
         for (const auto& p : t.packages) add(p);
+        // [java] runtime = "jlink" links from the root's own JDK's jmods and runs its jlink.
+        if (t.java.runtime == "jlink") add("default-jdk-headless");
+    }
     for (const auto& p : host_owners) add(p);
     return {all.begin(), all.end()};
 }

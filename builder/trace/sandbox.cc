@@ -313,6 +313,37 @@ private:
     std::thread thread_;
 };
 
+// Copies `path` (in the sandbox's root) to `fd`: the bytes copied, or -1 with `error` set.
+long long collect_file(const std::string& path, int fd, std::string& error) {
+    constexpr long long kMax = 256ll << 20;
+    int in = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (in < 0) {
+        error = fmt::format("{}: {}", path, strerror(errno));
+        return -1;
+    }
+    Fd guard(in);
+    long long total = 0;
+    char buf[65536];
+    ssize_t n;
+    while ((n = ::read(in, buf, sizeof buf)) > 0) {
+        if ((total += n) > kMax) {
+            error = fmt::format("{} is over {} MB", path, kMax >> 20);
+            return -1;
+        }
+        try {
+            sys::write_all(fd, std::string(buf, n));
+        } catch (const SysError& e) {
+            error = fmt::format("copying {}: {}", path, e.what());
+            return -1;
+        }
+    }
+    if (n < 0) {
+        error = fmt::format("{}: {}", path, strerror(errno));
+        return -1;
+    }
+    return total;
+}
+
 void enter_root(const std::string& scratch) {
     // pivot_root(".", ".") stacks the old root on top of the new one, so no put_old directory
     // is needed (the jail's root is read-only); detaching it leaves only the new root.
@@ -499,6 +530,11 @@ void enter_root(const std::string& scratch) {
         j["main_status"] = tracer.main_status();
         j["stopped"] = stopping;
         j["killed"] = g_alarm != 0;
+        if (spec.collect_fd >= 0) {
+            std::string error;
+            j["collected"] = collect_file(spec.collect_path, spec.collect_fd, error);
+            if (!error.empty()) j["collect_error"] = error;
+        }
         send_msg(channel, Msg::result, j.dump());
         _exit(0);
     } catch (const std::exception& e) {

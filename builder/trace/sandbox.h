@@ -86,6 +86,11 @@ struct ServiceSpec {
     std::vector<std::pair<std::string, std::string>> content_binds;
     int stop_signal = 15;
     int stop_timeout_s = 10;
+    // A file the service writes inside the sandbox (e.g. the JVM's class list in a writable dir of
+    // its jail), copied by the supervisor to `collect_fd` (opened by romimg, O_CLOEXEC) once every
+    // traced process is gone, before the sandbox and its tmpfs vanish. -1 = none.
+    std::string collect_path;
+    int collect_fd = -1;
 };
 
 // Messages from the supervisor to romimg, on the channel pipe.

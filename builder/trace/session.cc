@@ -257,6 +257,8 @@ TraceResult run_trace(const TraceRequest& req) {
         return kv.first == work || kv.first.rfind(work + "/", 0) == 0;
     });
     result.probes = probes;
+    result.collected = j.value("collected", -1ll);
+    result.collect_error = j.value("collect_error", std::string());
     if (j.value("killed", false))
         log::warn("{} did not stop within {} s of its stop signal and was killed", req.name,
                   req.service.stop_timeout_s);

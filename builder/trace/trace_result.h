@@ -78,6 +78,10 @@ struct TraceResult {
     std::set<std::string> syscalls;          // seen at a trace stop
     std::set<std::string> syscalls_baseline; // never stopped on (see syscalls.h)
     std::vector<ProbeResult> probes;
+    // ServiceSpec::collect_path: the bytes the supervisor copied out (-1: none, or it failed,
+    // with collect_error saying why). Not part of the JSON form.
+    long long collected = -1;
+    std::string collect_error;
 
     // Records one use of a path. Type is refined when a later use knows better (e.g. a path that
     // was missing and then created).

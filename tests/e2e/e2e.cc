@@ -17,9 +17,12 @@
 
 #include <fmt/format.h>
 
+#include "appliance_conf.h"
+#include "common/error.h"
 #include "common/fs.h"
 #include "common/strings.h"
 #include "image/image_info.h"
+#include "image/manifest.h"
 #include "qemu/qemu.h"
 #include "recipe/template.h"
 #include "target/target.h"
@@ -71,6 +74,16 @@ int main(int argc, char** argv) {
         int apache_port = qemu::free_local_port(), tomcat_port = qemu::free_local_port();
         qemu::QemuSpec spec;
         const image::ImageInfo info = image::read_image_info(iso);
+        // What init was told to check: the files each service must map once ready (a jlink'd
+        // runtime's CDS archive).
+        std::map<std::string, std::vector<std::string>> expect_maps;
+        {
+            appliance::Conf conf;
+            std::string why;
+            if (!appliance::parse_conf(image::read_iso_file(iso, image::kConfPath), conf, why))
+                throw Error("the image's appliance.conf: " + why);
+            for (const auto& s : conf.services) expect_maps[s.name] = s.expect_maps;
+        }
         qemu::apply_target(spec, target::target_named(info.arch));
         if (mode == "pentium2") spec.cpu = "pentium2";  // a Pentium II: MMX, no SSE
         spec.iso = iso;
@@ -173,6 +186,10 @@ int main(int argc, char** argv) {
                     check(ready->find(", HTTP ") != std::string::npos, fmt::format("{}'s ready line names the HTTP answer: {}", svc.name, *ready));
                     check(tries == 1, fmt::format("{} served the first request after its ready line ({} tries)", svc.name, tries));
                 }
+                // The JVM silently runs without a CDS archive it rejects: init looked in its maps.
+                for (const auto& f : expect_maps[svc.name])
+                    check(ready->find("; maps " + f.substr(f.rfind('/') + 1)) != std::string::npos,
+                          fmt::format("{} maps {} once ready: {}", svc.name, f, *ready));
                 for (const auto& p : svc.probes) {
                     auto r = trace::run_probe(trace::parse_probe(p), fmt::format("http://127.0.0.1:{}", port), 60);
                     check(r.ok, fmt::format("{} {} -> {}{}", svc.name, p, r.status, r.ok ? "" : " (" + r.detail + ")"));

@@ -27,11 +27,16 @@ service = "apache"
 path = "/var/www/html"
 source = "$dir/e2e-site"
 TOML
-# A private cache that shares only the kernel: the second build traces, jails and packs every
-# layer again instead of taking them from the first build's cache entries.
+# A private cache that shares only the kernel and the CDS archives: the second build traces,
+# jails, links tomcat's runtime, runs it in its jail for its class list and packs every layer
+# again instead of taking them from the first build's cache entries. JDK 17's -Xshare:dump is not
+# deterministic (java/cds.h), so an archive is taken from the cache when the class list the
+# second run wrote and the runtime are the same bytes as the first's: a list that differs misses
+# it, and the ISOs differ.
 real_cache=${ROMIMG_CACHE:-$HOME/.cache/romimg}
-mkdir -p "$dir/repro/cache"
+mkdir -p "$dir/repro/cache" "$real_cache/cds"
 ln -s "$(realpath "$real_cache/kernel")" "$dir/repro/cache/kernel"
+ln -s "$(realpath "$real_cache/cds")" "$dir/repro/cache/cds"
 (cd "$dir/repro" && env -u SOURCE_DATE_EPOCH ROMIMG_CACHE="$dir/repro/cache" ROMIMG_TEMPLATES="$templates" "$romimg" -q build)
 [ -f "$second" ] || { echo "FAIL: romimg build with romimg.toml did not write $second" >&2; exit 1; }
 [ -d "$work2" ] || { echo "FAIL: romimg build did not use romimg.toml's work dir $work2" >&2; exit 1; }

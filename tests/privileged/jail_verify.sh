@@ -39,6 +39,21 @@ if [ "$service" = tomcat ]; then
   check "the JVM's crash report goes to stderr" 'case "$crash" in *"A fatal error has been detected by the Java Runtime Environment"*"S U M M A R Y"*) true;; *) false;; esac'
   check "the template asks for it" 'grep -q "\"-XX:ErrorFile=/proc/self/fd/2\"" "$(dirname "$0")/../../jail-templates/tomcat.toml"'
   check "no hs_err file was left in the jail" '[ -z "$(find "$jail" -name "hs_err*" | head -1)" ]'
+  # [java] runtime = "jlink": the jail's runtime holds the modules the manifest names, and
+  # --verify above ran tomcat on it.
+  home=$(dirname "$(dirname "$(readlink -f "$java")")")
+  release=$jail$home/release
+  check "the jail's runtime is jlink'd (its release names its modules)" 'grep -q "^MODULES=\"java.base .*java.sql" "$release" && ! grep -q "jdk.jshell" "$release"'
+  check "the jail's lib/modules is smaller than the host's" '[ "$(stat -c %s "$jail$home/lib/modules")" -lt "$(stat -c %s "$home/lib/modules")" ]'
+  check "no JDK tool or jmod in the jail" '[ ! -e "$jail$home/bin/jlink" ] && [ ! -e "$jail$home/jmods" ] && [ ! -e "$jail$home/bin/keytool" ]'
+  check "the manifest says which modules and why" 'grep -q "^  module java.sql .*required by" "$jail.manifest.txt" && grep -q "^  module jdk.crypto.ec .*the template" "$jail.manifest.txt"'
+  # cds = "service": the JVM maps the archive (-Xshare:on refuses to start without it), and it
+  # holds JDK classes tomcat loaded beyond the JDK's default list.
+  extra=$(grep -vxF -f "$jail$home/lib/classlist" "$tmp/work/java/tomcat.dumplist" | grep '^javax/management/' | head -1 | tr / .)
+  cds=$(unshare -m -p --fork sh -c 'mount -t proc proc "$1/proc" && chroot "$1" "$2" -Xshare:on -XX:+PrintSharedArchiveAndExit \
+          -XX:+UnlockDiagnosticVMOptions -XX:+PrintSharedDictionary' sh "$jail" "$java" 2>&1 || true)
+  check "the JVM maps the jail's CDS archive and finds it valid (-Xshare:on)" 'grep -q "^archive is valid" <<<"$cds"'
+  check "the archive holds a class tomcat loaded beyond the JDK's list (${extra:-none found})" '[ -n "$extra" ] && grep -q " $extra boot_loader" <<<"$cds"'
 fi
 python3 - "$jail.manifest.json" <<'PY'
 import json, sys

@@ -125,3 +125,34 @@ TEST_CASE("appliance.conf: a seccomp filter is enforce or log, and lives under /
         CHECK(err.rfind("line 4: seccomp takes", 0) == 0);
     }
 }
+
+TEST_CASE("appliance.conf: expect_map names files the service must map once ready") {
+    Conf back;
+    std::string err;
+    const std::string head = "service a\nroot /jail/a\nargv /a\n";
+    const std::string jsa = "/jail/a/usr/lib/jvm/java-17-openjdk-amd64/lib/server/classes.jsa";
+    REQUIRE(parse_conf(head + "expect_map " + jsa + "\nend\n", back, err));
+    CHECK(back.services.at(0).expect_maps == std::vector<std::string>{jsa});
+    CHECK(format_conf(back).find("expect_map " + jsa + "\n") != std::string::npos);
+    for (const char* bad : {"expect_map lib/x.jsa", "expect_map /a\\sb", "expect_map", "expect_map /a /b"}) {
+        CHECK_FALSE(parse_conf(head + bad + "\nend\n", back, err));
+        CHECK(err == "line 4: expect_map takes one absolute path without blanks");
+    }
+}
+
+TEST_CASE("maps_contain: a /proc/PID/maps line that ends in the path") {
+    using romimg::appliance::maps_contain;
+    const std::string jsa = "/jail/a/usr/lib/jvm/j/lib/server/classes.jsa";
+    const std::string maps =
+        "800000000-800ff0000 rw-p 00001000 07:00 1234                           " + jsa + "\n"
+        "7f0000000000-7f0000021000 r-xp 00000000 07:00 99                       /jail/a/usr/lib/libc.so.6\n"
+        "7ffd00000000-7ffd00021000 rw-p 00000000 00:00 0                        [stack]";
+    CHECK(maps_contain(maps, jsa));
+    CHECK(maps_contain(maps, "/jail/a/usr/lib/libc.so.6"));
+    CHECK_FALSE(maps_contain(maps, "/usr/lib/jvm/j/lib/server/classes.jsa"));  // the jail's prefix is part of it
+    CHECK_FALSE(maps_contain(maps, "/jail/a/usr/lib/jvm/j/lib/server/classes"));
+    // A file replaced after it was mapped is not the one the image has.
+    CHECK_FALSE(maps_contain("800000000-800ff0000 r--p 00000000 07:00 1 " + jsa + " (deleted)\n", jsa));
+    CHECK_FALSE(maps_contain("", jsa));
+    CHECK_FALSE(maps_contain(maps, ""));
+}
