@@ -118,7 +118,7 @@ JailBuild build_jail(const recipe::ServiceTemplate& t, const std::filesystem::pa
         result.plan = plan_jail(files, t, accounts);
         if (extras.adjust_plan) result.plan = extras.adjust_plan(std::move(result.plan));
         result.plan = apply_property_edits(std::move(result.plan), t.properties, t.file);
-        if (t.java.runtime == "jlink" && extras.run_target) result.plan = java::link_runtime(std::move(result.plan), t, work);
+        if (t.java.runtime == "jlink" && extras.run_target) result.plan = java::link_runtime(std::move(result.plan), t, work, extras.cds_cache);
         else if (t.java.runtime == "jlink")
             log::warn("{}: java.runtime = \"jlink\" runs the target's JDK tools, and this host cannot run the "
                       "target's programs (the translated trace route): {} keeps the distribution's Java runtime",
@@ -161,7 +161,14 @@ trace::TraceRequest jail_run_request(const recipe::ServiceTemplate& t, const Jai
     vreq.service.writable.clear();
     vreq.service.logs.clear();
     vreq.service.proc = t.proc;
-    if (jail.plan.seccomp.mode != seccomp::Mode::off) vreq.service.seccomp_bpf = seccomp::compile_filter(jail.plan.seccomp);
+    // The filter is loaded by this program before it execs the service, so it must allow this
+    // program's own arch: an i386 filter kills the amd64 execve. (The appliance's init is built
+    // for the target; the e2e boots prove the filter there.)
+    if (jail.plan.seccomp.mode != seccomp::Mode::off && jail.plan.seccomp.arch == "x86_64")
+        vreq.service.seccomp_bpf = seccomp::compile_filter(jail.plan.seccomp);
+    else if (jail.plan.seccomp.mode != seccomp::Mode::off)
+        log::info("    {}: its {} seccomp filter is not loaded for this run on the {} build host (the appliance loads it)",
+                  t.name, jail.plan.seccomp.arch, "x86_64");
     for (const auto& s : t.verify_probes) vreq.probes.push_back(trace::parse_probe(s));
     return vreq;
 }

@@ -51,7 +51,10 @@ std::string share_classes(const jail::JavaRuntime& rt, const std::string& list, 
     size_t classes = 0;
     for (const auto& line : split(list, '\n', true))
         if (!line.empty() && line[0] != '@' && line[0] != '#') ++classes;
-    const std::string what = fmt::format("{} classes: the JDK's default list and those {} loaded in its jail", classes, service);
+    const bool default_list = list == fs::read_file(image / "lib/classlist");
+    const std::string what = default_list
+                                 ? fmt::format("{} classes: the JDK's default list", classes)
+                                 : fmt::format("{} classes: the JDK's default list and those {} loaded in its jail", classes, service);
     const sfs::path cached = cache.empty() ? sfs::path() : cache / (key + ".jsa");
     if (!cached.empty() && sfs::is_regular_file(cached)) {
         fs::write_file_atomic(archive, fs::read_file(cached), 0444);
@@ -83,7 +86,8 @@ std::string share_classes(const jail::JavaRuntime& rt, const std::string& list, 
         sfs::create_directories(cache);
         fs::write_file_atomic(cached, fs::read_file(archive), 0444);
     }
-    log::info("    CDS archive of {} ({} of them not in the runtime: the service's own), {:.1f} MB", what, skipped,
+    log::info("    CDS archive of {}{}, {:.1f} MB", what,
+              skipped ? fmt::format(" ({} of them the service's own, not the runtime's: left out)", skipped) : "",
               sfs::file_size(archive) / 1048576.0);
     return what;
 }

@@ -17,6 +17,7 @@
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/strings.h"
+#include "java/cds.h"
 
 namespace romimg::java {
 
@@ -159,7 +160,8 @@ std::string missing_jdk(const recipe::ServiceTemplate& t, const Jdk& jdk, const 
 
 }  // namespace
 
-jail::JailPlan link_runtime(jail::JailPlan plan, const recipe::ServiceTemplate& t, const sfs::path& work) {
+jail::JailPlan link_runtime(jail::JailPlan plan, const recipe::ServiceTemplate& t, const sfs::path& work,
+                            const sfs::path& cds_cache) {
     auto stage = log::stage("java runtime " + t.name);
     const std::optional<Jdk> jdk = jdk_of(t.command.at(0));
     if (!jdk)
@@ -189,8 +191,13 @@ jail::JailPlan link_runtime(jail::JailPlan plan, const recipe::ServiceTemplate& 
     std::vector<std::pair<std::string, ModuleDecl>> declared;
     std::vector<std::string> undeclared;
     for (const auto& jar : jars) {
-        if (auto d = jar_module(jar, jdk->feature)) declared.emplace_back(jar, *d);
-        else undeclared.push_back(jar);
+        try {
+            if (auto d = jar_module(jar, jdk->feature)) declared.emplace_back(jar, *d);
+            else undeclared.push_back(jar);
+        } catch (const Error& e) {
+            // A damaged jar the service ships does not stop the build; it cannot tell us anything.
+            log::warn("{}: {} (left out of the module analysis)", t.name, e.what());
+        }
     }
     const sfs::path logs = work / "logs";
     sfs::create_directories(logs);
@@ -200,11 +207,19 @@ jail::JailPlan link_runtime(jail::JailPlan plan, const recipe::ServiceTemplate& 
         c.argv = {jdeps, "--print-module-deps", "--ignore-missing-deps", "--multi-release", std::to_string(jdk->feature)};
         c.argv.insert(c.argv.end(), undeclared.begin(), undeclared.end());
         c.log = logs / fmt::format("jdeps-{}.log", t.name);
-        std::string out = run_capture(c);
-        for (const auto& line : split(out, '\n', true))
-            if (!line.empty()) referenced = split(line, ',', true);
-        log::info("    {} of {} jars declare no module: jdeps read their classes ({})", undeclared.size(), jars.size(),
-                  fmt::join(referenced, ","));
+        try {
+            std::string out = run_capture(c);
+            for (const auto& line : split(out, '\n', true))
+                if (!line.empty()) referenced = split(line, ',', true);
+            log::info("    {} of {} jars declare no module: jdeps read their classes ({})", undeclared.size(), jars.size(),
+                      fmt::join(referenced, ","));
+        } catch (const ToolError& e) {
+            // What jdeps cannot analyse gets the whole Java SE platform: larger, never short.
+            referenced = {"java.se"};
+            log::warn("{}: jdeps could not read the {} jars without a module declaration (its output: {}): linking all "
+                      "of Java SE (java.se) for them",
+                      t.name, undeclared.size(), c.log.string());
+        }
     }
     auto modules = choose_modules(declared, undeclared.size(), referenced, t.java.modules, available, t.file);
     std::vector<std::string> names;
@@ -215,15 +230,24 @@ jail::JailPlan link_runtime(jail::JailPlan plan, const recipe::ServiceTemplate& 
     fs::remove_tree(tmp);
     Command c;
     c.argv = {jlink, "--module-path", jmods, "--add-modules", fmt::format("{}", fmt::join(names, ",")),
-              "--strip-debug", "--no-man-pages", "--no-header-files", "--output", tmp.string()};
-    if (t.java.cds != "off") c.argv.push_back("--generate-cds-archive");
+              // Not --strip-debug: on Linux that also runs objcopy over the native files, and a
+              // staging root has no binutils; they are the jmods' own, as shipped.
+              "--strip-java-debug-attributes", "--no-man-pages", "--no-header-files", "--output", tmp.string()};
     c.log = logs / fmt::format("jlink-{}.log", t.name);
     fs::write_file_atomic(c.log, "");
     run(c);
-    // Only with compressed oops (heaps below 32 GB, as on every machine romimg targets).
-    sfs::remove(tmp / "lib/server/classes_nocoops.jsa");
     fs::remove_tree(out);
     sfs::rename(tmp, out);
+    jail::JavaRuntime rt;
+    rt.home = jdk->home;
+    rt.version = jdk->version;
+    rt.jmods = jmods;
+    rt.modules = modules;
+    rt.image = out.string();
+    rt.inputs = inputs;
+    // The JDK's default list now (not jlink --generate-cds-archive: it refuses i386, whose JVM
+    // calls its platform linux-unknown); cds = "service" replaces it after the run in the jail.
+    if (t.java.cds != "off") rt.cds = share_classes(rt, fs::read_file(out / "lib/classlist"), cds_cache, work, t.name);
 
     std::vector<ImageEntry> image = list_image(out);
     // jlink copies the native files from the jmods: the libraries they need must be those the
@@ -241,14 +265,6 @@ jail::JailPlan link_runtime(jail::JailPlan plan, const recipe::ServiceTemplate& 
     const std::string why = fmt::format("jlink'd runtime: {} modules of {}", modules.size(),
                                         jdk->jdk_package.empty() ? jmods : jdk->jdk_package);
     plan = replace_runtime(std::move(plan), jdk->home, out.string(), image, why);
-    jail::JavaRuntime rt;
-    rt.home = jdk->home;
-    rt.version = jdk->version;
-    rt.jmods = jmods;
-    rt.modules = modules;
-    rt.cds = t.java.cds == "off" ? "" : "the JDK's default class list (jlink --generate-cds-archive)";
-    rt.image = out.string();
-    rt.inputs = inputs;
     plan.java = rt;
     uint64_t bytes = 0;
     for (const auto& n : plan.nodes)

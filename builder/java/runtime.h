@@ -63,8 +63,10 @@ jail::JailPlan replace_runtime(jail::JailPlan plan, const std::string& home, con
                                const std::vector<ImageEntry>& image, const std::string& why);
 
 // Links the runtime for `t` (t.java.runtime == "jlink") in this process's root and puts it in the
-// plan: jdeps, jlink (with jlink's CDS archive unless cds = "off") into WORK/java/SERVICE.
-// Throws Error naming the fix when the command is not a JDK's java or its jmods are missing.
-jail::JailPlan link_runtime(jail::JailPlan plan, const recipe::ServiceTemplate& t, const std::filesystem::path& work);
+// plan: jdeps, jlink into WORK/java/SERVICE, and unless cds = "off" a CDS archive of the JDK's
+// default class list (java/cds.h; `cds_cache` as there). Throws Error naming the fix when the
+// command is not a JDK's java or its jmods are missing.
+jail::JailPlan link_runtime(jail::JailPlan plan, const recipe::ServiceTemplate& t, const std::filesystem::path& work,
+                            const std::filesystem::path& cds_cache);
 
 }  // namespace romimg::java

@@ -1,5 +1,5 @@
 // End-to-end: boot the apache+tomcat appliance ISO in QEMU (TCG) and check it does its job.
-//   e2e-boot ISO bios-cd|uefi-usb|debug-shell|content|lighttpd|target|pentium2 poweroff|reboot MEM_MB
+//   e2e-boot ISO bios-cd|uefi-usb|debug-shell|content|lighttpd|target|target-uefi-usb|pentium2 poweroff|reboot MEM_MB
 // The machine is the image's (image.json arch: an i386 image boots on qemu-system-i386 -cpu
 // pentium3 with an i82559er NIC); "target" checks every service of the image on it, "pentium2"
 // the same on a CPU with no SSE at all.
@@ -55,7 +55,7 @@ static std::string http_get(int port, const std::string& path) {
 
 int main(int argc, char** argv) {
     if (argc != 5) {
-        fmt::print(stderr, "usage: e2e-boot ISO bios-cd|uefi-usb|debug-shell|content|lighttpd|target|pentium2 poweroff|reboot MEM_MB\n");
+        fmt::print(stderr, "usage: e2e-boot ISO bios-cd|uefi-usb|debug-shell|content|lighttpd|target|target-uefi-usb|pentium2 poweroff|reboot MEM_MB\n");
         return 2;
     }
     if (geteuid() != 0) {
@@ -89,7 +89,9 @@ int main(int argc, char** argv) {
         spec.iso = iso;
         spec.mem_mb = atoi(argv[4]);
         spec.forwards = {{(uint16_t)apache_port, 80}, {(uint16_t)tomcat_port, 8080}};
-        if (mode == "uefi-usb") {
+        // E2E_SMP: vCPUs (bench/soak boots with 2, as the numbers are).
+        if (const char* smp = getenv("E2E_SMP")) spec.cpus = std::max(1, atoi(smp));
+        if (mode == "uefi-usb" || mode == "target-uefi-usb") {
             spec.firmware = qemu::Firmware::uefi;
             spec.medium = qemu::Medium::usb;
             spec.ovmf_vars = qemu::prepare_uefi_vars(dir.path());
@@ -156,7 +158,7 @@ int main(int argc, char** argv) {
             fmt::print("{}\n", fails ? fmt::format("{} checks failed", fails) : "all checks passed");
             return fails ? 1 : 0;
         }
-        if (mode == "target" || mode == "pentium2") {
+        if (mode == "target" || mode == "target-uefi-usb" || mode == "pentium2") {
             // Every service of the image on the target's machine: ready, exec-locked, and every
             // probe of its template answered through the forwards (port 80 and 8080 only).
             fmt::print("machine: {} -cpu {} -m {} with {} ({})\n", spec.system, spec.cpu.empty() ? "default" : spec.cpu,
@@ -195,6 +197,9 @@ int main(int argc, char** argv) {
                     check(r.ok, fmt::format("{} {} -> {}{}", svc.name, p, r.status, r.ok ? "" : " (" + r.detail + ")"));
                 }
             }
+            // E2E_STAY: seconds to leave it running after the probes, before looking for deaths
+            // (bench/soak: a service that dies some time after it served).
+            if (const char* stay = getenv("E2E_STAY")) sleep(std::max(0, atoi(stay)));
             const std::string c = m.console();
             for (const auto& svc : info.services) {
                 if (mode == "pentium2" && svc.name != "apache") continue;
