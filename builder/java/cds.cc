@@ -56,13 +56,14 @@ std::string share_classes(const jail::JavaRuntime& rt, const std::string& list, 
                                  ? fmt::format("{} classes: the JDK's default list", classes)
                                  : fmt::format("{} classes: the JDK's default list and those {} loaded in its jail", classes, service);
     const sfs::path cached = cache.empty() ? sfs::path() : cache / (key + ".jsa");
+    // What the archive was dumped from, beside the image (also when it comes from the cache).
+    const sfs::path list_file = work / "java" / (service + ".dumplist");
+    fs::write_file_atomic(list_file, list);
     if (!cached.empty() && sfs::is_regular_file(cached)) {
         fs::write_file_atomic(archive, fs::read_file(cached), 0444);
         log::info("    CDS archive of {} (cached, key {})", what, key.substr(0, 16));
         return what;
     }
-    const sfs::path list_file = work / "java" / (service + ".dumplist");
-    fs::write_file_atomic(list_file, list);
     const sfs::path tmp = image / "lib/server/classes.jsa.new";
     sfs::remove(tmp);
     Command c;

@@ -41,6 +41,12 @@ struct Reader {
 };
 
 constexpr unsigned kUtf8 = 1, kModule = 19;
+
+// libarchive's message, which may be null.
+std::string archive_error(struct archive* a) {
+    const char* e = archive_error_string(a);
+    return e ? e : "unreadable";
+}
 constexpr unsigned kAccTransitive = 0x0020, kAccStaticPhase = 0x0040;
 
 }  // namespace
@@ -134,7 +140,7 @@ std::optional<ModuleDecl> jar_module(const std::string& jar_path, int feature) {
     std::unique_ptr<struct archive, int (*)(struct archive*)> a(archive_read_new(), archive_read_free);
     archive_read_support_format_zip(a.get());
     if (archive_read_open_filename(a.get(), jar_path.c_str(), 65536) != ARCHIVE_OK)
-        throw Error(fmt::format("{} is not a readable jar: {}", jar_path, archive_error_string(a.get())));
+        throw Error(fmt::format("{} is not a readable jar: {}", jar_path, archive_error(a.get())));
     std::string root, versioned;
     int best = -1;
     struct archive_entry* e;
@@ -142,8 +148,10 @@ std::optional<ModuleDecl> jar_module(const std::string& jar_path, int feature) {
         int rc = archive_read_next_header(a.get(), &e);
         if (rc == ARCHIVE_EOF) break;
         if (rc < ARCHIVE_WARN)
-            throw Error(fmt::format("{} is not a readable jar: {}", jar_path, archive_error_string(a.get())));
-        std::string name = archive_entry_pathname(e);
+            throw Error(fmt::format("{} is not a readable jar: {}", jar_path, archive_error(a.get())));
+        const char* pathname = archive_entry_pathname(e);
+        if (!pathname) continue;  // an entry whose name does not convert: not a module-info
+        std::string name = pathname;
         int version = -1;
         if (name == "module-info.class") {
             version = 0;
@@ -163,7 +171,7 @@ std::optional<ModuleDecl> jar_module(const std::string& jar_path, int feature) {
             bytes.append(buf, got);
             if (bytes.size() > (16u << 20)) throw Error(fmt::format("{}: {} is over 16 MB", jar_path, name));
         }
-        if (got < 0) throw Error(fmt::format("{}: cannot read {}: {}", jar_path, name, archive_error_string(a.get())));
+        if (got < 0) throw Error(fmt::format("{}: cannot read {}: {}", jar_path, name, archive_error(a.get())));
         if (version == 0) root = std::move(bytes);
         else versioned = std::move(bytes), best = version;
     }
