@@ -70,9 +70,15 @@ TEST_CASE("UEFI USB stick with forwards, headless with QMP") {
     CHECK(contains(a, "if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd"));
     CHECK(contains(a, "if=pflash,format=raw,unit=1,file=/w/VARS.fd"));
     CHECK(contains(a, "if=none,id=stick,format=raw,readonly=on,file=/isos/x.iso"));
-    CHECK(contains(a, "usb-ehci,id=ehci"));
-    CHECK(contains(a, "usb-storage,bus=ehci.0,drive=stick,removable=on,bootindex=0"));
+    // A UEFI machine's USB is xHCI; a BIOS one's EHCI (below).
+    CHECK(contains(a, "qemu-xhci,id=xhci"));
+    CHECK(contains(a, "usb-storage,bus=xhci.0,drive=stick,removable=on,bootindex=0"));
+    CHECK_FALSE(contains_sub(a, "usb-ehci"));
     CHECK_FALSE(contains_sub(a, "media=cdrom"));
+    s.firmware = Firmware::bios;
+    auto b = qemu_command(s).argv;
+    CHECK(contains(b, "usb-ehci,id=ehci"));
+    CHECK(contains(b, "usb-storage,bus=ehci.0,drive=stick,removable=on,bootindex=0"));
     CHECK(after(a, "-netdev") ==
           "user,id=net0,hostfwd=tcp:127.0.0.1:8080-:80,hostfwd=tcp:127.0.0.1:8443-:8080");
     CHECK(after(a, "-m") == "1024");
