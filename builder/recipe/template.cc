@@ -87,7 +87,6 @@ void read_seccomp(const toml::table& sc, const std::filesystem::path& file, secc
 void read_java(const toml::table& jv, const std::filesystem::path& file, ServiceTemplate& t) {
     Reader r(jv, file, "java");
     JavaSpec& j = t.java;
-    j.present = true;
     r.str("runtime", j.runtime);
     r.strings("modules", j.modules);
     r.str("cds", j.cds);

@@ -26,7 +26,6 @@ struct PropertyEdit {
 
 // [java]: the Java runtime of a Java service's jail (builder/java/runtime.h).
 struct JavaSpec {
-    bool present = false;                  // the template has a [java] table
     std::string runtime = "distribution";  // "jlink": a runtime of only the modules it needs
     std::vector<std::string> modules;      // JDK modules beyond what its jars say (found by name at run time)
     // With jlink, the class-data-sharing archive: "service" (the JDK classes the service loaded in
