@@ -20,6 +20,7 @@
 #include "jail/manifest.h"
 #include "jail/properties.h"
 #include "rootfs/rootfs.h"
+#include "target/target.h"
 #include "trace/request.h"
 #include "trace/session.h"
 
@@ -164,11 +165,12 @@ trace::TraceRequest jail_run_request(const recipe::ServiceTemplate& t, const Jai
     // The filter is loaded by this program before it execs the service, so it must allow this
     // program's own arch: an i386 filter kills the amd64 execve. (The appliance's init is built
     // for the target; the e2e boots prove the filter there.)
-    if (jail.plan.seccomp.mode != seccomp::Mode::off && jail.plan.seccomp.arch == "x86_64")
+    const std::string& host_arch = target::host_target().seccomp_arch;
+    if (jail.plan.seccomp.mode != seccomp::Mode::off && jail.plan.seccomp.arch == host_arch)
         vreq.service.seccomp_bpf = seccomp::compile_filter(jail.plan.seccomp);
     else if (jail.plan.seccomp.mode != seccomp::Mode::off)
         log::info("    {}: its {} seccomp filter is not loaded for this run on the {} build host (the appliance loads it)",
-                  t.name, jail.plan.seccomp.arch, "x86_64");
+                  t.name, jail.plan.seccomp.arch, host_arch);
     for (const auto& s : t.verify_probes) vreq.probes.push_back(trace::parse_probe(s));
     return vreq;
 }
@@ -216,7 +218,8 @@ void run_linked(const recipe::ServiceTemplate& t, JailBuild& jail, const std::fi
                                 "one (its output: {}); or set java.cds = \"default\"",
                                 t.name, r.collect_error.empty() ? "an empty file" : r.collect_error, req.log.string()));
     const std::string dump = java::dump_list(fs::read_file(rt.image + "/lib/classlist"), fs::read_file(list));
-    rt.cds = java::share_classes(rt, dump, cds_cache, work, t.name);
+    rt.cds = java::share_classes(rt, dump, "the JDK's default list and those " + t.name + " loaded in its jail", cds_cache,
+                                 work, t.name);
     // Into the jail, over jlink's archive, and into the plan (its size).
     const std::string rel = rt.home + "/lib/server/classes.jsa";
     const std::string archive = rt.image + "/lib/server/classes.jsa";

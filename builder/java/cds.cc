@@ -43,18 +43,15 @@ std::string archive_key(const std::string& list, const std::string& version, con
                                       modules_sha256, libjvm_sha256, fs::sha256_hex(list)));
 }
 
-std::string share_classes(const jail::JavaRuntime& rt, const std::string& list, const sfs::path& cache,
-                          const sfs::path& work, const std::string& service) {
+std::string share_classes(const jail::JavaRuntime& rt, const std::string& list, const std::string& source,
+                          const sfs::path& cache, const sfs::path& work, const std::string& service) {
     const sfs::path image = rt.image, archive = image / "lib/server/classes.jsa";
     const std::string key = archive_key(list, rt.version, fs::sha256_file(image / "lib/modules"),
                                         fs::sha256_file(image / "lib/server/libjvm.so"));
     size_t classes = 0;
     for (const auto& line : split(list, '\n', true))
         if (!line.empty() && line[0] != '@' && line[0] != '#') ++classes;
-    const bool default_list = list == fs::read_file(image / "lib/classlist");
-    const std::string what = default_list
-                                 ? fmt::format("{} classes: the JDK's default list", classes)
-                                 : fmt::format("{} classes: the JDK's default list and those {} loaded in its jail", classes, service);
+    const std::string what = fmt::format("{} classes: {}", classes, source);
     const sfs::path cached = cache.empty() ? sfs::path() : cache / (key + ".jsa");
     // What the archive was dumped from, beside the image (also when it comes from the cache).
     const sfs::path list_file = work / "java" / (service + ".dumplist");

@@ -29,9 +29,9 @@ std::string archive_key(const std::string& list, const std::string& version, con
 
 // Puts the archive for `list` at rt.image/lib/server/classes.jsa: from `cache` (a directory;
 // empty = none) or dumped with the runtime's own java -Xshare:dump, in this process's root, then
-// kept in the cache. Returns what the archive holds, for the manifest. Throws ToolError if the
-// dump fails: the image never ships an archive the JVM did not write.
-std::string share_classes(const jail::JavaRuntime& rt, const std::string& list, const std::filesystem::path& cache,
-                          const std::filesystem::path& work, const std::string& service);
+// kept in the cache. Returns what the archive holds ("N classes: `source`"), for the manifest.
+// Throws ToolError if the dump fails: the image never ships an archive the JVM did not write.
+std::string share_classes(const jail::JavaRuntime& rt, const std::string& list, const std::string& source,
+                          const std::filesystem::path& cache, const std::filesystem::path& work, const std::string& service);
 
 }  // namespace romimg::java

@@ -247,7 +247,7 @@ jail::JailPlan link_runtime(jail::JailPlan plan, const recipe::ServiceTemplate& 
     rt.inputs = inputs;
     // The JDK's default list now (not jlink --generate-cds-archive: it refuses i386, whose JVM
     // calls its platform linux-unknown); cds = "service" replaces it after the run in the jail.
-    if (t.java.cds != "off") rt.cds = share_classes(rt, fs::read_file(out / "lib/classlist"), cds_cache, work, t.name);
+    if (t.java.cds != "off") rt.cds = share_classes(rt, fs::read_file(out / "lib/classlist"), "the JDK's default list", cds_cache, work, t.name);
 
     std::vector<ImageEntry> image = list_image(out);
     // jlink copies the native files from the jmods: the libraries they need must be those the
