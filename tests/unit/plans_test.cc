@@ -7,6 +7,8 @@
 #include "content/content.h"
 #include "plans.h"
 #include "target/target.h"
+#include "appliance_conf.h"
+#include "image/manifest.h"
 
 using namespace romimg;
 
@@ -95,4 +97,143 @@ TEST_CASE("plans: image.json says what the image is", "[plans]") {
     CHECK_FALSE(info.services[0].exec_lock);
     CHECK(info.layers.size() == 1);
     CHECK_THROWS(pipeline::image_info_plan(opt, i386, staging::TraceRoute::native, "", 0, ts, root, contents, {}));
+}
+
+TEST_CASE("plans: the kernel is the target's, built with --jobs or every core", "[plans]") {
+    pipeline::BuildOptions opt;
+    const auto& i386 = target::target_named("i386");
+    kernel::KernelOptions k = pipeline::kernel_plan(opt, i386, "/src/kernel-config", "/cache", 2);
+    CHECK(k.arch == "i386");
+    CHECK(k.config_dir == "/src/kernel-config");
+    CHECK(k.cache_dir == "/cache");
+    CHECK(k.jobs == 2);
+    CHECK(pipeline::kernel_plan(opt, target::target_named("amd64"), "/k", "/c", 2).arch == "x86_64");
+    CHECK(pipeline::kernel_plan(opt, i386, "/k", "/c", 0).jobs == 1);  // an unknown core count still builds
+    opt.jobs = 7;
+    CHECK(pipeline::kernel_plan(opt, i386, "/k", "/c", 2).jobs == 7);
+}
+
+TEST_CASE("plans: the initramfs is romimg-init as /init, and what early boot mounts on", "[plans]") {
+    const auto entries = pipeline::initramfs_plan("/build/romimg-init-i386");
+    std::vector<std::string> paths;
+    for (const auto& e : entries) paths.push_back(e.path);
+    CHECK(paths == std::vector<std::string>{"dev", "dev/console", "init", "proc", "sys"});
+    const auto& init = entries[2];
+    CHECK(init.type == initramfs::Entry::Type::File);
+    CHECK(init.host_source == "/build/romimg-init-i386");
+    CHECK(init.mode == 0755);
+    CHECK(entries[1].type == initramfs::Entry::Type::CharDev);
+    CHECK(entries[1].major == 5);
+    CHECK(entries[1].minor == 1);
+}
+
+namespace {
+// A small image: one service with a content layer, its appliance.conf and manifest.
+struct SmallImage {
+    pipeline::BuildOptions opt;
+    image::ImageInfo info;
+    std::string conf;
+    SmallImage() {
+        opt.output = "/out/shop.iso";
+        const std::vector<recipe::ServiceTemplate> ts = {svc("apache", 80)};
+        const jail::JailPlan a = plan_for(33);
+        const std::vector<content::ContentSpec> contents = {content::parse_content_arg("apache:/var/www/html=/y")};
+        conf = appliance::format_conf(pipeline::appliance_conf_plan(opt, ts, {&a}, contents));
+        info = pipeline::image_info_plan(opt, target::host_target(), staging::TraceRoute::native, "console=ttyS0", 1700000000,
+                                         ts, {"live/root.sqfs", std::string(64, 'a'), 1000, "/"}, contents,
+                                         {{"", std::string(64, 'b'), 200, ""}});
+    }
+    pipeline::IsoInputs inputs() const {
+        pipeline::IsoInputs in;
+        in.kernel = "/cache/bzImage";
+        in.initramfs = "/w/initramfs.cpio.gz";
+        in.root_sqfs = "/cache/base/root.sqfs";
+        in.layers = {"/cache/content/apache-1.sqfs"};
+        in.romimg_sha256 = "r";
+        in.kernel_sha256 = "k";
+        in.initramfs_sha256 = "i";
+        in.description = pipeline::image_description_plan(info, image::KernelInfo{}, conf, {{"apache", "{\"files\":[]}\n"}});
+        return in;
+    }
+};
+}  // namespace
+
+TEST_CASE("plans: /romimg/ describes the image, its kernel, policy, config and jails", "[plans]") {
+    const SmallImage s;
+    const auto files = pipeline::image_description_plan(s.info, image::KernelInfo{}, s.conf, {{"apache", "M\n"}});
+    std::vector<std::string> paths;
+    for (const auto& [p, text] : files) paths.push_back(p);
+    CHECK(paths == std::vector<std::string>{image::kInfoPath, image::kKernelInfoPath, image::kPolicyPath, image::kConfPath,
+                                            std::string(image::kJailsDir) + "apache.json"});
+    CHECK(image::image_info_from_json(nlohmann::json::parse(files[0].second)).label == s.info.label);
+    CHECK(files[2].second.find("chroot /jail/apache\n") != std::string::npos);  // the policy comes from the conf
+    CHECK(files[2].second.find("seal\n") != std::string::npos);
+    CHECK(files[3].second == s.conf);
+    CHECK(files[4].second == "M\n");
+    CHECK_THROWS_AS(pipeline::image_description_plan(s.info, image::KernelInfo{}, "no such line\n", {}), Error);
+}
+
+TEST_CASE("plans: the ISO carries every layer where image.json says, and its key covers every input", "[plans]") {
+    const SmallImage s;
+    const pipeline::IsoInputs in = s.inputs();
+    const auto& host = target::host_target();
+    const pipeline::IsoPlan p = pipeline::iso_plan(s.opt, host, s.info, "console=ttyS0", iso::Media::cd, 1700000000, "/w", in);
+    const iso::IsoRequest& r = p.request;
+    CHECK(r.kernel == "/cache/bzImage");
+    CHECK(r.initramfs == "/w/initramfs.cpio.gz");
+    CHECK(r.output == "/out/shop.iso");
+    CHECK(r.log == "/w/logs/50-iso.log");
+    CHECK(r.uefi == host.uefi);
+    CHECK(r.media == iso::Media::cd);
+    CHECK(r.source_date_epoch == 1700000000);
+    REQUIRE(r.payload.size() == 2 + in.description.size());
+    CHECK(r.payload[0].source == "/cache/base/root.sqfs");
+    CHECK(r.payload[0].iso_path == "live/root.sqfs");
+    CHECK(r.payload[1].source == "/cache/content/apache-1.sqfs");
+    CHECK(r.payload[1].iso_path == s.info.layers[1].iso_path);
+    // The /romimg/ files are written under work/image first, then laid onto the medium.
+    REQUIRE(p.files.size() == in.description.size());
+    for (size_t i = 0; i < p.files.size(); ++i) {
+        CHECK(p.files[i].first == std::filesystem::path("/w/image") / in.description[i].first);
+        CHECK(p.files[i].second == in.description[i].second);
+        CHECK(r.payload[2 + i].source == p.files[i].first);
+        CHECK(r.payload[2 + i].iso_path == in.description[i].first);
+    }
+    CHECK_FALSE(pipeline::iso_plan(s.opt, target::target_named("i386"), s.info, "c", iso::Media::any, 0, "/w", in).request.uefi);
+
+    // Equal inputs, equal keys; any input changed, another key (the output's place is not an input).
+    auto key = [&](pipeline::BuildOptions o, pipeline::IsoInputs i, std::string cmdline = "console=ttyS0", time_t epoch = 1) {
+        return pipeline::iso_plan(o, host, s.info, cmdline, iso::Media::any, epoch, "/w", i).inputs_key;
+    };
+    const std::string k0 = key(s.opt, in);
+    CHECK(k0.size() == 64);
+    pipeline::BuildOptions moved = s.opt;
+    moved.output = "/elsewhere.iso";
+    CHECK(key(moved, in) == k0);
+    CHECK(key(s.opt, in, "console=tty0") != k0);
+    CHECK(key(s.opt, in, "console=ttyS0", 2) != k0);
+    pipeline::BuildOptions relabeled = s.opt;
+    relabeled.label = "OTHER";
+    CHECK(key(relabeled, in) != k0);
+    for (std::string pipeline::IsoInputs::*digest : {&pipeline::IsoInputs::romimg_sha256, &pipeline::IsoInputs::kernel_sha256,
+                                                     &pipeline::IsoInputs::initramfs_sha256}) {
+        pipeline::IsoInputs changed = in;
+        changed.*digest += "x";
+        CHECK(key(s.opt, changed) != k0);
+    }
+    pipeline::IsoInputs redescribed = in;
+    redescribed.description.back().second += " ";
+    CHECK(key(s.opt, redescribed) != k0);
+    // image.json and the squashfs files must agree.
+    pipeline::IsoInputs missing = in;
+    missing.layers.clear();
+    CHECK_THROWS_AS(pipeline::iso_plan(s.opt, host, s.info, "c", iso::Media::any, 0, "/w", missing), Error);
+}
+
+TEST_CASE("plans: the ISO stamp names the key and the ISO's identity", "[plans]") {
+    struct timespec t {1700000000, 5};
+    const std::string a = pipeline::iso_stamp_text("key", 1, 2, 3, t);
+    CHECK(a == "key\n1 2 3 1700000000.5\n");
+    t.tv_nsec = 6;  // the ISO was rewritten since
+    CHECK(pipeline::iso_stamp_text("key", 1, 2, 3, t) != a);
 }

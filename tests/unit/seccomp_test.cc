@@ -184,10 +184,20 @@ long int80(long nr, long a = 0, long b = 0) {
     asm volatile("int $0x80" : "=a"(r) : "a"(nr), "b"(a), "c"(b) : "memory", "r8", "r9", "r10", "r11");
     return r;
 }
+// Whether this kernel takes i386 system calls at all. Asked in a child: where IA32 emulation is
+// off (not built, or ia32_emulation=0 as on some paravirtualized hosts) int 0x80 is a general
+// protection fault, i.e. SIGSEGV.
+bool kernel_takes_int80() {
+    pid_t pid = fork();
+    if (pid == 0) _exit(int80(20 /* i386 getpid */) == getpid() ? 0 : 1);
+    int st = 0;
+    waitpid(pid, &st, 0);
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
 }  // namespace
 
 TEST_CASE("seccomp filter for x86: i386 numbers, socketcall by subcall, the native ABI killed") {
-    if (int80(20 /* i386 getpid */) != getpid()) {
+    if (!kernel_takes_int80()) {
         WARN("skipped: this kernel runs no i386 system calls (IA32 emulation off)");
         return;
     }

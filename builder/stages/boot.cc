@@ -1,0 +1,102 @@
+// The kernel, the initramfs and the ISO: each stage applies its plan (boot.h, plans.h).
+#include "stages/boot.h"
+
+#include <sys/stat.h>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "common/fs.h"
+#include "common/log.h"
+#include "image/manifest.h"
+#include "initramfs/cpio.h"
+#include "iso/iso.h"
+#include "plans.h"
+
+namespace romimg::pipeline {
+
+kernel::KernelResult kernel_stage(const BuildOptions& opt, const Request& r) {
+    auto stage = log::stage("kernel");
+    const kernel::KernelOptions ko =
+        kernel_plan(opt, *r.tgt, kernel_config_dir(opt), r.cache_dir, std::thread::hardware_concurrency());
+    kernel::KernelResult kernel = kernel::build_kernel(ko);
+    stage.detail(kernel.from_cache ? "cached " + kernel.bzimage.string() : "built " + kernel.bzimage.string());
+    return kernel;
+}
+
+// With every layer cached, nothing before this has needed the work dir.
+std::filesystem::path initramfs_stage(const Request& r, time_t epoch) {
+    std::filesystem::create_directories(r.work);
+    const std::filesystem::path initrd = r.work / "initramfs.cpio.gz";
+    auto stage = log::stage("initramfs");
+    initramfs::write_archive(initramfs_plan(r.init), initrd, epoch, initramfs::Compression::Gzip);
+    stage.detail(fmt::format("{:.1f} MB", std::filesystem::file_size(initrd) / 1048576.0));
+    return initrd;
+}
+
+namespace {
+
+// kernel.json: the kernel the image boots, read from the built kernel.
+image::KernelInfo kernel_info(const kernel::KernelResult& kernel) {
+    image::KernelInfo k;
+    k.version = image::bzimage_version(fs::read_file(kernel.bzimage).substr(0, 65536));
+    k.config_sha256 = fs::sha256_file(kernel.config);
+    k.cache_key = kernel.key;
+    k.source = kernel.source_version;
+    k.compiler = kernel.compiler;
+    return k;
+}
+
+// The stamp of the ISO at `iso` as made from `inputs_key`, "" if there is none.
+std::string iso_stamp(const std::string& inputs_key, const std::filesystem::path& iso) {
+    struct stat st;
+    if (stat(iso.c_str(), &st) != 0) return "";
+    return iso_stamp_text(inputs_key, st.st_dev, st.st_ino, st.st_size, st.st_mtim);
+}
+
+}  // namespace
+
+void iso_stage(const BuildOptions& opt, const Request& r, const BaseLayer& base, const Contents& packed,
+               const kernel::KernelResult& kernel, const std::filesystem::path& initrd, time_t epoch, BuildResult& result) {
+    auto stage = log::stage("iso");
+    std::vector<image::LayerInfo> packed_layers;
+    for (const auto& l : packed.layers) packed_layers.push_back({"", l.sha256, l.bytes, ""});
+    const image::ImageInfo info = image_info_plan(opt, *r.tgt, r.route, r.cmdline, epoch, r.templates,
+                                                  {"live/root.sqfs", base.root_sha256, base.root_bytes, "/"}, r.contents,
+                                                  packed_layers);
+    IsoInputs in;
+    in.kernel = kernel.bzimage;
+    in.initramfs = initrd;
+    in.root_sqfs = base.root_sqfs;
+    for (const auto& l : packed.layers) in.layers.push_back(l.squashfs);
+    in.romimg_sha256 = fs::sha256_file("/proc/self/exe");
+    in.kernel_sha256 = fs::sha256_file(kernel.bzimage);
+    in.initramfs_sha256 = fs::sha256_file(initrd);
+    std::vector<std::pair<std::string, std::string>> manifests;
+    for (const auto& [service, path] : base.manifests) manifests.emplace_back(service, fs::read_file(path));
+    in.description = image_description_plan(info, kernel_info(kernel), base.conf_text, manifests);
+    const IsoPlan plan = iso_plan(opt, *r.tgt, info, r.cmdline, r.media, epoch, r.work, in);
+
+    for (const auto& [file, text] : plan.files) {
+        std::filesystem::create_directories(file.parent_path());
+        fs::write_file_atomic(file, text);
+    }
+    const std::filesystem::path& output = plan.request.output;
+    const std::filesystem::path stamp_file = r.work / "iso.stamp";
+    const std::string before = std::filesystem::exists(stamp_file) ? fs::read_file(stamp_file) : "";
+    if (!before.empty() && before == iso_stamp(plan.inputs_key, output)) {
+        result.iso = output;
+        result.bytes = std::filesystem::file_size(output);
+        result.iso_unchanged = true;
+        stage.detail(fmt::format("unchanged: {} was made from the same inputs", output.string()));
+        return;
+    }
+    std::filesystem::remove(stamp_file);
+    const iso::IsoResult res = iso::build_iso(plan.request);
+    result.iso = res.iso;
+    result.bytes = res.bytes;
+    fs::write_file_atomic(stamp_file, iso_stamp(plan.inputs_key, res.iso));
+    stage.detail(fmt::format("{} ({:.1f} MB)", res.iso.string(), res.bytes / 1048576.0));
+}
+
+}  // namespace romimg::pipeline
