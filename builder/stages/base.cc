@@ -62,7 +62,6 @@ std::map<std::string, std::string> base_inputs(const BuildOptions& opt, const Re
     return in;
 }
 
-// The appliance's view of a service's content layers: which image over which directory.
 // What the trace binds over a service's content paths: with --retrace, its packed content trees.
 std::vector<std::pair<std::string, std::string>> trace_binds(const BuildOptions& opt, const Request& r,
                                                              const recipe::ServiceTemplate& t) {
