@@ -80,7 +80,7 @@ IsoPlan iso_plan(const BuildOptions& opt, const target::Target& tgt, const image
                  iso::Media media, time_t epoch, const std::filesystem::path& work, const IsoInputs& in);
 
 // What work/iso.stamp says of an ISO made from `inputs_key`: the key and the ISO's identity
-// (device, inode, size, mtime) as `st` gives it; the ISO stage rebuilds when they differ.
+// (device, inode, size, mtime, as stat(2) gives them); the ISO stage rebuilds when they differ.
 std::string iso_stamp_text(const std::string& inputs_key, dev_t dev, ino_t ino, off_t size, const struct timespec& mtime);
 
 }  // namespace romimg::pipeline
