@@ -31,11 +31,13 @@ BuildResult build_appliance(const BuildOptions& opt) {
     // 2. The kernel, from the cache when its inputs did not change.
     const kernel::KernelResult kernel = kernel_stage(opt, r);
     const time_t epoch = image_epoch(opt, r, base.epoch, contents.epochs);
-    // 4. The initramfs.
-    const std::filesystem::path initrd = initramfs_stage(r, epoch);
+    // 3b. dm-verity trees for the root, the content layers and the self-test.
+    const Verified verified = verity_stage(opt, r, base, contents);
+    // 4. The initramfs, with the root's verity parameters.
+    const std::filesystem::path initrd = initramfs_stage(r, verified, epoch);
     // 5. The hybrid ISO.
     BuildResult result;
-    iso_stage(opt, r, base, contents, kernel, initrd, epoch, result);
+    iso_stage(opt, r, base, contents, verified, kernel, initrd, epoch, result);
     for (const auto& t : r.templates)
         for (int p : t.ports) result.ports.push_back(fmt::format("{}:{}", t.name, p));
     for (const auto& [name, path] : base.manifests) result.manifests.push_back(path);
@@ -62,6 +64,7 @@ void apply_config(const recipe::ApplianceConfig& c, BuildOptions& opt) {
     if (c.output) opt.output = *c.output;
     if (c.work) opt.work = *c.work;
     if (c.source_date_epoch) opt.source_date_epoch = *c.source_date_epoch;
+    if (c.verity_fec) opt.verity_fec_roots = *c.verity_fec;
     for (const auto& [service, mode] : c.seccomp) opt.seccomp[service] = mode;
 }
 

@@ -25,6 +25,9 @@ struct BuildOptions {
     std::string romlock_mode = "enforce";
     bool exec_lock = true;
     bool fast = false;          // zstd instead of xz
+    // dm-verity's Reed-Solomon parity bytes per 255 (--verity-fec, romimg.toml verity_fec): 0 for
+    // none, else 2..24 (docs/verity.md). Every layer is verified either way.
+    unsigned verity_fec_roots = 2;
     bool debug_shell = false;   // a root shell on the console (busybox), announced loudly
     int jobs = 0;               // kernel build; 0 = all cores
     // The target (target::all_targets: amd64, i386) by its Debian name; "" = the build host's.

@@ -13,6 +13,7 @@
 #include "common/strings.h"
 #include "kernel/hardening.h"
 #include "rootfs/rootfs.h"
+#include "verity_params.h"
 
 namespace romimg::pipeline {
 
@@ -95,7 +96,8 @@ image::ImageInfo image_info_plan(const BuildOptions& opt, const target::Target& 
     std::map<std::string, int> per_service;
     for (size_t i = 0; i < contents.size(); ++i)
         info.layers.push_back({content::layer_iso_path(contents[i].service, ++per_service[contents[i].service]),
-                               packed[i].sha256, packed[i].bytes, content::layer_mount_point(contents[i])});
+                               packed[i].sha256, packed[i].bytes, content::layer_mount_point(contents[i]),
+                               packed[i].verity_root_hash, packed[i].fec_roots});
     return info;
 }
 
@@ -110,10 +112,13 @@ kernel::KernelOptions kernel_plan(const BuildOptions& opt, const target::Target&
     return ko;
 }
 
-std::vector<initramfs::Entry> initramfs_plan(const std::filesystem::path& init) {
+std::vector<initramfs::Entry> initramfs_plan(const std::filesystem::path& init, const std::string& root_params,
+                                             const std::string& selftest_params) {
     namespace ir = romimg::initramfs;
     return ir::plan_archive({ir::file_from_host("/init", init, 0755), ir::directory("/dev"), ir::directory("/proc"),
-                             ir::directory("/sys"), ir::char_device("/dev/console", 5, 1, 0600)});
+                             ir::directory("/sys"), ir::char_device("/dev/console", 5, 1, 0600), ir::directory("/verity"),
+                             ir::file_from_bytes(verity::kInitrdRootParams, root_params, 0444),
+                             ir::file_from_bytes(verity::kInitrdSelftestParams, selftest_params, 0444)});
 }
 
 std::vector<std::pair<std::string, std::string>> image_description_plan(
@@ -143,9 +148,19 @@ IsoPlan iso_plan(const BuildOptions& opt, const target::Target& tgt, const image
     iso::IsoRequest& ir = p.request;
     ir.kernel = in.kernel;
     ir.initramfs = in.initramfs;
-    ir.payload = {{in.root_sqfs, info.layers[0].iso_path}};
-    for (size_t i = 0; i < in.layers.size(); ++i) ir.payload.push_back({in.layers[i], info.layers[i + 1].iso_path});
-    std::string described;  // every /romimg/ file, for the key
+    if (in.layer_trees.size() != in.layers.size() || in.layer_params.size() != in.layers.size())
+        throw Error("internal: a content layer without its verity tree or params");
+    ir.payload = {{in.root_sqfs, info.layers[0].iso_path}, {in.root_tree, info.layers[0].iso_path + verity::kTreeSuffix}};
+    std::string described;  // every /romimg/ file and verity params, for the key (the trees: by image.json's root hashes)
+    for (size_t i = 0; i < in.layers.size(); ++i) {
+        const std::string& at = info.layers[i + 1].iso_path;
+        ir.payload.push_back({in.layers[i], at});
+        ir.payload.push_back({in.layer_trees[i], at + verity::kTreeSuffix});
+        const std::string params = at + verity::kParamsSuffix;
+        p.files.emplace_back(work / "image" / params, in.layer_params[i]);
+        ir.payload.push_back({work / "image" / params, params});
+        described += params + "\n" + fs::sha256_hex(in.layer_params[i]) + "\n";
+    }
     for (const auto& [iso_path, text] : in.description) {
         const std::filesystem::path file = work / "image" / iso_path;
         p.files.emplace_back(file, text);

@@ -51,7 +51,8 @@ kernel::KernelOptions kernel_plan(const BuildOptions& opt, const target::Target&
 
 // Stage 4: the initramfs's entries (planned: sorted, parents first): the target's romimg-init
 // as /init, the mount points early boot needs and /dev/console.
-std::vector<initramfs::Entry> initramfs_plan(const std::filesystem::path& init);
+std::vector<initramfs::Entry> initramfs_plan(const std::filesystem::path& init, const std::string& root_params,
+                                             const std::string& selftest_params);
 
 // The /romimg/ files (ISO path → contents): image.json, kernel.json, the romlock policy made
 // from `conf_text` (which must parse: Error otherwise), appliance.conf itself, and one manifest
@@ -65,6 +66,11 @@ std::vector<std::pair<std::string, std::string>> image_description_plan(
 struct IsoInputs {
     std::filesystem::path kernel, initramfs, root_sqfs;
     std::vector<std::filesystem::path> layers;  // one squashfs per content spec, in info.layers[1..] order
+    // Their dm-verity trees (ISO_PATH.verity; image.json has their root hashes), and each content
+    // layer's params text (ISO_PATH.verity.params; the root's are in the initramfs).
+    std::filesystem::path root_tree;
+    std::vector<std::filesystem::path> layer_trees;
+    std::vector<std::string> layer_params;
     std::string romimg_sha256, kernel_sha256, initramfs_sha256;
     std::vector<std::pair<std::string, std::string>> description;  // image_description_plan()
 };

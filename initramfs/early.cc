@@ -1,6 +1,7 @@
 // Early boot, as PID 1 of the initramfs: mount proc/sys/dev, find the boot medium by its volume
-// label (CD, USB stick or disk; slow devices get time), mount it and the squashfs root
-// read-only, put tmpfs on /var, /tmp and /run, switch root and exec romimg-init from the image.
+// label (CD, USB stick or disk; slow devices get time), mount it, map the squashfs root through
+// dm-verity with the parameters this initramfs carries and mount it read-only, put tmpfs on
+// /var, /tmp and /run, switch root and exec romimg-init from the image.
 #include <cerrno>
 #include <cstring>
 #include <dirent.h>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "util.h"
+#include "verity.h"
 
 namespace romimg::init {
 
@@ -54,6 +56,41 @@ std::string find_medium(const std::string& label, int wait_s) {
     }
 }
 
+bool write_new(const std::string& path, const std::string& text) {
+    int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return false;
+    bool ok = write(fd, text.data(), text.size()) == (ssize_t)text.size();
+    close(fd);
+    return ok;
+}
+
+// live/root.sqfs through dm-verity, with the parameters in this initramfs: never mounted
+// unverified.
+VerityDevice map_root(const std::string& medium) {
+    verity::Params p;
+    std::string error;
+    if (!read_params(verity::kInitrdRootParams, p, error)) fatal("this initramfs has no usable verity parameters for the root: " + error);
+    VerityDevice root;
+    if (!verity_map("romimg-root", "/medium/live/root.sqfs", p, "", root, error))
+        fatal("cannot set up dm-verity for the root filesystem on " + medium + ": " + error);
+    say("root: dm-verity over live/root.sqfs (data " + root.data_dev + ", root hash " + p.root_hash.substr(0, 16) +
+        "..., " + (p.fec_roots ? "error correction with " + std::to_string(p.fec_roots) + " parity bytes" : std::string("no error correction")) + ")");
+    return root;
+}
+
+// What PID 1 needs to know of this boot, in the new root's /run (root only).
+void write_boot_facts(const VerityDevice& root) {
+    const bool sb = secure_boot_enabled();
+    const std::string facts = std::string("secure_boot ") + (sb ? "1" : "0") + "\nroot_dev " + root.data_dev + "\n";
+    std::string selftest;
+    mkdir_p("/newroot/run/romimg-init", 0700);
+    if (!write_new("/newroot" + std::string(verity::kBootFacts), facts) ||
+        (read_file(verity::kInitrdSelftestParams, selftest) && !write_new("/newroot" + std::string(verity::kSelftestParams), selftest)))
+        fatal(std::string("cannot write the boot facts for PID 1: ") + strerror(errno));
+    say(sb ? "Secure Boot is on: the firmware checked the kernel, this initramfs and the command line; content layers must be signed"
+           : "Secure Boot is off: nothing anchors the kernel, the initramfs or the command line (verity still refuses a changed or damaged layer)");
+}
+
 }  // namespace
 
 [[noreturn]] void early_main() {
@@ -77,14 +114,13 @@ std::string find_medium(const std::string& label, int wait_s) {
     mkdir_p("/medium");
     if (!do_mount(dev, "/medium", "iso9660", MS_RDONLY | MS_NOSUID | MS_NODEV, ""))
         fatal("cannot mount the boot medium " + dev);
-    int loop_fd = -1;
-    std::string loop = attach_loop("/medium/live/root.sqfs", loop_fd);
-    if (loop.empty()) fatal(std::string("cannot attach /live/root.sqfs to a loop device: ") + strerror(errno));
+    const VerityDevice root = map_root(dev);
     mkdir_p("/newroot");
-    if (!do_mount(loop, "/newroot", "squashfs", MS_RDONLY | MS_NODEV, ""))
-        fatal("cannot mount the root filesystem from " + dev);
-    close(loop_fd);  // the mount holds the loop device now
-
+    if (!do_mount(root.path, "/newroot", "squashfs", MS_RDONLY | MS_NODEV, ""))
+        fatal(errno == EIO ? "verity refused the root filesystem: live/root.sqfs or its hash tree on " + dev +
+                                 " does not match the root hash this initramfs carries (the kernel's "
+                                 "\"device-mapper: verity\" line above names the block); the medium was changed or is damaged"
+                           : "cannot mount the root filesystem from " + dev);
     struct Area { const char* path; const char* options; };
     const Area areas[] = {{"/newroot/var", "mode=0755,size=64m"},
                           {"/newroot/tmp", "mode=1777,size=64m"},
@@ -92,6 +128,7 @@ std::string find_medium(const std::string& label, int wait_s) {
     for (const auto& a : areas)
         if (!do_mount("tmpfs", a.path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, a.options))
             fatal(std::string("cannot mount tmpfs on ") + (a.path + 8));
+    write_boot_facts(root);
     mkdir_p("/newroot/run/medium");
     // The medium stays mounted (the loop device reads from it); /dev, /proc, /sys move along.
     if (!do_mount("/medium", "/newroot/run/medium", "", MS_MOVE, "") ||

@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <linux/input.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
@@ -31,6 +32,7 @@
 #include "jail_enter.h"
 #include "ready_probe.h"
 #include "util.h"
+#include "verity.h"
 
 namespace romimg::init {
 
@@ -50,7 +52,7 @@ bool maps_file(pid_t pid, const std::string& path) {
 
 const char* const kRomlock = "/sys/kernel/security/romlock";
 const char* const kLogDir = "/var/log/romimg";
-const char* const kSelftest = "/run/medium/romimg/selftest";
+const char* const kSelftest = "/run/medium/romimg/selftest";  // see load_selftest()
 
 struct Sink {             // one log source drained into a bounded file
     std::string name;     // "apache-access.log", "apache-console", "romlock"
@@ -122,6 +124,9 @@ private:
     void emit(const std::string& source, const std::string& line, int severity);
     void add_fd(int fd);
     void start_selftest();
+    void load_selftest();
+    void read_boot_facts();
+    void verity_refused(const std::string& kernel_line);
     void load_seccomp_filters();
     void seccomp_report(const std::string& audit_line);
     [[noreturn]] void shutdown(int how);
@@ -132,6 +137,9 @@ private:
     std::vector<int> inputs_;
     int epoll_ = -1, signals_ = -1, kmsg_ = -1, syslog_ = -1;
     bool selftest_ = false;      // this is `romimg verify`'s copy of the image
+    bool secure_boot_ = false;   // early boot's facts (verity.h kBootFacts)
+    int selftest_fd_ = -1;       // the self-test binary, read through verity into a sealed memfd
+    std::vector<std::pair<std::string, std::string>> layers_;  // verity data device "7:N" → layer name
     pid_t selftest_pid_ = 0;     // running; -1 once finished
     std::vector<std::string> syscall_names_;  // by number, from the builder's table
     std::vector<std::pair<unsigned, long>> logged_;  // (service, syscall) already told in log mode
@@ -258,19 +266,66 @@ void Pid1::mount_jails() {
     }
 }
 
-// Content layers (--content): each squashfs on the medium, through its own read-only loop
-// device, over its directory in the jail (an empty mount point in the image). A service never
-// runs without its content: any failure is fatal.
+// Content layers (--content): each squashfs on the medium, mapped through dm-verity with the
+// parameters beside it (and, under Secure Boot, the signature of its root hash, which the kernel
+// checks against the firmware's keys), over its directory in the jail (an empty mount point in
+// the image). A service never runs without its content, nor with content that is not verified:
+// any failure is fatal.
 void Pid1::mount_content_layers(const Service& s) {
+    int n = 0;
     for (const auto& l : s.layers) {
-        int keep = -1;
-        std::string dev = attach_loop(l.image, keep);
-        if (dev.empty()) fatal("cannot attach the content layer " + l.image + " for " + s.name + ": " + strerror(errno));
-        bool ok = do_mount(dev, l.target, "squashfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "");
-        close(keep);  // the mount holds the loop device now
+        const std::string name = "romimg-" + s.name + "-" + std::to_string(++n);
+        verity::Params p;
+        std::string error, signature;
+        if (!read_params(l.image + verity::kParamsSuffix, p, error)) fatal("content layer " + l.image + " for " + s.name + ": " + error);
+        const std::string sig_file = l.image + verity::kSignatureSuffix;
+        if (secure_boot_ && !read_file(sig_file, signature))
+            fatal("content layer " + l.image + " for " + s.name + " has no signature (" + sig_file + ": " + strerror(errno) +
+                  "): under Secure Boot every content layer must be signed (romimg build --sign-key)");
+        VerityDevice dev;
+        if (!verity_map(name, l.image, p, secure_boot_ ? signature : "", dev, error))
+            fatal("content layer " + l.image + " for " + s.name + ": " + error +
+                  (secure_boot_ && errno != 0 ? " (under Secure Boot: its signature must be by a key in the firmware's db)" : ""));
+        layers_.emplace_back(dev.data_dev, l.image);
+        bool ok = do_mount(dev.path, l.target, "squashfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "");
+        if (!ok && errno == EIO)
+            fatal("verity refused the content layer " + l.image + " for " + s.name +
+                  ": it or its hash tree does not match its root hash; the medium was changed or is damaged");
         if (!ok) fatal("cannot mount the content layer " + l.image + " on " + l.target + " for " + s.name);
-        say("content for " + s.name + ": " + l.image + " on " + l.target + " (read-only)");
+        say("content for " + s.name + ": " + l.image + " on " + l.target + " (read-only, verity" +
+            (secure_boot_ ? ", signature checked" : "") + ")");
     }
+}
+
+// Early boot's facts (Secure Boot, the root's verity data device, the trusted self-test).
+void Pid1::read_boot_facts() {
+    std::string text;
+    if (!read_file(verity::kBootFacts, text)) fatal(std::string("cannot read early boot's facts ") + verity::kBootFacts);
+    size_t pos = 0;
+    while (pos < text.size()) {
+        size_t nl = text.find('\n', pos);
+        std::string line = text.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+        pos = nl == std::string::npos ? text.size() : nl + 1;
+        size_t sp = line.find(' ');
+        if (sp == std::string::npos) continue;
+        std::string key = line.substr(0, sp), value = line.substr(sp + 1);
+        if (key == "secure_boot") secure_boot_ = value == "1";
+        else if (key == "root_dev") layers_.emplace_back(value, "/run/medium/live/root.sqfs");
+    }
+}
+
+// The kernel found a block that does not match its layer's hash tree: the reader got EIO and no
+// wrong byte, but the medium is not what was built. Say which layer and block, stop every
+// service and halt (no reboot loop, no unverified fallback).
+void Pid1::verity_refused(const std::string& kernel_line) {
+    std::string data_dev, what;
+    if (!verity::parse_corruption(kernel_line, data_dev, what)) return;
+    std::string layer = "an unknown layer (device " + data_dev + ")";
+    for (const auto& [dev, image] : layers_)
+        if (dev == data_dev) layer = image;
+    emit("romimg-init", "VERITY: " + what + " of " + layer + " does not match its hash tree: the medium was changed or is damaged", 2);
+    kill(-1, SIGKILL);
+    fatal("verity refused " + what + " of " + layer + "; every service was stopped");
 }
 
 void Pid1::write_policy() {
@@ -548,10 +603,39 @@ void Pid1::seccomp_report(const std::string& a) {
          4);
 }
 
-// `romimg verify` adds /romimg/selftest to its copy of the ISO (a release image has none). It
-// runs once, as root outside the jails, when every service is ready and exec-locked; its
-// results go straight to the console. The medium is the image's root of trust (it holds the
-// kernel and the root), so this adds no way in that a different medium would not have.
+// `romimg verify` adds /romimg/selftest (and its hash tree) to its copy of the ISO (a release
+// image has none). Before the policy is sealed, init reads it through a verity device made with
+// the params this image's initramfs carries into a sealed memfd, so only the self-test this
+// image was built with runs (a file someone put on the medium does not). It runs once, as root
+// outside the jails, when every service is ready and exec-locked; its results go straight to
+// the console.
+void Pid1::load_selftest() {
+    struct stat st;
+    if (stat(kSelftest, &st) != 0) return;
+    verity::Params p;
+    std::string error;
+    VerityDevice dev;
+    if (!read_params(verity::kSelftestParams, p, error) || !verity_map("romimg-selftest", kSelftest, p, "", dev, error)) {
+        say("the medium has a self-test, but not one this image can verify: not running it (" + error + ")");
+        return;
+    }
+    int in = open(dev.path.c_str(), O_RDONLY | O_CLOEXEC);
+    int out = memfd_create("romimg-selftest", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    bool ok = in >= 0 && out >= 0;
+    char buf[65536];
+    for (ssize_t n; ok && (n = read(in, buf, sizeof buf)) != 0;)
+        ok = n > 0 && write(out, buf, n) == n;
+    if (in >= 0) close(in);
+    verity_unmap("romimg-selftest");
+    if (!ok || fcntl(out, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0) {
+        say(std::string("cannot read the self-test through verity, not running it: ") + strerror(errno));
+        if (out >= 0) close(out);
+        return;
+    }
+    selftest_fd_ = out;
+    selftest_ = true;
+}
+
 void Pid1::start_selftest() {
     std::vector<std::string> args = {"romimg-selftest"};
     for (const auto& r : run_)
@@ -569,7 +653,7 @@ void Pid1::start_selftest() {
         for (auto& a : args) argv.push_back(a.data());
         argv.push_back(nullptr);
         char* envp[] = {nullptr};
-        execve(kSelftest, argv.data(), envp);
+        fexecve(selftest_fd_, argv.data(), envp);
         dprintf(2, "romimg-init: cannot run the self-test: %s\n", strerror(errno));
         _exit(127);
     }
@@ -651,6 +735,11 @@ void Pid1::drain(Sink& s) {
             if (!text.empty() && text.back() == '\n') text.pop_back();
             if (text.rfind("audit: type=1326 ", 0) == 0) {  // AUDIT_SECCOMP
                 seccomp_report(text);
+                continue;
+            }
+            if (text.rfind("device-mapper: verity", 0) == 0) {  // verity and verity-fec
+                if (text.find(" is corrupted") != std::string::npos) verity_refused(text);
+                s.pending += text + "\n";
                 continue;
             }
             if (text.rfind("romlock:", 0) != 0) continue;
@@ -765,7 +854,9 @@ void Pid1::log_line(Sink& s, const std::string& line, int severity) {
     if (signals_ < 0 || epoll_ < 0) fatal("cannot set up signal handling");
     sethostname(conf_.hostname.c_str(), conf_.hostname.size());
 
+    read_boot_facts();
     setup_logging();
+    load_selftest();
     mount_jails();
     write_policy();
     add_fd(signals_);
@@ -787,7 +878,6 @@ void Pid1::log_line(Sink& s, const std::string& line, int severity) {
             say("*** DEBUG SHELL ENABLED: a root shell is on the console; this image is NOT tamper-proof ***");
         run_.push_back(Running{});  // svc == nullptr
     }
-    selftest_ = access(kSelftest, X_OK) == 0;
     if (selftest_)
         say("SELF-TEST copy of the image (made by romimg verify): the attack self-test runs once every service is ready");
     for (auto& r : run_) start(r);

@@ -18,6 +18,8 @@
 #include <cstring>
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/dm-ioctl.h>
+#include <sys/ioctl.h>
 #include <linux/magic.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -862,6 +864,41 @@ std::vector<Attack> root_attacks(const Conf& conf) {
                      d = "kexec_load: " + errname(e1) + " (this ABI has no kexec_file_load)";
 #endif
                      return kContained;
+                 }});
+    v.push_back({"dm-reload", "load a plain linear table (no verity) into the root's device-mapper device", true,
+                 [](std::string& d) {
+                     // The loop device under the root's verity device, from early boot's facts.
+                     std::string facts, dev;
+                     init::read_file("/run/romimg-init/boot", facts);
+                     size_t at = facts.find("root_dev ");
+                     if (at != std::string::npos) dev = facts.substr(at + 9, facts.find('\n', at) - at - 9);
+                     if (dev.empty()) {
+                         d = "no root_dev in /run/romimg-init/boot";
+                         return EINVAL;
+                     }
+                     int fd = open("/dev/mapper/control", O_RDWR | O_CLOEXEC);
+                     if (fd < 0) return errno;
+                     const std::string params = dev + " 0";
+                     std::vector<char> buf(sizeof(dm_ioctl) + sizeof(dm_target_spec) + params.size() + 1 + 1024, 0);
+                     auto* io = reinterpret_cast<dm_ioctl*>(buf.data());
+                     io->version[0] = DM_VERSION_MAJOR;
+                     io->data_size = buf.size();
+                     io->data_start = sizeof(dm_ioctl);
+                     io->target_count = 1;
+                     strncpy(io->name, "romimg-root", sizeof io->name - 1);
+                     auto* spec = reinterpret_cast<dm_target_spec*>(buf.data() + sizeof(dm_ioctl));
+                     spec->length = 8;
+                     strncpy(spec->target_type, "linear", sizeof spec->target_type - 1);
+                     memcpy(buf.data() + sizeof(dm_ioctl) + sizeof(dm_target_spec), params.c_str(), params.size() + 1);
+                     if (ioctl(fd, DM_TABLE_LOAD, buf.data()) == 0) {
+                         ioctl(fd, DM_TABLE_CLEAR, buf.data());  // the inactive slot: never resumed
+                         close(fd);
+                         d = "a linear table over " + dev + " was loaded";
+                         return 0;
+                     }
+                     int e = errno;
+                     close(fd);
+                     return e;
                  }});
     v.push_back({"write-root-device", "write the root filesystem's block device and its image on the medium", false,
                  [](std::string& d) {

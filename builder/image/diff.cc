@@ -115,6 +115,7 @@ void diff_layers(std::vector<ValueChange>& out, const ImageInfo& a, const ImageI
         [&](const LayerInfo& l) { out.push_back({l.iso_path, fmt::format("{} on {}", l.sha256, l.mount), "(removed)"}); },
         [&](const LayerInfo& x, const LayerInfo& y) {
             compare(out, x.iso_path + " sha256", x.sha256, y.sha256);
+            compare(out, x.iso_path + " verity root hash", x.verity_root_hash, y.verity_root_hash);
             compare(out, x.iso_path + " bytes", std::to_string(x.bytes), std::to_string(y.bytes));
             compare(out, x.iso_path + " mount", x.mount, y.mount);
         },

@@ -34,8 +34,11 @@ json to_json(const ImageInfo& info) {
         services.push_back({{"name", s.name}, {"ports", s.ports}, {"ready", s.ready}, {"probes", s.probes},
                             {"exec_lock", s.exec_lock}});
     json layers = json::array();
-    for (const auto& l : info.layers)
-        layers.push_back({{"iso_path", l.iso_path}, {"sha256", l.sha256}, {"bytes", l.bytes}, {"mount", l.mount}});
+    for (const auto& l : info.layers) {
+        json layer = {{"iso_path", l.iso_path}, {"sha256", l.sha256}, {"bytes", l.bytes}, {"mount", l.mount}};
+        if (!l.verity_root_hash.empty()) layer["verity"] = {{"root_hash", l.verity_root_hash}, {"fec_roots", l.fec_roots}};
+        layers.push_back(layer);
+    }
     return {{"format", info.format},
             {"label", info.label},
             {"cmdline", info.cmdline},
@@ -80,6 +83,10 @@ void check_layer(const LayerInfo& l, size_t i) {
         throw bad_field(at + ".mount", l.mount, "is not a mount point (" + why + ")");
     if (l.sha256.size() != 64 || l.sha256.find_first_not_of("0123456789abcdef") != std::string::npos)
         throw bad_field(at + ".sha256", l.sha256, "is not a sha256");
+    if (!l.verity_root_hash.empty() &&
+        (l.verity_root_hash.size() != 64 || l.verity_root_hash.find_first_not_of("0123456789abcdef") != std::string::npos))
+        throw bad_field(at + ".verity.root_hash", l.verity_root_hash, "is not a sha256");
+    if (l.fec_roots > 24) throw bad_field(at + ".verity.fec_roots", std::to_string(l.fec_roots), "is not 0..24");
 }
 
 void check_info(const ImageInfo& info) {
@@ -138,9 +145,15 @@ ImageInfo image_info_from_json(const json& j) {
                                      s.at("probes").get<std::vector<std::string>>(), s.at("exec_lock").get<bool>()});
         }
         field = "layers";
-        for (const auto& l : j.at("layers"))
-            info.layers.push_back({l.at("iso_path").get<std::string>(), l.at("sha256").get<std::string>(),
-                                   json_int<uint64_t>(l.at("bytes")), l.at("mount").get<std::string>()});
+        for (const auto& l : j.at("layers")) {
+            LayerInfo li{l.at("iso_path").get<std::string>(), l.at("sha256").get<std::string>(),
+                         json_int<uint64_t>(l.at("bytes")), l.at("mount").get<std::string>(), "", 0};
+            if (l.contains("verity")) {
+                li.verity_root_hash = l.at("verity").at("root_hash").get<std::string>();
+                li.fec_roots = json_int<unsigned>(l.at("verity").at("fec_roots"));
+            }
+            info.layers.push_back(li);
+        }
     } catch (const json::exception& e) {
         throw Error(fmt::format("{}: bad or missing field '{}': {}", kInfoPath, field, e.what()));
     }

@@ -30,6 +30,10 @@ struct LayerInfo {
     std::string sha256;
     uint64_t bytes = 0;
     std::string mount;     // where init mounts it: "/" for the root
+    // dm-verity (images made before it have none: ""/0): the root hash init maps the layer with,
+    // and the Reed-Solomon parity bytes of its tree (0: none). The tree is ISO_PATH.verity.
+    std::string verity_root_hash;
+    unsigned fec_roots = 0;
 };
 
 struct ImageInfo {

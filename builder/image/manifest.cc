@@ -180,10 +180,12 @@ json manifest_json(const ImageManifest& m) {
     }
     json layers = json::array();
     for (const auto& l : content_layers(m.info))
-        layers.push_back({{"iso_path", l.iso_path}, {"sha256", l.sha256}, {"bytes", l.bytes}, {"mount", l.mount}});
+        layers.push_back({{"iso_path", l.iso_path}, {"sha256", l.sha256}, {"bytes", l.bytes}, {"mount", l.mount},
+                          {"verity_root_hash", l.verity_root_hash}, {"fec_roots", l.fec_roots}});
     json root = nullptr;
     for (const auto& l : m.info.layers)
-        if (l.iso_path == "live/root.sqfs") root = {{"sha256", l.sha256}, {"bytes", l.bytes}};
+        if (l.iso_path == "live/root.sqfs")
+            root = {{"sha256", l.sha256}, {"bytes", l.bytes}, {"verity_root_hash", l.verity_root_hash}, {"fec_roots", l.fec_roots}};
     return {{"label", m.info.label},
             {"source_date_epoch", m.info.source_date_epoch},
             {"cmdline", m.info.cmdline},
@@ -256,7 +258,12 @@ std::string manifest_table(const ImageManifest& m) {
     }
     out += "\nlayers:\n";
     for (const auto& l : m.info.layers)
-        out += fmt::format("  {:<36} {:>10}  sha256 {}  on {}\n", P(l.iso_path), human_bytes(l.bytes), P(l.sha256), P(l.mount));
+        out += fmt::format("  {:<36} {:>10}  sha256 {}  on {}\n{}", P(l.iso_path), human_bytes(l.bytes), P(l.sha256), P(l.mount),
+                           l.verity_root_hash.empty()
+                               ? std::string("  ") + std::string(36, ' ') + " no dm-verity (an image made before it)\n"
+                               : fmt::format("  {:<36} dm-verity root hash {}, {}\n", "", P(l.verity_root_hash),
+                                             l.fec_roots ? fmt::format("error correction {} parity bytes", l.fec_roots)
+                                                         : std::string("no error correction")));
     if (content_layers(m.info).empty()) out += "  (no content layers)\n";
     out += "\nservices:\n";
     for (const auto& s : m.info.services)

@@ -209,6 +209,13 @@ ApplianceConfig parse_config(const std::string& text, const std::filesystem::pat
     path.clear();
     top.str("root", path);
     if (root.get("root")) c.root = against(base, path);
+    if (const toml::node* n = root.get("verity_fec")) {
+        int v = 0;
+        top.integer("verity_fec", v);
+        if (v != 0 && (v < 2 || v > 24))
+            throw top.error(n, "verity_fec is 0 (no error correction) or 2 to 24 parity bytes");
+        c.verity_fec = (unsigned)v;
+    }
     if (const toml::node* n = root.get("source_date_epoch")) {
         int v = 0;
         top.integer("source_date_epoch", v);

@@ -38,6 +38,7 @@ struct ApplianceConfig {
     std::optional<std::filesystem::path> output;  // absolute, against the file's directory
     std::optional<std::filesystem::path> work;
     std::optional<int64_t> source_date_epoch;
+    std::optional<unsigned> verity_fec;  // 0 or 2..24 (--verity-fec)
 };
 
 // The checks romimg.toml and the command line share: "" if fine, else what is wrong.

@@ -25,11 +25,12 @@ kernel::KernelResult kernel_stage(const BuildOptions& opt, const Request& r) {
 }
 
 // With every layer cached, nothing before this has needed the work dir.
-std::filesystem::path initramfs_stage(const Request& r, time_t epoch) {
+std::filesystem::path initramfs_stage(const Request& r, const Verified& v, time_t epoch) {
     std::filesystem::create_directories(r.work);
     const std::filesystem::path initrd = r.work / "initramfs.cpio.gz";
     auto stage = log::stage("initramfs");
-    initramfs::write_archive(initramfs_plan(r.init), initrd, epoch, initramfs::Compression::Gzip);
+    initramfs::write_archive(initramfs_plan(r.init, verity::format_params(v.root.params), verity::format_params(v.selftest.params)),
+                             initrd, epoch, initramfs::Compression::Gzip);
     stage.detail(fmt::format("{:.1f} MB", std::filesystem::file_size(initrd) / 1048576.0));
     return initrd;
 }
@@ -57,18 +58,26 @@ std::string iso_stamp(const std::string& inputs_key, const std::filesystem::path
 }  // namespace
 
 void iso_stage(const BuildOptions& opt, const Request& r, const BaseLayer& base, const Contents& packed,
-               const kernel::KernelResult& kernel, const std::filesystem::path& initrd, time_t epoch, BuildResult& result) {
+               const Verified& v, const kernel::KernelResult& kernel, const std::filesystem::path& initrd, time_t epoch, BuildResult& result) {
     auto stage = log::stage("iso");
     std::vector<image::LayerInfo> packed_layers;
-    for (const auto& l : packed.layers) packed_layers.push_back({"", l.sha256, l.bytes, ""});
-    const image::ImageInfo info = image_info_plan(opt, *r.tgt, r.route, r.cmdline, epoch, r.templates,
-                                                  {"live/root.sqfs", base.root_sha256, base.root_bytes, "/"}, r.contents,
-                                                  packed_layers);
+    for (size_t i = 0; i < packed.layers.size(); ++i)
+        packed_layers.push_back({"", packed.layers[i].sha256, packed.layers[i].bytes, "", v.layers[i].params.root_hash,
+                                 v.layers[i].params.fec_roots});
+    const image::ImageInfo info =
+        image_info_plan(opt, *r.tgt, r.route, r.cmdline, epoch, r.templates,
+                        {"live/root.sqfs", base.root_sha256, base.root_bytes, "/", v.root.params.root_hash, v.root.params.fec_roots},
+                        r.contents, packed_layers);
     IsoInputs in;
     in.kernel = kernel.bzimage;
     in.initramfs = initrd;
     in.root_sqfs = base.root_sqfs;
     for (const auto& l : packed.layers) in.layers.push_back(l.squashfs);
+    in.root_tree = v.root.file;
+    for (const auto& t : v.layers) {
+        in.layer_trees.push_back(t.file);
+        in.layer_params.push_back(verity::format_params(t.params));
+    }
     in.romimg_sha256 = fs::sha256_file("/proc/self/exe");
     in.kernel_sha256 = fs::sha256_file(kernel.bzimage);
     in.initramfs_sha256 = fs::sha256_file(initrd);

@@ -3,6 +3,8 @@
 // work/image/ (the /romimg/ files), work/iso.stamp and the output ISO.
 #pragma once
 
+#include "stages/verity.h"
+
 #include <ctime>
 #include <filesystem>
 
@@ -16,11 +18,11 @@ namespace romimg::pipeline {
 kernel::KernelResult kernel_stage(const BuildOptions& opt, const Request& r);
 
 // The initramfs (the target's romimg-init as /init). Returns its path.
-std::filesystem::path initramfs_stage(const Request& r, time_t epoch);
+std::filesystem::path initramfs_stage(const Request& r, const Verified& v, time_t epoch);
 
 // The hybrid ISO (BIOS, and UEFI where the target has it), unless the one at the output was
 // made from exactly these inputs. Fills result.iso, bytes, iso_unchanged.
 void iso_stage(const BuildOptions& opt, const Request& r, const BaseLayer& base, const Contents& packed,
-               const kernel::KernelResult& kernel, const std::filesystem::path& initrd, time_t epoch, BuildResult& result);
+               const Verified& v, const kernel::KernelResult& kernel, const std::filesystem::path& initrd, time_t epoch, BuildResult& result);
 
 }  // namespace romimg::pipeline

@@ -13,6 +13,7 @@
 
 #include "common/error.h"
 #include "common/fs.h"
+#include "verity/tree.h"
 #include "common/log.h"
 #include "common/places.h"
 #include "common/names.h"
@@ -177,16 +178,6 @@ iso::IsoRequest iso_request(const image::ImageInfo& info, const Parts& parts, co
     return req;
 }
 
-// The target's static self-test (built beside the host's); $ROMIMG_SELFTEST (amd64) or
-// $ROMIMG_SELFTEST_I386 point elsewhere.
-std::string selftest_binary(const target::Target& t) {
-    std::string env = "ROMIMG_SELFTEST";
-    if (t.name != "amd64")
-        for (char c : "_" + t.name) env += (char)toupper((unsigned char)c);
-    if (const char* e = getenv(env.c_str()); e && *e) return e;
-    return (sfs::path(ROMIMG_SELFTEST_BINARY).parent_path() / t.selftest).string();
-}
-
 struct ServiceTarget {
     const image::ServiceInfo* svc = nullptr;
     int host_port = 0;
@@ -217,6 +208,14 @@ void run_probes(Run& run, std::vector<ServiceTarget>& targets, const std::string
 }
 
 }  // namespace
+
+std::string selftest_binary(const target::Target& t) {
+    std::string env = "ROMIMG_SELFTEST";
+    if (t.name != "amd64")
+        for (char c : "_" + t.name) env += (char)toupper((unsigned char)c);
+    if (const char* e = getenv(env.c_str()); e && *e) return e;
+    return (sfs::path(ROMIMG_SELFTEST_BINARY).parent_path() / t.selftest).string();
+}
 
 Report verify_image(const Options& opt) {
     // Where it would write, before reading the ISO: usage errors first.
@@ -263,9 +262,15 @@ Report verify_image(const Options& opt) {
         sfs::remove(work / "release-again.iso");
         run.add(again == report.sha256, "the release rebuilt from its own parts is bit-identical",
                 "sha256 " + report.sha256, "sha256 " + again);
-        parts.payload.push_back({selftest, "romimg/selftest"});
+        // Padded to 4 KiB with its verity tree: the image's init runs it only if it matches the
+        // params its initramfs carries (made by the build from this same binary).
+        const sfs::path padded = work / "selftest";
+        verity::pad_copy(selftest, padded);
+        const verity::Tree tree = verity::make_tree(padded, fs::sha256_file(padded), 0, work / "cache", "the self-test");
+        parts.payload.push_back({padded, "romimg/selftest"});
+        parts.payload.push_back({tree.file, std::string("romimg/selftest") + verity::kTreeSuffix});
         iso::build_iso(iso_request(info, parts, copy, work / "copy"));
-        stage.detail(copy.string() + " = the release + /romimg/selftest");
+        stage.detail(copy.string() + " = the release + /romimg/selftest and its verity tree");
     }
     run.add(info.romlock_mode == "enforce", "the kernel command line enforces romlock", "romlock.mode=enforce",
             "romlock.mode=" + info.romlock_mode);

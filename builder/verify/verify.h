@@ -9,6 +9,8 @@
 // One check per line (what, expected, got, PASS/FAIL); passed only if every check passed.
 #pragma once
 
+#include "target/target.h"
+
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -41,6 +43,11 @@ struct Report {
 // Runs everything; prints each check as it is made. Throws Error only when it cannot verify
 // at all (not an ISO, not made by romimg, QEMU missing); a failed check is in the report.
 Report verify_image(const Options& opt);
+
+// The target's static self-test binary (built beside romimg); $ROMIMG_SELFTEST (amd64) or
+// $ROMIMG_SELFTEST_I386 point elsewhere. The build puts the verity params of its 4 KiB-padded
+// copy into the initramfs, so a verify copy runs only this binary.
+std::string selftest_binary(const target::Target& t);
 
 // ---- pure parts ----
 

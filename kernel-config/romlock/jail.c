@@ -21,6 +21,7 @@
  */
 #include <linux/capability.h>
 #include <linux/cred.h>
+#include <linux/dm-ioctl.h>
 #include <linux/fs.h>
 #include <linux/loop.h>
 #include <linux/major.h>
@@ -206,14 +207,47 @@ static bool romlock_is_loop(const struct inode *inode)
 	       iminor(inode) == LOOP_CTRL_MINOR;
 }
 
+static bool romlock_is_dm_control(const struct inode *inode)
+{
+	return S_ISCHR(inode->i_mode) && imajor(inode) == MISC_MAJOR &&
+	       iminor(inode) == MAPPER_CTRL_MINOR;
+}
+
+/*
+ * The device-mapper ioctls that only read: everything else could reload a
+ * verity table as a plain linear map, or remove the device under the root.
+ */
+static bool romlock_dm_read_only(unsigned int cmd)
+{
+	if (_IOC_TYPE(cmd) != DM_IOCTL)
+		return false;
+	switch (_IOC_NR(cmd)) {
+	case DM_VERSION_CMD:
+	case DM_LIST_DEVICES_CMD:
+	case DM_DEV_STATUS_CMD:
+	case DM_TABLE_STATUS_CMD:
+	case DM_LIST_VERSIONS_CMD:
+		return true;
+	}
+	return false;
+}
+
 static int romlock_file_ioctl(struct file *file, unsigned int cmd,
 			      unsigned long arg)
 {
-	if (!romlock_sealed() || !romlock_is_loop(file_inode(file)) ||
-	    cmd == LOOP_GET_STATUS || cmd == LOOP_GET_STATUS64)
+	const struct inode *inode = file_inode(file);
+
+	if (!romlock_sealed())
 		return 0;
-	return romlock_deny(ROMLOCK_OP_BLOCKDEV,
-			    "loop ioctl 0x%x (refused once sealed)", cmd);
+	if (romlock_is_loop(inode) && cmd != LOOP_GET_STATUS &&
+	    cmd != LOOP_GET_STATUS64)
+		return romlock_deny(ROMLOCK_OP_BLOCKDEV,
+				    "loop ioctl 0x%x (refused once sealed)", cmd);
+	if (romlock_is_dm_control(inode) && !romlock_dm_read_only(cmd))
+		return romlock_deny(ROMLOCK_OP_BLOCKDEV,
+				    "device-mapper ioctl %u (refused once sealed)",
+				    _IOC_NR(cmd));
+	return 0;
 }
 
 /*

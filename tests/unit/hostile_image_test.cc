@@ -16,7 +16,7 @@ nlohmann::json good() {
     a.label = "ROMIMG";
     a.cmdline = "console=ttyS0 romlock.mode=enforce";
     a.services.push_back({"apache", {80}, "tcp:80", {"GET / 200"}, true});
-    a.layers.push_back({"live/root.sqfs", std::string(64, 'a'), 1, "/"});
+    a.layers.push_back({"live/root.sqfs", std::string(64, 'a'), 1, "/", std::string(64, 'b'), 2});
     return image::to_json(a);
 }
 

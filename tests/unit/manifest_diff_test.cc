@@ -57,7 +57,7 @@ ImageManifest sample() {
     m.info.cmdline = "console=ttyS0 romimg.label=ROMIMG ip=dhcp";
     m.info.source_date_epoch = 1700000000;
     m.info.services.push_back({"apache", {80}, "tcp:80", {"GET / 200"}, true});
-    m.info.layers.push_back({"live/root.sqfs", std::string(64, 'a'), 1000, "/"});
+    m.info.layers.push_back({"live/root.sqfs", std::string(64, 'a'), 1000, "/", std::string(64, 'f'), 2});
     m.kernel = {"6.12.117-romimg #1", std::string(64, 'c'), std::string(64, 'k'), "6.12.117-1", "gcc 12"};
     m.policy = {"chroot /jail/apache", "mount tmpfs /jail/apache/run nosuid,nodev,noexec", "seal"};
     m.conf = "# generated\nhostname www1\nlog_console no\ndebug_shell no\n\nservice apache\nuid 33\n"
@@ -118,13 +118,15 @@ TEST_CASE("conf_lines: appliance.conf lines that stand alone, service lines name
 
 TEST_CASE("manifest table and JSON show kernel, cmdline, layers, policy and every file with its package") {
     ImageManifest m = sample();
-    m.info.layers.push_back({"live/content/apache-www.sqfs", std::string(64, 'd'), 4096, "/jail/apache/var/www/html"});
+    m.info.layers.push_back({"live/content/apache-www.sqfs", std::string(64, 'd'), 4096, "/jail/apache/var/www/html", "", 0});
     std::string t = manifest_table(m);
     CHECK(t.find("kernel   6.12.117-romimg #1") != std::string::npos);
     CHECK(t.find(".config sha256 " + std::string(64, 'c')) != std::string::npos);
     CHECK(t.find("cmdline  console=ttyS0 romimg.label=ROMIMG ip=dhcp") != std::string::npos);
     CHECK(t.find("live/content/apache-www.sqfs") != std::string::npos);
     CHECK(t.find("on /jail/apache/var/www/html") != std::string::npos);
+    CHECK(t.find("dm-verity root hash " + std::string(64, 'f') + ", error correction 2 parity bytes") != std::string::npos);
+    CHECK(t.find("no dm-verity (an image made before it)") != std::string::npos);  // the content layer here has none
     CHECK(t.find("  mount tmpfs /jail/apache/run nosuid,nodev,noexec\n") != std::string::npos);
     CHECK(t.find("jail apache: 3 entries, 3 files") != std::string::npos);
     CHECK(t.find("apache2-bin              2.4.65-1               /usr/sbin/apache2 (read)") != std::string::npos);
@@ -137,6 +139,7 @@ TEST_CASE("manifest table and JSON show kernel, cmdline, layers, policy and ever
     CHECK(j["content_layers"].size() == 1);
     CHECK(j["content_layers"][0]["mount"] == "/jail/apache/var/www/html");
     CHECK(j["root"]["sha256"] == std::string(64, 'a'));
+    CHECK(j["root"]["verity_root_hash"] == std::string(64, 'f'));
     CHECK(j["kernel"]["version"] == "6.12.117-romimg #1");
     CHECK(j["romlock_policy"].back() == "seal");
     CHECK(j["jails"][0]["entries"].size() == 3);
@@ -155,7 +158,8 @@ TEST_CASE("diff of an image with itself is empty, and exit-worthy differences ar
     b.info.cmdline += " quiet";
     b.policy.insert(b.policy.begin() + 1, "mount tmpfs /jail/apache/tmp nosuid,nodev,noexec");
     b.info.layers[0].sha256 = std::string(64, 'b');
-    b.info.layers.push_back({"live/content/site.sqfs", std::string(64, 'e'), 10, "/jail/apache/var/www/html"});
+    b.info.layers[0].verity_root_hash = std::string(64, '9');
+    b.info.layers.push_back({"live/content/site.sqfs", std::string(64, 'e'), 10, "/jail/apache/var/www/html", "", 0});
     auto& e = b.jails[0].entries;
     e.erase(e.begin() + 1);                                                  // apache2.conf removed
     e[0].sha256 = "44";                                                      // apache2 changed
@@ -179,10 +183,12 @@ TEST_CASE("diff of an image with itself is empty, and exit-worthy differences ar
     CHECK(d.services_added == std::vector<std::string>{"tomcat"});
     CHECK(d.conf_removed == std::vector<std::string>{"debug_shell no", "apache: caps cap_net_bind_service"});
     CHECK(d.conf_added == std::vector<std::string>{"debug_shell yes"});
-    REQUIRE(d.layers.size() == 2);
+    REQUIRE(d.layers.size() == 3);
     CHECK(d.layers[0].what == "live/root.sqfs sha256");
-    CHECK(d.layers[1].what == "live/content/site.sqfs");
-    CHECK(d.layers[1].old_value == "(added)");
+    CHECK(d.layers[1].what == "live/root.sqfs verity root hash");
+    CHECK(d.layers[1].new_value == std::string(64, '9'));
+    CHECK(d.layers[2].what == "live/content/site.sqfs");
+    CHECK(d.layers[2].old_value == "(added)");
     REQUIRE(d.jails.size() == 1);
     const JailDiff& j = d.jails[0];
     REQUIRE(j.removed.size() == 1);

@@ -69,10 +69,10 @@ TEST_CASE("plans: image.json says what the image is", "[plans]") {
     const std::vector<recipe::ServiceTemplate> ts = {svc("apache", 80), svc("tomcat", 8080, false)};
     const std::vector<content::ContentSpec> contents = {content::parse_content_arg("apache:/var/www/html=/y")};
     const std::string aa(64, 'a'), bb(64, 'b');
-    const image::LayerInfo root{"live/root.sqfs", aa, 1000, "/"};
+    const image::LayerInfo root{"live/root.sqfs", aa, 1000, "/", "", 0};
     const auto& i386 = target::target_named("i386");
     image::ImageInfo info = pipeline::image_info_plan(opt, i386, staging::TraceRoute::translated, "console=ttyS0", 1700000000,
-                                                      ts, root, contents, {{"", bb, 200, ""}});
+                                                      ts, root, contents, {{"", bb, 200, "", "", 0}});
     CHECK(info.label == "SHOP42");
     CHECK(info.cmdline == "console=ttyS0");
     CHECK(info.source_date_epoch == 1700000000);
@@ -113,11 +113,15 @@ TEST_CASE("plans: the kernel is the target's, built with --jobs or every core", 
     CHECK(pipeline::kernel_plan(opt, i386, "/k", "/c", 2).jobs == 7);
 }
 
-TEST_CASE("plans: the initramfs is romimg-init as /init, and what early boot mounts on", "[plans]") {
-    const auto entries = pipeline::initramfs_plan("/build/romimg-init-i386");
+TEST_CASE("plans: the initramfs is romimg-init as /init, what early boot mounts on, and the verity params", "[plans]") {
+    const auto entries = pipeline::initramfs_plan("/build/romimg-init-i386", "ROOT\n", "SELFTEST\n");
     std::vector<std::string> paths;
     for (const auto& e : entries) paths.push_back(e.path);
-    CHECK(paths == std::vector<std::string>{"dev", "dev/console", "init", "proc", "sys"});
+    CHECK(paths == std::vector<std::string>{"dev", "dev/console", "init", "proc", "sys", "verity", "verity/root.params",
+                                            "verity/selftest.params"});
+    CHECK(entries[6].data == "ROOT\n");
+    CHECK(entries[7].data == "SELFTEST\n");
+    CHECK(entries[6].mode == 0444);
     const auto& init = entries[2];
     CHECK(init.type == initramfs::Entry::Type::File);
     CHECK(init.host_source == "/build/romimg-init-i386");
@@ -140,8 +144,8 @@ struct SmallImage {
         const std::vector<content::ContentSpec> contents = {content::parse_content_arg("apache:/var/www/html=/y")};
         conf = appliance::format_conf(pipeline::appliance_conf_plan(opt, ts, {&a}, contents));
         info = pipeline::image_info_plan(opt, target::host_target(), staging::TraceRoute::native, "console=ttyS0", 1700000000,
-                                         ts, {"live/root.sqfs", std::string(64, 'a'), 1000, "/"}, contents,
-                                         {{"", std::string(64, 'b'), 200, ""}});
+                                         ts, {"live/root.sqfs", std::string(64, 'a'), 1000, "/", std::string(64, 'c'), 2},
+                                         contents, {{"", std::string(64, 'b'), 200, "", std::string(64, 'd'), 2}});
     }
     pipeline::IsoInputs inputs() const {
         pipeline::IsoInputs in;
@@ -149,6 +153,9 @@ struct SmallImage {
         in.initramfs = "/w/initramfs.cpio.gz";
         in.root_sqfs = "/cache/base/root.sqfs";
         in.layers = {"/cache/content/apache-1.sqfs"};
+        in.root_tree = "/cache/verity/r/tree";
+        in.layer_trees = {"/cache/verity/a/tree"};
+        in.layer_params = {"format 1\n"};
         in.romimg_sha256 = "r";
         in.kernel_sha256 = "k";
         in.initramfs_sha256 = "i";
@@ -186,18 +193,27 @@ TEST_CASE("plans: the ISO carries every layer where image.json says, and its key
     CHECK(r.uefi == host.uefi);
     CHECK(r.media == iso::Media::cd);
     CHECK(r.source_date_epoch == 1700000000);
-    REQUIRE(r.payload.size() == 2 + in.description.size());
+    // root, its tree, the content layer, its tree and params, then the /romimg/ files
+    REQUIRE(r.payload.size() == 5 + in.description.size());
     CHECK(r.payload[0].source == "/cache/base/root.sqfs");
     CHECK(r.payload[0].iso_path == "live/root.sqfs");
-    CHECK(r.payload[1].source == "/cache/content/apache-1.sqfs");
-    CHECK(r.payload[1].iso_path == s.info.layers[1].iso_path);
-    // The /romimg/ files are written under work/image first, then laid onto the medium.
-    REQUIRE(p.files.size() == in.description.size());
-    for (size_t i = 0; i < p.files.size(); ++i) {
-        CHECK(p.files[i].first == std::filesystem::path("/w/image") / in.description[i].first);
-        CHECK(p.files[i].second == in.description[i].second);
-        CHECK(r.payload[2 + i].source == p.files[i].first);
-        CHECK(r.payload[2 + i].iso_path == in.description[i].first);
+    CHECK(r.payload[1].source == "/cache/verity/r/tree");
+    CHECK(r.payload[1].iso_path == "live/root.sqfs.verity");
+    CHECK(r.payload[2].source == "/cache/content/apache-1.sqfs");
+    CHECK(r.payload[2].iso_path == s.info.layers[1].iso_path);
+    CHECK(r.payload[3].source == "/cache/verity/a/tree");
+    CHECK(r.payload[3].iso_path == s.info.layers[1].iso_path + ".verity");
+    CHECK(r.payload[4].iso_path == s.info.layers[1].iso_path + ".verity.params");
+    // The params and the /romimg/ files are written under work/image first, then laid onto the medium.
+    REQUIRE(p.files.size() == 1 + in.description.size());
+    CHECK(p.files[0].first == std::filesystem::path("/w/image") / (s.info.layers[1].iso_path + ".verity.params"));
+    CHECK(p.files[0].second == "format 1\n");
+    CHECK(r.payload[4].source == p.files[0].first);
+    for (size_t i = 0; i < in.description.size(); ++i) {
+        CHECK(p.files[1 + i].first == std::filesystem::path("/w/image") / in.description[i].first);
+        CHECK(p.files[1 + i].second == in.description[i].second);
+        CHECK(r.payload[5 + i].source == p.files[1 + i].first);
+        CHECK(r.payload[5 + i].iso_path == in.description[i].first);
     }
     CHECK_FALSE(pipeline::iso_plan(s.opt, target::target_named("i386"), s.info, "c", iso::Media::any, 0, "/w", in).request.uefi);
 
@@ -221,6 +237,9 @@ TEST_CASE("plans: the ISO carries every layer where image.json says, and its key
         changed.*digest += "x";
         CHECK(key(s.opt, changed) != k0);
     }
+    pipeline::IsoInputs reparamed = in;
+    reparamed.layer_params[0] += "x";
+    CHECK(key(s.opt, reparamed) != k0);
     pipeline::IsoInputs redescribed = in;
     redescribed.description.back().second += " ";
     CHECK(key(s.opt, redescribed) != k0);
@@ -228,6 +247,9 @@ TEST_CASE("plans: the ISO carries every layer where image.json says, and its key
     pipeline::IsoInputs missing = in;
     missing.layers.clear();
     CHECK_THROWS_AS(pipeline::iso_plan(s.opt, host, s.info, "c", iso::Media::any, 0, "/w", missing), Error);
+    pipeline::IsoInputs treeless = in;
+    treeless.layer_trees.clear();
+    CHECK_THROWS_AS(pipeline::iso_plan(s.opt, host, s.info, "c", iso::Media::any, 0, "/w", treeless), Error);
 }
 
 TEST_CASE("plans: the ISO stamp names the key and the ISO's identity", "[plans]") {
