@@ -65,6 +65,8 @@ void apply_config(const recipe::ApplianceConfig& c, BuildOptions& opt) {
     if (c.work) opt.work = *c.work;
     if (c.source_date_epoch) opt.source_date_epoch = *c.source_date_epoch;
     if (c.verity_fec) opt.verity_fec_roots = *c.verity_fec;
+    if (c.sign_key) opt.sign_key = *c.sign_key;
+    if (c.sign_cert) opt.sign_cert = *c.sign_cert;
     for (const auto& [service, mode] : c.seccomp) opt.seccomp[service] = mode;
 }
 

@@ -28,6 +28,13 @@ struct BuildOptions {
     // dm-verity's Reed-Solomon parity bytes per 255 (--verity-fec, romimg.toml verity_fec): 0 for
     // none, else 2..24 (docs/verity.md). Every layer is verified either way.
     unsigned verity_fec_roots = 2;
+    // dm-verity off (--no-verity): benchmarking only, to measure what verity costs (bench/verity);
+    // init says so loudly at every boot and `romimg verify` fails such an image.
+    bool verity = true;
+    // Signed boot (--sign-key/--sign-cert, romimg.toml sign_key/sign_cert; docs/verity.md): the
+    // UEFI path boots a unified kernel image signed with this key, and each content layer's root
+    // hash carries a PKCS#7 signature by it. Both or neither.
+    std::filesystem::path sign_key, sign_cert;
     bool debug_shell = false;   // a root shell on the console (busybox), announced loudly
     int jobs = 0;               // kernel build; 0 = all cores
     // The target (target::all_targets: amd64, i386) by its Debian name; "" = the build host's.

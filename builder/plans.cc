@@ -115,10 +115,13 @@ kernel::KernelOptions kernel_plan(const BuildOptions& opt, const target::Target&
 std::vector<initramfs::Entry> initramfs_plan(const std::filesystem::path& init, const std::string& root_params,
                                              const std::string& selftest_params) {
     namespace ir = romimg::initramfs;
-    return ir::plan_archive({ir::file_from_host("/init", init, 0755), ir::directory("/dev"), ir::directory("/proc"),
-                             ir::directory("/sys"), ir::char_device("/dev/console", 5, 1, 0600), ir::directory("/verity"),
-                             ir::file_from_bytes(verity::kInitrdRootParams, root_params, 0444),
-                             ir::file_from_bytes(verity::kInitrdSelftestParams, selftest_params, 0444)});
+    std::vector<ir::Entry> entries = {ir::file_from_host("/init", init, 0755), ir::directory("/dev"), ir::directory("/proc"),
+                                      ir::directory("/sys"), ir::char_device("/dev/console", 5, 1, 0600)};
+    if (!root_params.empty())  // empty: --no-verity (init then mounts the root unchecked, and says so)
+        for (auto e : {ir::directory("/verity"), ir::file_from_bytes(verity::kInitrdRootParams, root_params, 0444),
+                       ir::file_from_bytes(verity::kInitrdSelftestParams, selftest_params, 0444)})
+            entries.push_back(e);
+    return ir::plan_archive(entries);
 }
 
 std::vector<std::pair<std::string, std::string>> image_description_plan(
@@ -148,19 +151,30 @@ IsoPlan iso_plan(const BuildOptions& opt, const target::Target& tgt, const image
     iso::IsoRequest& ir = p.request;
     ir.kernel = in.kernel;
     ir.initramfs = in.initramfs;
-    if (in.layer_trees.size() != in.layers.size() || in.layer_params.size() != in.layers.size())
+    const bool verity = !in.root_tree.empty();  // else --no-verity
+    if ((verity && (in.layer_trees.size() != in.layers.size() || in.layer_params.size() != in.layers.size())) ||
+        (!in.layer_signatures.empty() && in.layer_signatures.size() != in.layers.size()))
         throw Error("internal: a content layer without its verity tree or params");
-    ir.payload = {{in.root_sqfs, info.layers[0].iso_path}, {in.root_tree, info.layers[0].iso_path + verity::kTreeSuffix}};
+    ir.payload = {{in.root_sqfs, info.layers[0].iso_path}};
+    if (verity) ir.payload.push_back({in.root_tree, info.layers[0].iso_path + verity::kTreeSuffix});
     std::string described;  // every /romimg/ file and verity params, for the key (the trees: by image.json's root hashes)
     for (size_t i = 0; i < in.layers.size(); ++i) {
         const std::string& at = info.layers[i + 1].iso_path;
         ir.payload.push_back({in.layers[i], at});
+        if (!verity) continue;
         ir.payload.push_back({in.layer_trees[i], at + verity::kTreeSuffix});
         const std::string params = at + verity::kParamsSuffix;
         p.files.emplace_back(work / "image" / params, in.layer_params[i]);
         ir.payload.push_back({work / "image" / params, params});
         described += params + "\n" + fs::sha256_hex(in.layer_params[i]) + "\n";
+        if (!in.layer_signatures.empty()) {
+            const std::string sig = at + verity::kSignatureSuffix;
+            p.files.emplace_back(work / "image" / sig, in.layer_signatures[i]);
+            ir.payload.push_back({work / "image" / sig, sig});
+            described += sig + "\n" + fs::sha256_hex(in.layer_signatures[i]) + "\n";
+        }
     }
+    ir.efi_binary = in.efi_binary;
     for (const auto& [iso_path, text] : in.description) {
         const std::filesystem::path file = work / "image" / iso_path;
         p.files.emplace_back(file, text);
@@ -175,9 +189,10 @@ IsoPlan iso_plan(const BuildOptions& opt, const target::Target& tgt, const image
     ir.output = std::filesystem::absolute(opt.output);
     ir.work_dir = work;
     ir.log = work / "logs" / "50-iso.log";
-    p.inputs_key = fs::sha256_hex(fmt::format("romimg iso v1\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n", in.romimg_sha256,
+    p.inputs_key = fs::sha256_hex(fmt::format("romimg iso v1\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n", in.romimg_sha256,
                                               in.kernel_sha256, in.initramfs_sha256, described, opt.label, cmdline,
-                                              opt.media, (long long)epoch, ir.uefi ? "uefi" : "bios"));
+                                              opt.media, (long long)epoch, ir.uefi ? "uefi" : "bios",
+                                              in.efi_binary.empty() ? "grub" : "signed " + in.efi_sha256));
     return p;
 }
 

@@ -71,6 +71,11 @@ struct IsoInputs {
     std::filesystem::path root_tree;
     std::vector<std::filesystem::path> layer_trees;
     std::vector<std::string> layer_params;
+    // Signed boot: each content layer's PKCS#7 of its root hash (ISO_PATH.verity.p7s), and the
+    // signed unified kernel image (BOOTX64.EFI) with its sha256; all empty when unsigned.
+    std::vector<std::string> layer_signatures;
+    std::filesystem::path efi_binary;
+    std::string efi_sha256;
     std::string romimg_sha256, kernel_sha256, initramfs_sha256;
     std::vector<std::pair<std::string, std::string>> description;  // image_description_plan()
 };

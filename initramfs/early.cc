@@ -9,6 +9,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <string>
@@ -69,8 +70,21 @@ bool write_new(const std::string& path, const std::string& text) {
 VerityDevice map_root(const std::string& medium) {
     verity::Params p;
     std::string error;
-    if (!read_params(verity::kInitrdRootParams, p, error)) fatal("this initramfs has no usable verity parameters for the root: " + error);
     VerityDevice root;
+    struct stat st;
+    if (stat(verity::kInitrdRootParams, &st) != 0 && errno == ENOENT) {
+        // An image built --no-verity (benchmarking only): the initramfs decides, never the medium.
+        for (int i = 0; i < 3; ++i)
+            say("*** NO VERITY: this image was built --no-verity (benchmarking only): its layers are mounted UNCHECKED ***");
+        int keep = -1;
+        root.path = attach_loop("/medium/live/root.sqfs", keep);
+        if (root.path.empty()) fatal(std::string("cannot attach /live/root.sqfs to a loop device: ") + strerror(errno));
+        fstat(keep, &st);
+        root.data_dev = std::to_string(major(st.st_rdev)) + ":" + std::to_string(minor(st.st_rdev));
+        close(keep);  // LO_FLAGS_AUTOCLEAR: the mount holds it from here
+        return root;
+    }
+    if (!read_params(verity::kInitrdRootParams, p, error)) fatal("this initramfs has no usable verity parameters for the root: " + error);
     if (!verity_map("romimg-root", "/medium/live/root.sqfs", p, "", root, error))
         fatal("cannot set up dm-verity for the root filesystem on " + medium + ": " + error);
     say("root: dm-verity over live/root.sqfs (data " + root.data_dev + ", root hash " + p.root_hash.substr(0, 16) +
@@ -81,7 +95,10 @@ VerityDevice map_root(const std::string& medium) {
 // What PID 1 needs to know of this boot, in the new root's /run (root only).
 void write_boot_facts(const VerityDevice& root) {
     const bool sb = secure_boot_enabled();
-    const std::string facts = std::string("secure_boot ") + (sb ? "1" : "0") + "\nroot_dev " + root.data_dev + "\n";
+    struct stat st;
+    const bool verity = stat(verity::kInitrdRootParams, &st) == 0;
+    const std::string facts = std::string("secure_boot ") + (sb ? "1" : "0") + "\nroot_dev " + root.data_dev +
+                              "\nverity " + (verity ? "1" : "0") + "\n";
     std::string selftest;
     mkdir_p("/newroot/run/romimg-init", 0700);
     if (!write_new("/newroot" + std::string(verity::kBootFacts), facts) ||

@@ -138,6 +138,7 @@ private:
     int epoll_ = -1, signals_ = -1, kmsg_ = -1, syslog_ = -1;
     bool selftest_ = false;      // this is `romimg verify`'s copy of the image
     bool secure_boot_ = false;   // early boot's facts (verity.h kBootFacts)
+    bool verity_ = true;         // false only for an image built --no-verity (benchmarking)
     int selftest_fd_ = -1;       // the self-test binary, read through verity into a sealed memfd
     std::vector<std::pair<std::string, std::string>> layers_;  // verity data device "7:N" → layer name
     pid_t selftest_pid_ = 0;     // running; -1 once finished
@@ -275,6 +276,16 @@ void Pid1::mount_content_layers(const Service& s) {
     int n = 0;
     for (const auto& l : s.layers) {
         const std::string name = "romimg-" + s.name + "-" + std::to_string(++n);
+        if (!verity_) {  // built --no-verity (early boot said so loudly)
+            int keep = -1;
+            std::string dev = attach_loop(l.image, keep);
+            if (dev.empty()) fatal("cannot attach the content layer " + l.image + " for " + s.name + ": " + strerror(errno));
+            bool ok = do_mount(dev, l.target, "squashfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "");
+            close(keep);
+            if (!ok) fatal("cannot mount the content layer " + l.image + " on " + l.target + " for " + s.name);
+            say("content for " + s.name + ": " + l.image + " on " + l.target + " (read-only, UNCHECKED: --no-verity)");
+            continue;
+        }
         verity::Params p;
         std::string error, signature;
         if (!read_params(l.image + verity::kParamsSuffix, p, error)) fatal("content layer " + l.image + " for " + s.name + ": " + error);
@@ -310,6 +321,7 @@ void Pid1::read_boot_facts() {
         if (sp == std::string::npos) continue;
         std::string key = line.substr(0, sp), value = line.substr(sp + 1);
         if (key == "secure_boot") secure_boot_ = value == "1";
+        else if (key == "verity") verity_ = value != "0";
         else if (key == "root_dev") layers_.emplace_back(value, "/run/medium/live/root.sqfs");
     }
 }

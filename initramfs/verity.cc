@@ -62,22 +62,26 @@ bool verity_map(const std::string& name, const std::string& layer, const verity:
         error = "cannot attach " + layer + " to a loop device: " + strerror(errno);
         return false;
     }
-    std::string tree = attach_loop(layer + verity::kTreeSuffix, keep_tree);
-    if (tree.empty()) {
-        error = "cannot attach its hash tree " + layer + verity::kTreeSuffix + ": " + strerror(errno);
-        close(keep_data);
-        return false;
-    }
     struct stat dst, tst;
     fstat(keep_data, &dst);
-    fstat(keep_tree, &tst);
-    const std::string data_dev = majmin(dst.st_rdev), tree_dev = majmin(tst.st_rdev);
+    const std::string data_dev = majmin(dst.st_rdev);
+    std::string tree_dev = data_dev;  // a one-block layer has no tree to read (0 levels)
+    if (p.hash_blocks > 0) {
+        std::string tree = attach_loop(layer + verity::kTreeSuffix, keep_tree);
+        if (tree.empty()) {
+            error = "cannot attach its hash tree " + layer + verity::kTreeSuffix + ": " + strerror(errno);
+            close(keep_data);
+            return false;
+        }
+        fstat(keep_tree, &tst);
+        tree_dev = majmin(tst.st_rdev);
+    }
     struct stat lst;
     if (stat(layer.c_str(), &lst) == 0 && (uint64_t)lst.st_size != p.data_blocks * verity::kBlockSize) {
         error = layer + " is " + std::to_string(lst.st_size) + " bytes, its verity parameters say " +
                 std::to_string(p.data_blocks * verity::kBlockSize);
         close(keep_data);
-        close(keep_tree);
+        if (keep_tree >= 0) close(keep_tree);
         return false;
     }
 
@@ -89,7 +93,7 @@ bool verity_map(const std::string& name, const std::string& layer, const verity:
         if (key_id < 0) {
             error = std::string("cannot load the root hash signature as a key: ") + strerror(errno);
             close(keep_data);
-            close(keep_tree);
+            if (keep_tree >= 0) close(keep_tree);
             return false;
         }
     }
@@ -109,7 +113,7 @@ bool verity_map(const std::string& name, const std::string& layer, const verity:
         error = std::string("cannot open /dev/mapper/control (is device-mapper in the kernel?): ") + strerror(errno);
         cleanup_key();
         close(keep_data);
-        close(keep_tree);
+        if (keep_tree >= 0) close(keep_tree);
         return false;
     }
     bool ok = false;
@@ -144,7 +148,7 @@ bool verity_map(const std::string& name, const std::string& layer, const verity:
     cleanup_key();
     // The device-mapper table holds both loop devices now (LO_FLAGS_AUTOCLEAR frees them with it).
     close(keep_data);
-    close(keep_tree);
+    if (keep_tree >= 0) close(keep_tree);
     return ok;
 }
 

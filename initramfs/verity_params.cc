@@ -28,6 +28,8 @@ bool parse_u64(const std::string& s, uint64_t& out) {
 }  // namespace
 
 uint64_t hash_tree_blocks(uint64_t data_blocks) {
+    // One data block: no tree, its own hash is the root hash (the kernel computes 0 levels).
+    if (data_blocks <= 1) return 0;
     uint64_t total = 0;
     for (uint64_t n = data_blocks; n > 0;) {
         n = (n + kDigestsPerBlock - 1) / kDigestsPerBlock;
@@ -72,7 +74,7 @@ bool parse_params(const std::string& text, Params& p, std::string& error) {
             p.data_blocks = n;
             data = true;
         } else if (key == "hash_blocks") {
-            if (!parse_u64(value, n) || n == 0) return bad("not a positive number");
+            if (!parse_u64(value, n)) return bad("not a number");
             p.hash_blocks = n;
             hash = true;
         } else if (key == "salt") {

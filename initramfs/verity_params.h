@@ -37,7 +37,7 @@ struct Params {
 };
 
 // Blocks of a sha256 hash tree over `data_blocks` 4096-byte blocks (128 digests per block), every
-// level included; 0 for no data.
+// level included, as the kernel counts levels: 0 for one block (its hash is the root hash).
 uint64_t hash_tree_blocks(uint64_t data_blocks);
 // Blocks of Reed-Solomon parity veritysetup writes for data + tree with `roots` parity bytes.
 uint64_t fec_blocks(uint64_t covered_blocks, unsigned roots);

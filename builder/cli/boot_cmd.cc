@@ -17,7 +17,8 @@ namespace romimg::cli {
 namespace {
 
 const char* const boot_usage =
-    "usage: romimg boot ISO [--uefi] [--usb] [--forward HOSTPORT:GUESTPORT]... [--mem MB] [--smp N]\n"
+    "usage: romimg boot ISO [--uefi] [--secure-boot --sign-cert CERT] [--usb] [--forward HOSTPORT:GUESTPORT]...\n"
+    "                       [--mem MB] [--smp N]\n"
     "\n"
     "Boots ISO in QEMU (TCG, no KVM) with the serial console on this terminal. Ctrl-A X quits\n"
     "QEMU; Ctrl-A C switches to QEMU's monitor (`system_powerdown` presses the power button,\n"
@@ -25,6 +26,10 @@ const char* const boot_usage =
     "\n"
     "options:\n"
     "  --uefi                   boot through UEFI firmware (OVMF) instead of the BIOS\n"
+    "  --secure-boot            UEFI with Secure Boot on (OVMF's Secure Boot build, q35 + SMM),\n"
+    "  --sign-cert CERT         trusting only CERT (PEM or DER; enrolled as PK, KEK and db in a\n"
+    "                           fresh variable store): a signed image (romimg build --sign-key)\n"
+    "                           boots, anything else is refused by the firmware\n"
     "  --usb                    attach the ISO as a USB stick instead of a CD-ROM\n"
     "  --forward HOST:GUEST     forward TCP 127.0.0.1:HOST to the guest's port GUEST\n"
     "                           (repeatable), e.g. --forward 8080:80\n"
@@ -32,12 +37,15 @@ const char* const boot_usage =
     "  --smp N                  virtual CPUs (default 1; TCG runs each on a host thread)\n";
 
 int boot_main(const GlobalOptions&, const std::vector<std::string>& args) {
-    bool uefi = false, usb = false;
+    bool uefi = false, usb = false, secure_boot = false;
+    std::string sign_cert;
     int mem = 512, cpus = 1;
     std::vector<std::string> forwards;
     ArgParser p("boot", boot_usage, args);
     p.flag("--uefi", uefi);
     p.flag("--usb", usb);
+    p.flag("--secure-boot", secure_boot);
+    p.option("--sign-cert", sign_cert);
     p.repeated("--forward", forwards);
     p.option("--mem", mem);
     p.option("--smp", cpus);
@@ -58,10 +66,15 @@ int boot_main(const GlobalOptions&, const std::vector<std::string>& args) {
     } catch (const Error&) {
     }
     const target::Target& tgt = target::target_named(arch, "image.json arch");
+    if (secure_boot && sign_cert.empty())
+        throw UsageError("--secure-boot needs --sign-cert CERT.pem: the certificate the firmware is to trust");
+    if (!sign_cert.empty() && !secure_boot) throw UsageError("--sign-cert is for --secure-boot");
+    uefi |= secure_boot;
     if (uefi && !tgt.uefi)
         throw UsageError(fmt::format("--uefi: {} is an {} image, which boots through the BIOS only", spec.iso.string(), tgt.name));
     qemu::apply_target(spec, tgt);
     spec.firmware = uefi ? qemu::Firmware::uefi : qemu::Firmware::bios;
+    spec.secure_boot = secure_boot;
     spec.medium = usb ? qemu::Medium::usb : qemu::Medium::cdrom;
     spec.mem_mb = mem;
     spec.cpus = cpus;
@@ -80,9 +93,10 @@ int boot_main(const GlobalOptions&, const std::vector<std::string>& args) {
     std::optional<fs::TempDir> tmp;
     if (uefi) {
         tmp.emplace(fs::temp_parent(), "romimg-boot-");
-        spec.ovmf_vars = qemu::prepare_uefi_vars(tmp->path());
+        spec.ovmf_vars = secure_boot ? qemu::prepare_secure_boot_vars(tmp->path(), sign_cert)
+                                     : qemu::prepare_uefi_vars(tmp->path());
     }
-    std::string fw = fmt::format("{} {}", tgt.name, uefi ? "UEFI" : "BIOS");
+    std::string fw = fmt::format("{} {}", tgt.name, secure_boot ? "UEFI Secure Boot" : uefi ? "UEFI" : "BIOS");
     std::string medium = usb ? "USB stick" : "CD";
     std::string fwd;
     for (const auto& f : spec.forwards) fwd += fmt::format(" 127.0.0.1:{}->{}", f.host, f.guest);

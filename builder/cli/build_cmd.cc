@@ -76,12 +76,19 @@ const char* const usage =
     "  --verity-fec N         Reed-Solomon parity bytes per 255 in each layer's dm-verity tree:\n"
     "                         2 (default: any one bad 4 KiB block in 253 is repaired, +0.8 %),\n"
     "                         up to 24, or 0 for none. Every layer is verified either way.\n"
+    "  --sign-key KEY.pem --sign-cert CERT.pem   signed boot (amd64): the UEFI path boots one\n"
+    "                         unified kernel image (kernel, initramfs, command line) signed with\n"
+    "                         KEY, and each content layer's root hash is signed too; enroll CERT\n"
+    "                         in the firmware's db (`romimg boot --secure-boot --sign-cert` does,\n"
+    "                         in QEMU). The key: unencrypted RSA in PEM. docs/verity.md\n"
     "  --jobs N               kernel build parallelism when the kernel is not cached\n"
     "  --kernel-config-dir DIR   build the kernel from DIR instead of the source's kernel-config/\n"
     "                         (same layout: common.config + x86_64.config, romlock/, patches/;\n"
     "                         for comparing kernel configurations, see bench/kernel-hardening)\n"
     "  --no-hardening-cmdline   leave the kernel hardening parameters (slab_nomerge, init_on_free=1,\n"
     "                         ...) off the command line (benchmarking only; `romimg verify` fails it)\n"
+    "  --no-verity            no dm-verity (benchmarking only, see bench/verity): layers are mounted\n"
+    "                         unchecked, init says so at every boot, `romimg verify` fails the image\n"
     "  --work DIR             scratch space and logs (default ./work)\n"
     "  --source-date-epoch N  the time stamped on every file of the image (default:\n"
     "                         $SOURCE_DATE_EPOCH, else the newest input's mtime)\n"
@@ -138,6 +145,8 @@ pipeline::BuildOptions build_options(const BuildFlags& f, const std::filesystem:
     if (f.no_exec_lock) o.exec_lock = false;
     if (f.jobs < 0 || f.jobs > 4096) throw UsageError(fmt::format("--jobs must be 1 to 4096, got {}", f.jobs));
     if (f.jobs) o.jobs = f.jobs;
+    if (!f.sign_key.empty()) o.sign_key = f.sign_key;
+    if (!f.sign_cert.empty()) o.sign_cert = f.sign_cert;
     if (f.verity_fec != -1) {
         if (f.verity_fec != 0 && (f.verity_fec < 2 || f.verity_fec > 24))
             throw UsageError(fmt::format("--verity-fec takes 0 (no error correction) or 2 to 24 parity bytes, got {}", f.verity_fec));
@@ -145,6 +154,7 @@ pipeline::BuildOptions build_options(const BuildFlags& f, const std::filesystem:
     }
     if (!f.kernel_config_dir.empty()) o.kernel_config_dir = f.kernel_config_dir;
     if (f.no_hardening_cmdline) o.hardening_cmdline = false;
+    if (f.no_verity) o.verity = false;
     o.retrace |= f.retrace;
     o.content_allow_private |= f.content_allow_private;
     for (const auto& s : f.seccomp) {
@@ -190,6 +200,8 @@ int build_main(const GlobalOptions&, const std::vector<std::string>& args) {
     p.repeated("--seccomp", f.seccomp);
     p.flag("--fast", f.fast);
     p.option("--verity-fec", f.verity_fec);
+    p.option("--sign-key", f.sign_key);
+    p.option("--sign-cert", f.sign_cert);
     p.repeated("--content", f.content);
     p.flag("--retrace", f.retrace);
     p.flag("--content-allow-private", f.content_allow_private);
@@ -197,6 +209,7 @@ int build_main(const GlobalOptions&, const std::vector<std::string>& args) {
     p.option("--jobs", f.jobs);
     p.option("--kernel-config-dir", f.kernel_config_dir);
     p.flag("--no-hardening-cmdline", f.no_hardening_cmdline);
+    p.flag("--no-verity", f.no_verity);
     p.option("--work", f.work);
     p.option("--source-date-epoch", f.epoch);
     f.services = p.parse();

@@ -16,9 +16,10 @@ struct BuildFlags {
     std::string config, output, work, media, label, hostname, net, log_to, romlock_mode, epoch, arch, root, trace_route,
         staging_route;
     bool no_config = false, log_console = false, no_exec_lock = false, fast = false, debug_shell = false;
-    bool retrace = false, content_allow_private = false, no_hardening_cmdline = false;
+    bool retrace = false, content_allow_private = false, no_hardening_cmdline = false, no_verity = false;
     int jobs = 0;
     int verity_fec = -1;  // -1: not given
+    std::string sign_key, sign_cert;
     std::string kernel_config_dir;  // --kernel-config-dir; empty = the source's kernel-config/
     std::vector<std::string> services;
     // --content SERVICE:PATH=SOURCE: replaces the config file's entry for the same SERVICE:PATH,

@@ -12,7 +12,8 @@ namespace romimg::cli {
 namespace {
 
 const char* const verify_usage =
-    "usage: romimg verify ISO [--json FILE] [--uefi] [--mem MB] [--timeout S] [--work DIR] [--console FILE]\n"
+    "usage: romimg verify ISO [--json FILE] [--uefi | --secure-boot --sign-cert CERT] [--mem MB] [--timeout S]\n"
+    "                         [--work DIR] [--console FILE]\n"
     "\n"
     "Proves an image before it is burnt. Makes a verify copy of ISO that differs from it in one\n"
     "file, /romimg/selftest (it first rebuilds ISO from its own parts and checks the sha256 is\n"
@@ -26,6 +27,9 @@ const char* const verify_usage =
     "options:\n"
     "  --json FILE     also write the report as JSON\n"
     "  --uefi          boot through UEFI firmware instead of the BIOS\n"
+    "  --secure-boot --sign-cert CERT   UEFI with Secure Boot on, trusting only CERT (a signed image,\n"
+    "                  romimg build --sign-key): also checks that every content layer's signature was\n"
+    "                  checked\n"
     "  --mem MB        guest memory (default 1024)\n"
     "  --timeout S     for the services to come up and answer, and for the self-test (default 600)\n"
     "  --work DIR      keep the verify copy and logs here (default: a temporary dir, removed)\n"
@@ -40,6 +44,9 @@ int verify_main(const GlobalOptions&, const std::vector<std::string>& args) {
     ArgParser p("verify", verify_usage, args);
     p.option("--json", json);
     p.flag("--uefi", o.uefi);
+    p.flag("--secure-boot", o.secure_boot);
+    std::string sign_cert;
+    p.option("--sign-cert", sign_cert);
     p.option("--mem", o.mem_mb);
     p.option("--timeout", o.timeout_s);
     p.option("--work", work);
@@ -51,6 +58,10 @@ int verify_main(const GlobalOptions&, const std::vector<std::string>& args) {
     if (o.mem_mb > 65536) throw UsageError(fmt::format("--mem {} is too large: at most 65536 (MB)", o.mem_mb));
     if (o.mem_mb < 256) throw UsageError(fmt::format("--mem {} is too small: the appliance needs at least 256 MB", o.mem_mb));
     if (o.timeout_s < 30) throw UsageError(fmt::format("--timeout {} is too short: give the services at least 30 s", o.timeout_s));
+    if (o.secure_boot && sign_cert.empty())
+        throw UsageError("--secure-boot needs --sign-cert CERT.pem: the certificate the firmware is to trust");
+    if (!sign_cert.empty() && !o.secure_boot) throw UsageError("--sign-cert is for --secure-boot");
+    o.sign_cert = sign_cert;
     o.iso = positional[0];
     o.json = json;
     o.work = work;

@@ -141,6 +141,7 @@ ImageDiff diff_images(const ImageManifest& a, const ImageManifest& b) {
     compare(d.image, "traced", a.info.traced, b.info.traced);
     compare(d.image, "cmdline", a.info.cmdline, b.info.cmdline);
     compare(d.image, "romlock mode", a.info.romlock_mode, b.info.romlock_mode);
+    compare(d.image, "signer", a.info.signer, b.info.signer);
     compare(d.image, "SOURCE_DATE_EPOCH", std::to_string(a.info.source_date_epoch),
             std::to_string(b.info.source_date_epoch));
     compare(d.kernel, "version", a.kernel.version, b.kernel.version);

@@ -47,7 +47,8 @@ json to_json(const ImageInfo& info) {
             {"arch", info.arch},
             {"traced", info.traced},
             {"services", services},
-            {"layers", layers}};
+            {"layers", layers},
+            {"signer", info.signer}};
 }
 
 namespace {
@@ -112,6 +113,8 @@ void check_info(const ImageInfo& info) {
                 throw bad_field(fmt::format("services[{}].name", i), info.services[i].name, "is there twice");
     }
     for (size_t i = 0; i < info.layers.size(); ++i) check_layer(info.layers[i], i);
+    if (names::has_control(info.signer) || info.signer.size() > 1024)
+        throw bad_field("signer", info.signer, "is not one printable line");
 }
 
 }  // namespace
@@ -144,6 +147,8 @@ ImageInfo image_info_from_json(const json& j) {
             info.services.push_back({s.at("name").get<std::string>(), ports, s.at("ready").get<std::string>(),
                                      s.at("probes").get<std::vector<std::string>>(), s.at("exec_lock").get<bool>()});
         }
+        field = "signer";
+        if (j.contains("signer")) info.signer = j.at("signer").get<std::string>();
         field = "layers";
         for (const auto& l : j.at("layers")) {
             LayerInfo li{l.at("iso_path").get<std::string>(), l.at("sha256").get<std::string>(),

@@ -51,6 +51,9 @@ struct ImageInfo {
     std::string traced = "native";
     std::vector<ServiceInfo> services;
     std::vector<LayerInfo> layers;
+    // Signed boot: the signing certificate, "SUBJECT (sha256 FINGERPRINT)"; "" for an unsigned
+    // image (its UEFI path is GRUB, and nothing anchors any boot).
+    std::string signer;
 };
 
 nlohmann::json to_json(const ImageInfo& info);

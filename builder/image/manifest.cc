@@ -192,6 +192,7 @@ json manifest_json(const ImageManifest& m) {
             {"romlock_mode", m.info.romlock_mode},
             {"arch", m.info.arch},
             {"traced", m.info.traced},
+            {"signer", m.info.signer},
             {"kernel", to_json(m.kernel)},
             {"root", root},
             {"content_layers", layers},
@@ -248,6 +249,11 @@ std::string manifest_table(const ImageManifest& m) {
     out += fmt::format("         .config sha256 {}\n", P(m.kernel.config_sha256));
     out += fmt::format("         cache key {}, {}\n", P(short_hash(m.kernel.cache_key)), P(m.kernel.source));
     out += fmt::format("cmdline  {}\n", P(m.info.cmdline));
+    out += m.info.signer.empty()
+               ? std::string("signed   no: no boot of this image is anchored (docs/verity.md)\n")
+               : fmt::format("signed   by {}: the UEFI path boots one signed kernel image (anchored under Secure Boot "
+                             "with this certificate in db); BIOS boot is not anchored\n",
+                             P(m.info.signer));
     // The appliance-wide settings (before the first service) as init reads them.
     for (const auto& line : conf_lines(m.conf)) {
         if (line.rfind("service ", 0) == 0) break;

@@ -352,8 +352,12 @@ IsoResult build_iso(const IsoRequest& req) {
         auto st = log::stage("iso: boot loaders");
         fs::write_file_atomic(dir / "isolinux.cfg", isolinux_cfg(req.cmdline));
         fs::write_file_atomic(dir / "memdisk/boot/grub/grub.cfg", grub_cfg(req.label, req.cmdline));
-        run(memdisk_tar_command(dir / "memdisk", dir / "memdisk.tar", req.source_date_epoch, log));
-        run(grub_mkimage_command(dir / "memdisk.tar", dir / "BOOTX64.EFI", log));
+        if (req.efi_binary.empty()) {
+            run(memdisk_tar_command(dir / "memdisk", dir / "memdisk.tar", req.source_date_epoch, log));
+            run(grub_mkimage_command(dir / "memdisk.tar", dir / "BOOTX64.EFI", log));
+        } else {
+            sfs::copy_file(req.efi_binary, dir / "BOOTX64.EFI");
+        }
         set_mtime(dir / "BOOTX64.EFI", req.source_date_epoch);
         signals::throw_if_interrupted();
         const uint64_t efi_bytes = sfs::file_size(dir / "BOOTX64.EFI");
@@ -364,8 +368,8 @@ IsoResult build_iso(const IsoRequest& req) {
         run(mcopy_command(layout.efi_image, dir / "BOOTX64.EFI", "EFI/BOOT/BOOTX64.EFI",
                           req.source_date_epoch, log));
         signals::throw_if_interrupted();
-        st.detail(fmt::format("isolinux (BIOS), GRUB {} KiB in a {} KiB FAT image (UEFI)",
-                              efi_bytes / 1024, kib));
+        st.detail(fmt::format("isolinux (BIOS), {} {} KiB in a {} KiB FAT image (UEFI)",
+                              req.efi_binary.empty() ? "GRUB" : "the signed kernel image", efi_bytes / 1024, kib));
     }
 
     layout.files = payload;

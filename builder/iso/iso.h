@@ -31,6 +31,8 @@ struct IsoRequest {
     std::string label = "ROMIMG";  // ISO9660 volume id: the medium is found by it at boot
     std::string cmdline;           // kernel command line (both boot loaders)
     bool uefi = true;              // GRUB EFI image too (false: isolinux only, BIOS CD and USB)
+    // A signed unified kernel image to boot from the EFI image instead of GRUB (signed boot).
+    std::filesystem::path efi_binary;
     time_t source_date_epoch = 0;  // every timestamp in the image
     Media media = Media::any;
     std::filesystem::path output;    // the ISO

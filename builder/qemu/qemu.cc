@@ -3,6 +3,9 @@
 // can ask for PDEATHSIG: QEMU never outlives romimg, even when romimg is SIGKILLed.
 #include "qemu/qemu.h"
 
+#include "firmware/ovmf_vars.h"
+#include "sign/sign.h"
+
 #include <arpa/inet.h>
 #include <cerrno>
 #include <csignal>
@@ -93,7 +96,7 @@ Command qemu_command(const QemuSpec& s) {
     Command c;
     c.argv = {s.system,
               // KVM does not work on the build machines, and TCG behaves the same everywhere.
-              "-accel", "tcg", "-machine", "pc", "-m", std::to_string(s.mem_mb), "-smp",
+              "-accel", "tcg", "-machine", s.secure_boot ? "q35,smm=on" : "pc", "-m", std::to_string(s.mem_mb), "-smp",
               std::to_string(s.cpus),
               // Only the devices listed here (no default NIC, CD drive or floppy).
               "-nodefaults", "-no-user-config", "-vga", "std", "-display", "none"};
@@ -106,10 +109,13 @@ Command qemu_command(const QemuSpec& s) {
     if (!s.qmp_socket.empty())
         c.argv.insert(c.argv.end(),
                       {"-qmp", "unix:" + qemu_escape(s.qmp_socket.string()) + ",server=on,wait=off"});
+    if (s.secure_boot && s.firmware != Firmware::uefi) throw UsageError("Secure Boot needs UEFI firmware (--uefi)");
+    if (s.secure_boot)
+        c.argv.insert(c.argv.end(), {"-global", "driver=cfi.pflash01,property=secure,value=on"});
     if (s.firmware == Firmware::uefi) {
         c.argv.insert(c.argv.end(),
                       {"-drive", "if=pflash,format=raw,unit=0,readonly=on,file=" +
-                                     qemu_escape(s.ovmf_code.string()),
+                                     qemu_escape((s.secure_boot ? sfs::path(kOvmfSecureCode) : s.ovmf_code).string()),
                        "-drive", "if=pflash,format=raw,unit=1,file=" +
                                      qemu_escape(s.ovmf_vars.string())});
     }
@@ -153,6 +159,17 @@ sfs::path prepare_uefi_vars(const sfs::path& dir, const sfs::path& tmpl) {
     sfs::create_directories(dir);
     sfs::path out = dir / tmpl.filename();
     sfs::copy_file(tmpl, out, sfs::copy_options::overwrite_existing);
+    sfs::permissions(out, sfs::perms::owner_read | sfs::perms::owner_write);
+    return out;
+}
+
+sfs::path prepare_secure_boot_vars(const sfs::path& dir, const sfs::path& cert, std::string* subject) {
+    if (!sfs::is_regular_file(kOvmfVarsTemplate) || !sfs::is_regular_file(kOvmfSecureCode))
+        throw Error(fmt::format("{} or {} not found; install ovmf (`make deps`)", kOvmfVarsTemplate, kOvmfSecureCode));
+    const std::vector<uint8_t> der = sign::load_certificate(cert, subject);
+    sfs::create_directories(dir);
+    sfs::path out = dir / "OVMF_VARS_4M.secboot.fd";
+    firmware::write_secure_boot_vars(kOvmfVarsTemplate, der, out);
     sfs::permissions(out, sfs::perms::owner_read | sfs::perms::owner_write);
     return out;
 }

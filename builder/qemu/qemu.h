@@ -51,6 +51,9 @@ struct QemuSpec {
     int cpus = 1;
     std::filesystem::path ovmf_code = "/usr/share/OVMF/OVMF_CODE_4M.fd";
     std::filesystem::path ovmf_vars;  // the writable copy (prepare_uefi_vars); uefi only
+    // UEFI Secure Boot: OVMF's Secure Boot build on a q35 machine with SMM (it keeps the
+    // variables out of the OS's reach), ovmf_vars from prepare_secure_boot_vars.
+    bool secure_boot = false;
     // Serial console: empty = the terminal (with the monitor: Ctrl-A X quits, Ctrl-A C
     // switches), else this file (headless).
     std::filesystem::path serial_log;
@@ -59,6 +62,7 @@ struct QemuSpec {
 };
 
 inline constexpr const char* kOvmfVarsTemplate = "/usr/share/OVMF/OVMF_VARS_4M.fd";
+inline constexpr const char* kOvmfSecureCode = "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd";
 
 // The spec's machine fields from the target an image is for.
 void apply_target(QemuSpec& spec, const target::Target& t);
@@ -72,6 +76,10 @@ Command qemu_command(const QemuSpec& spec);
 std::filesystem::path prepare_uefi_vars(const std::filesystem::path& dir,
                                         const std::filesystem::path& tmpl = kOvmfVarsTemplate);
 
+// A fresh variable store in `dir` with Secure Boot on and the certificate `cert` (PEM or DER)
+// enrolled as PK, KEK and db (firmware/ovmf_vars.h); its subject goes to `subject`.
+std::filesystem::path prepare_secure_boot_vars(const std::filesystem::path& dir, const std::filesystem::path& cert,
+                                               std::string* subject = nullptr);
 // Interactive: QEMU on this terminal until it exits. Returns its exit status.
 int run_interactive(const QemuSpec& spec);
 

@@ -209,6 +209,11 @@ ApplianceConfig parse_config(const std::string& text, const std::filesystem::pat
     path.clear();
     top.str("root", path);
     if (root.get("root")) c.root = against(base, path);
+    for (const char* k : {"sign_key", "sign_cert"}) {
+        std::string path;
+        top.str(k, path);
+        if (root.get(k)) (std::string(k) == "sign_key" ? c.sign_key : c.sign_cert) = against(base, path);
+    }
     if (const toml::node* n = root.get("verity_fec")) {
         int v = 0;
         top.integer("verity_fec", v);

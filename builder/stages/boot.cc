@@ -29,7 +29,8 @@ std::filesystem::path initramfs_stage(const Request& r, const Verified& v, time_
     std::filesystem::create_directories(r.work);
     const std::filesystem::path initrd = r.work / "initramfs.cpio.gz";
     auto stage = log::stage("initramfs");
-    initramfs::write_archive(initramfs_plan(r.init, verity::format_params(v.root.params), verity::format_params(v.selftest.params)),
+    initramfs::write_archive(initramfs_plan(r.init, v.on ? verity::format_params(v.root.params) : "",
+                                            v.on ? verity::format_params(v.selftest.params) : ""),
                              initrd, epoch, initramfs::Compression::Gzip);
     stage.detail(fmt::format("{:.1f} MB", std::filesystem::file_size(initrd) / 1048576.0));
     return initrd;
@@ -55,6 +56,22 @@ std::string iso_stamp(const std::string& inputs_key, const std::filesystem::path
     return iso_stamp_text(inputs_key, st.st_dev, st.st_ino, st.st_size, st.st_mtim);
 }
 
+// Signing is the last step: everything it signs is made already. The UKI carries the kernel,
+// the initramfs (with the root's verity params) and the command line; each content layer's root
+// hash gets its own signature, so a content release re-signs only its layer.
+void sign_boot(const sign::Signer& s, const Request& r, const Verified& v, const kernel::KernelResult& kernel,
+               const std::filesystem::path& initrd, IsoInputs& in) {
+    auto stage = log::stage("sign");
+    const std::filesystem::path dir = r.work / "sign";
+    std::filesystem::remove_all(dir);
+    sign::make_signed_uki(s, kernel.bzimage, initrd, r.cmdline, dir, dir / "BOOTX64.EFI", r.work / "logs" / "45-sign.log");
+    in.efi_binary = dir / "BOOTX64.EFI";
+    in.efi_sha256 = fs::sha256_file(in.efi_binary);
+    for (const auto& t : v.layers) in.layer_signatures.push_back(sign::pkcs7_sign(s, t.params.root_hash));
+    stage.detail(fmt::format("a unified kernel image ({:.1f} MB) and {} content layer root hash(es), by {}",
+                             std::filesystem::file_size(in.efi_binary) / 1048576.0, v.layers.size(), s.subject));
+}
+
 }  // namespace
 
 void iso_stage(const BuildOptions& opt, const Request& r, const BaseLayer& base, const Contents& packed,
@@ -62,22 +79,24 @@ void iso_stage(const BuildOptions& opt, const Request& r, const BaseLayer& base,
     auto stage = log::stage("iso");
     std::vector<image::LayerInfo> packed_layers;
     for (size_t i = 0; i < packed.layers.size(); ++i)
-        packed_layers.push_back({"", packed.layers[i].sha256, packed.layers[i].bytes, "", v.layers[i].params.root_hash,
-                                 v.layers[i].params.fec_roots});
-    const image::ImageInfo info =
+        packed_layers.push_back({"", packed.layers[i].sha256, packed.layers[i].bytes, "",
+                                 v.on ? v.layers[i].params.root_hash : "", v.on ? v.layers[i].params.fec_roots : 0});
+    image::ImageInfo info =
         image_info_plan(opt, *r.tgt, r.route, r.cmdline, epoch, r.templates,
                         {"live/root.sqfs", base.root_sha256, base.root_bytes, "/", v.root.params.root_hash, v.root.params.fec_roots},
                         r.contents, packed_layers);
+    if (r.signer) info.signer = fmt::format("{} (sha256 {})", r.signer->subject, r.signer->fingerprint);
     IsoInputs in;
     in.kernel = kernel.bzimage;
     in.initramfs = initrd;
     in.root_sqfs = base.root_sqfs;
     for (const auto& l : packed.layers) in.layers.push_back(l.squashfs);
-    in.root_tree = v.root.file;
+    in.root_tree = v.on ? v.root.file : "";
     for (const auto& t : v.layers) {
         in.layer_trees.push_back(t.file);
         in.layer_params.push_back(verity::format_params(t.params));
     }
+    if (r.signer) sign_boot(*r.signer, r, v, kernel, initrd, in);
     in.romimg_sha256 = fs::sha256_file("/proc/self/exe");
     in.kernel_sha256 = fs::sha256_file(kernel.bzimage);
     in.initramfs_sha256 = fs::sha256_file(initrd);

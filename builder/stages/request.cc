@@ -179,6 +179,18 @@ Request check_request(const BuildOptions& opt) {
     check_services(opt);
     check_places(opt);
     r.given = given_epoch(opt);  // a bad value is refused now
+    if (opt.sign_key.empty() != opt.sign_cert.empty())
+        throw UsageError(opt.sign_key.empty() ? "--sign-cert needs --sign-key (the key that signs)"
+                                              : "--sign-key needs --sign-cert (the certificate the firmware trusts)");
+    if (!opt.sign_key.empty() && !opt.verity)
+        throw UsageError("--sign-key with --no-verity: a signed kernel image would vouch for layers nothing checks");
+    if (!opt.sign_key.empty()) {
+        if (!tgt.uefi)
+            throw UsageError(fmt::format("--sign-key: {} images boot through the BIOS only, which checks no signature; "
+                                         "build without --sign-key (verity still checks every layer)",
+                                         tgt.name));
+        r.signer = sign::load_signer(opt.sign_key, opt.sign_cert);
+    }
     r.init = init_binary(tgt);
     if (!std::filesystem::exists(r.init))
         throw Error(fmt::format("{} is not built ({}): run `make`{}", tgt.init, r.init.string(),

@@ -13,6 +13,7 @@
 #include "iso/iso.h"
 #include "pipeline.h"
 #include "recipe/template.h"
+#include "sign/sign.h"
 #include "staging/translate.h"
 #include "target/target.h"
 
@@ -30,6 +31,7 @@ struct Request {
     // For another arch: how its services are traced here, and why not natively.
     staging::TraceRoute route = staging::TraceRoute::native;
     std::string route_why;
+    std::optional<sign::Signer> signer;  // --sign-key/--sign-cert, checked
 };
 
 Request check_request(const BuildOptions& opt);

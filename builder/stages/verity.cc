@@ -13,6 +13,11 @@ namespace romimg::pipeline {
 Verified verity_stage(const BuildOptions& opt, const Request& r, const BaseLayer& base, const Contents& packed) {
     auto stage = log::stage("verity");
     Verified v;
+    if (!opt.verity) {
+        v.on = false;
+        stage.detail("OFF (--no-verity, for benchmarking only): every layer will be mounted unchecked");
+        return v;
+    }
     int made = 0;
     v.root = verity::make_tree(base.root_sqfs, base.root_sha256, opt.verity_fec_roots, r.cache_dir, "live/root.sqfs");
     made += !v.root.cached;

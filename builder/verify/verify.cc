@@ -143,7 +143,25 @@ private:
 struct Parts {
     sfs::path kernel, initrd;
     std::vector<iso::Payload> payload;
+    sfs::path efi_binary;  // a signed image's unified kernel image (BOOTX64.EFI), else empty
 };
+
+// A signed image boots its UKI from the EFI boot image: copy it out (xorriso, then mtools).
+sfs::path extract_efi_binary(const sfs::path& iso, const sfs::path& dir) {
+    sfs::create_directories(dir / "boot-images");
+    Command x;
+    x.argv = {"xorriso", "-osirrox", "on", "-indev", sfs::absolute(iso).string(), "-extract_boot_images",
+              (dir / "boot-images").string() + "/"};
+    x.log = dir / "extract.log";
+    run(x);
+    const sfs::path img = dir / "boot-images" / "eltorito_img2_uefi.img";
+    if (!sfs::is_regular_file(img)) throw Error(fmt::format("{}: a signed image without a UEFI boot image", iso.string()));
+    Command m;
+    m.argv = {"mcopy", "-n", "-i", img.string(), "::EFI/BOOT/BOOTX64.EFI", (dir / "BOOTX64.EFI").string()};
+    m.log = dir / "extract.log";
+    run(m);
+    return dir / "BOOTX64.EFI";
+}
 
 // Everything the ISO stage needs to make this ISO again, copied out of it.
 Parts extract_parts(const sfs::path& iso, const sfs::path& dir) {
@@ -154,6 +172,7 @@ Parts extract_parts(const sfs::path& iso, const sfs::path& dir) {
     p.initrd = dir / "initrd.img";
     image::extract_iso_file(iso, iso::kKernelPath, p.kernel);
     image::extract_iso_file(iso, iso::kInitrdPath, p.initrd);
+    if (!image::read_image_info(iso).signer.empty()) p.efi_binary = extract_efi_binary(iso, dir);
     for (const auto& f : image::iso_files(iso)) {
         if (generated_by_iso_stage(f)) continue;
         image::extract_iso_file_beneath(iso, f, dir / "payload");
@@ -168,6 +187,7 @@ iso::IsoRequest iso_request(const image::ImageInfo& info, const Parts& parts, co
     req.kernel = parts.kernel;
     req.initramfs = parts.initrd;
     req.payload = parts.payload;
+    req.efi_binary = parts.efi_binary;
     req.label = info.label;
     req.cmdline = info.cmdline;
     req.uefi = target::target_named(info.arch, "image.json arch").uefi;
@@ -207,6 +227,35 @@ void run_probes(Run& run, std::vector<ServiceTarget>& targets, const std::string
     }
 }
 
+// What init said of the boot chain and of every layer it mapped (before the policy is sealed):
+// each layer through dm-verity, and Secure Boot as this boot has it (on, with every content layer's
+// signature checked, only when booted so).
+void boot_chain_checks(Run& run, qemu::Machine& m, const image::ImageInfo& info, const Options& opt) {
+    m.wait_for_line(std::regex("romlock policy written and sealed"), std::chrono::seconds(opt.timeout_s), false);
+    const std::string console = m.console();
+    const bool root = console.find("romimg-init: root: dm-verity over live/root.sqfs") != std::string::npos;
+    run.add(root, "the root is mounted through dm-verity", "root: dm-verity over live/root.sqfs",
+            root ? "mapped" : "no such console line");
+    const bool sb_on = console.find("romimg-init: Secure Boot is on") != std::string::npos;
+    const bool sb_off = console.find("romimg-init: Secure Boot is off") != std::string::npos;
+    run.add(opt.secure_boot ? sb_on : sb_off, "init reports the boot chain's state",
+            opt.secure_boot ? "Secure Boot is on" : "Secure Boot is off (not anchored)",
+            sb_on ? "Secure Boot is on" : sb_off ? "Secure Boot is off" : "no such console line");
+    for (size_t i = 1; i < info.layers.size(); ++i) {
+        const std::string& l = info.layers[i].iso_path;
+        const std::regex line("romimg-init: content for \\S+: /run/medium/" + l + " on \\S+ \\(read-only, verity(, signature checked)?\\)");
+        std::smatch sm;
+        const bool seen = std::regex_search(console, sm, line);
+        const bool checked = seen && sm[1].matched;
+        run.add(seen && (!opt.secure_boot || checked), fmt::format("{} is mounted through dm-verity", l),
+                opt.secure_boot ? "verity, signature checked" : "verity",
+                !seen ? "no such console line" : checked ? "verity, signature checked" : "verity");
+    }
+    log::info("     image {}: {}", info.signer.empty() ? "unsigned" : "signed by " + info.signer,
+              info.signer.empty() ? "no boot of it is anchored (BIOS never is)"
+                                  : "anchored when booted under UEFI Secure Boot with its certificate in db; BIOS boot is not");
+}
+
 }  // namespace
 
 std::string selftest_binary(const target::Target& t) {
@@ -234,7 +283,7 @@ Report verify_image(const Options& opt) {
     const std::string selftest = selftest_binary(tgt);
     if (!sfs::is_regular_file(selftest))
         throw Error(fmt::format("{} is not built ({}): run `make`", tgt.selftest, selftest));
-    if (opt.uefi && !tgt.uefi)
+    if ((opt.uefi || opt.secure_boot) && !tgt.uefi)
         throw UsageError(fmt::format("--uefi: this is an {} image, which boots through the BIOS only", tgt.name));
     signals::install_interrupt_handlers();
     Report report;
@@ -306,9 +355,10 @@ Report verify_image(const Options& opt) {
         }
         targets.push_back(t);
     }
-    if (opt.uefi) {
+    if (opt.uefi || opt.secure_boot) {
         spec.firmware = qemu::Firmware::uefi;
-        spec.ovmf_vars = qemu::prepare_uefi_vars(work);
+        spec.secure_boot = opt.secure_boot;
+        spec.ovmf_vars = opt.secure_boot ? qemu::prepare_secure_boot_vars(work, opt.sign_cert) : qemu::prepare_uefi_vars(work);
     }
     auto t0 = std::chrono::steady_clock::now();
     auto deadline = t0 + std::chrono::seconds(opt.timeout_s);
@@ -321,6 +371,7 @@ Report verify_image(const Options& opt) {
         if (!opt.console.empty()) fs::write_file_atomic(opt.console, m.console());
     };
     try {
+        boot_chain_checks(run, m, info, opt);
         bool sealed = m.wait_for_line(std::regex("romlock policy written and sealed"), left(), false).has_value();
         run.add(sealed, "init wrote the romlock policy and sealed it", "sealed before the services start",
                 sealed ? "sealed" : "no such console line");

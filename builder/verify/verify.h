@@ -31,6 +31,9 @@ struct Options {
     std::filesystem::path console;   // keep the serial console here ("" = no)
     int mem_mb = 1024;
     bool uefi = false;
+    // UEFI Secure Boot trusting only this certificate (qemu::prepare_secure_boot_vars); implies uefi.
+    bool secure_boot = false;
+    std::filesystem::path sign_cert;
     int timeout_s = 600;             // for each service to be ready and answer, and the self-test
 };
 

@@ -20,7 +20,9 @@ Params plan_params(uint64_t bytes, const std::string& sha256, unsigned fec_roots
     p.data_blocks = bytes / kBlockSize;
     p.hash_blocks = hash_tree_blocks(p.data_blocks);
     p.salt = sha256;
-    p.fec_roots = fec_roots;
+    // veritysetup 2.6.1 fails on a one-block layer with parity ("Failed to read RS block 0 byte
+    // 1"); a 4 KiB layer goes without.
+    p.fec_roots = p.data_blocks == 1 ? 0 : fec_roots;
     return p;
 }
 
@@ -51,7 +53,7 @@ std::string parse_root_hash(const std::string& out) {
 }
 
 std::string cache_key(const std::string& sha256, unsigned fec_roots) {
-    return fs::sha256_hex(fmt::format("romimg verity v1\n{}\nsha256 4096 fec {}\n", sha256, fec_roots));
+    return fs::sha256_hex(fmt::format("romimg verity v2\n{}\nsha256 4096 fec {}\n", sha256, fec_roots));
 }
 
 Tree make_tree(const sfs::path& data, const std::string& sha256, unsigned fec_roots, const sfs::path& cache_dir,
@@ -76,6 +78,12 @@ Tree make_tree(const sfs::path& data, const std::string& sha256, unsigned fec_ro
     p.root_hash = parse_root_hash(run_capture(c));
     fs::write_file_atomic(tmp.path() / "params", format_params(p));
     signals::throw_if_interrupted();
+    // An entry that did not check out above (damaged, or half removed by hand) is replaced.
+    if (sfs::exists(dir)) {
+        fs::TempDir trash(dir.parent_path(), ".old-" + key.substr(0, 16) + "-");
+        if (rename(dir.c_str(), (trash.path() / "entry").c_str()) != 0 && errno != ENOENT)
+            throw SysError("rename", {dir.string(), (trash.path() / "entry").string()}, errno);
+    }
     if (rename(tmp.path().c_str(), dir.c_str()) != 0) {
         if (!sfs::exists(dir / "params")) throw SysError("rename", {tmp.path().string(), dir.string()}, errno);
     } else {

@@ -28,7 +28,8 @@ struct Tree {
 
 // ---- pure ----
 
-// The params of a layer of `bytes` bytes with sha256 `sha256`, all but its root hash. Throws
+// The params of a layer of `bytes` bytes with sha256 `sha256`, all but its root hash (a
+// one-block layer gets no parity: veritysetup 2.6.1 cannot make it). Throws
 // Error if `bytes` is not a positive multiple of 4096 (mksquashfs pads its images to 4 KiB).
 Params plan_params(uint64_t bytes, const std::string& sha256, unsigned fec_roots, const std::string& what);
 Command format_command(const std::filesystem::path& data, const std::filesystem::path& tree, const Params& p);

@@ -127,6 +127,11 @@ TEST_CASE("manifest table and JSON show kernel, cmdline, layers, policy and ever
     CHECK(t.find("on /jail/apache/var/www/html") != std::string::npos);
     CHECK(t.find("dm-verity root hash " + std::string(64, 'f') + ", error correction 2 parity bytes") != std::string::npos);
     CHECK(t.find("no dm-verity (an image made before it)") != std::string::npos);  // the content layer here has none
+    CHECK(t.find("signed   no: no boot of this image is anchored") != std::string::npos);
+    m.info.signer = "/CN=x (sha256 ab)";
+    CHECK(manifest_table(m).find("signed   by /CN=x (sha256 ab): the UEFI path boots one signed kernel image") != std::string::npos);
+    CHECK(manifest_json(m)["signer"] == "/CN=x (sha256 ab)");
+    m.info.signer.clear();
     CHECK(t.find("  mount tmpfs /jail/apache/run nosuid,nodev,noexec\n") != std::string::npos);
     CHECK(t.find("jail apache: 3 entries, 3 files") != std::string::npos);
     CHECK(t.find("apache2-bin              2.4.65-1               /usr/sbin/apache2 (read)") != std::string::npos);
@@ -156,6 +161,7 @@ TEST_CASE("diff of an image with itself is empty, and exit-worthy differences ar
     ImageManifest b = sample();
     b.kernel.version = "6.12.118-romimg #1";
     b.info.cmdline += " quiet";
+    b.info.signer = "/CN=y (sha256 cd)";
     b.policy.insert(b.policy.begin() + 1, "mount tmpfs /jail/apache/tmp nosuid,nodev,noexec");
     b.info.layers[0].sha256 = std::string(64, 'b');
     b.info.layers[0].verity_root_hash = std::string(64, '9');
@@ -176,8 +182,10 @@ TEST_CASE("diff of an image with itself is empty, and exit-worthy differences ar
     REQUIRE(d.kernel.size() == 1);
     CHECK(d.kernel[0].what == "version");
     CHECK(d.kernel[0].new_value == "6.12.118-romimg #1");
-    REQUIRE(d.image.size() == 1);
+    REQUIRE(d.image.size() == 2);
     CHECK(d.image[0].what == "cmdline");
+    CHECK(d.image[1].what == "signer");
+    CHECK(d.image[1].new_value == "/CN=y (sha256 cd)");
     CHECK(d.policy_added == std::vector<std::string>{"mount tmpfs /jail/apache/tmp nosuid,nodev,noexec"});
     CHECK(d.policy_removed.empty());
     CHECK(d.services_added == std::vector<std::string>{"tomcat"});

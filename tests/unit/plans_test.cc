@@ -122,6 +122,10 @@ TEST_CASE("plans: the initramfs is romimg-init as /init, what early boot mounts 
     CHECK(entries[6].data == "ROOT\n");
     CHECK(entries[7].data == "SELFTEST\n");
     CHECK(entries[6].mode == 0444);
+    // --no-verity (benchmarking): no params, so init mounts the root unchecked and says so.
+    std::vector<std::string> bare;
+    for (const auto& e : pipeline::initramfs_plan("/build/romimg-init", "", "")) bare.push_back(e.path);
+    CHECK(bare == std::vector<std::string>{"dev", "dev/console", "init", "proc", "sys"});
     const auto& init = entries[2];
     CHECK(init.type == initramfs::Entry::Type::File);
     CHECK(init.host_source == "/build/romimg-init-i386");
@@ -247,6 +251,12 @@ TEST_CASE("plans: the ISO carries every layer where image.json says, and its key
     pipeline::IsoInputs missing = in;
     missing.layers.clear();
     CHECK_THROWS_AS(pipeline::iso_plan(s.opt, host, s.info, "c", iso::Media::any, 0, "/w", missing), Error);
+    pipeline::IsoInputs unverified = in;  // --no-verity: no trees, no params on the medium
+    unverified.root_tree.clear();
+    unverified.layer_trees.clear();
+    unverified.layer_params.clear();
+    CHECK(pipeline::iso_plan(s.opt, host, s.info, "c", iso::Media::any, 0, "/w", unverified).request.payload.size() ==
+          2 + in.description.size());
     pipeline::IsoInputs treeless = in;
     treeless.layer_trees.clear();
     CHECK_THROWS_AS(pipeline::iso_plan(s.opt, host, s.info, "c", iso::Media::any, 0, "/w", treeless), Error);

@@ -27,7 +27,8 @@ verity::Params sample() {
 
 TEST_CASE("verity: tree and parity sizes are what veritysetup writes", "[verity]") {
     CHECK(verity::hash_tree_blocks(0) == 0);
-    CHECK(verity::hash_tree_blocks(1) == 1);
+    CHECK(verity::hash_tree_blocks(1) == 0);  // its own hash is the root hash
+    CHECK(verity::hash_tree_blocks(2) == 1);
     CHECK(verity::hash_tree_blocks(128) == 1);
     CHECK(verity::hash_tree_blocks(129) == 3);  // 2 leaves + 1 top
     CHECK(verity::hash_tree_blocks(2442) == 21);  // veritysetup 2.6.1: "Hash blocks: 21"
@@ -100,6 +101,8 @@ TEST_CASE("verity: veritysetup is asked for a reproducible tree, and its root ha
     CHECK(p.data_blocks == 2442);
     CHECK(p.hash_blocks == 21);
     CHECK(p.salt == std::string(64, 'e'));  // the layer's own sha256: no random salt
+    CHECK(verity::plan_params(4096, std::string(64, 'e'), 2, "x").fec_roots == 0);  // veritysetup fails on one block
+    CHECK(verity::plan_params(8192, std::string(64, 'e'), 2, "x").fec_roots == 2);
     CHECK_THROWS_AS(verity::plan_params(4097, std::string(64, 'e'), 2, "x"), Error);
     CHECK_THROWS_AS(verity::plan_params(0, std::string(64, 'e'), 2, "x"), Error);
     CHECK_THROWS_AS(verity::plan_params(4096, std::string(64, 'e'), 1, "x"), UsageError);
@@ -136,6 +139,11 @@ TEST_CASE("verity: a real tree is made once, then found in the cache", "[verity]
     CHECK(b.cached);
     CHECK(b.params.root_hash == a.params.root_hash);
     CHECK(fs::read_file(b.file) == fs::read_file(a.file));
+    // A damaged entry is made again, not used.
+    fs::write_file_atomic(a.file.parent_path() / "params", "format 1\n");
+    const verity::Tree again = verity::make_tree(data, sha, 2, tmp.path() / "cache", "layer");
+    CHECK_FALSE(again.cached);
+    CHECK(again.params.root_hash == a.params.root_hash);
     // A second cache, the same bytes: reproducible.
     const verity::Tree c = verity::make_tree(data, sha, 2, tmp.path() / "cache2", "layer");
     CHECK_FALSE(c.cached);
@@ -144,4 +152,10 @@ TEST_CASE("verity: a real tree is made once, then found in the cache", "[verity]
     const verity::Tree d = verity::make_tree(data, sha, 0, tmp.path() / "cache", "layer");
     CHECK(std::filesystem::file_size(d.file) == 4 * 4096);
     CHECK(d.params.root_hash == a.params.root_hash);  // parity does not change the tree
+    // A one-block layer (a tiny content layer): made, without parity.
+    fs::write_file_atomic(tmp.path() / "tiny", std::string(4096, 'x'));
+    const verity::Tree e = verity::make_tree(tmp.path() / "tiny", fs::sha256_file(tmp.path() / "tiny"), 2, tmp.path() / "cache", "tiny");
+    CHECK(e.params.fec_roots == 0);
+    CHECK(e.params.hash_blocks == 0);
+    CHECK(std::filesystem::file_size(e.file) == 0);
 }
