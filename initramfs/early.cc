@@ -65,8 +65,9 @@ bool write_new(const std::string& path, const std::string& text) {
     return ok;
 }
 
-// live/root.sqfs through dm-verity, with the parameters in this initramfs: never mounted
-// unverified.
+// live/root.sqfs through dm-verity, with the parameters in this initramfs. Only an initramfs
+// without them (an image built --no-verity, for benchmarks; `romimg verify` fails it) mounts it
+// unchecked: what the medium holds never decides that.
 VerityDevice map_root(const std::string& medium) {
     verity::Params p;
     std::string error;
@@ -76,13 +77,11 @@ VerityDevice map_root(const std::string& medium) {
         // An image built --no-verity (benchmarking only): the initramfs decides, never the medium.
         for (int i = 0; i < 3; ++i)
             say("*** NO VERITY: this image was built --no-verity (benchmarking only): its layers are mounted UNCHECKED ***");
-        int keep = -1;
-        root.path = attach_loop("/medium/live/root.sqfs", keep);
+        root.path = attach_loop("/medium/live/root.sqfs", root.keep);
         if (root.path.empty()) fatal(std::string("cannot attach /live/root.sqfs to a loop device: ") + strerror(errno));
-        fstat(keep, &st);
+        fstat(root.keep, &st);
         root.data_dev = std::to_string(major(st.st_rdev)) + ":" + std::to_string(minor(st.st_rdev));
-        close(keep);  // LO_FLAGS_AUTOCLEAR: the mount holds it from here
-        return root;
+        return root;  // LO_FLAGS_AUTOCLEAR: keep it open until the mount holds it
     }
     if (!read_params(verity::kInitrdRootParams, p, error)) fatal("this initramfs has no usable verity parameters for the root: " + error);
     if (!verity_map("romimg-root", "/medium/live/root.sqfs", p, "", root, error))
@@ -105,7 +104,8 @@ void write_boot_facts(const VerityDevice& root) {
         (read_file(verity::kInitrdSelftestParams, selftest) && !write_new("/newroot" + std::string(verity::kSelftestParams), selftest)))
         fatal(std::string("cannot write the boot facts for PID 1: ") + strerror(errno));
     say(sb ? "Secure Boot is on: the firmware checked the kernel, this initramfs and the command line; content layers must be signed"
-           : "Secure Boot is off: nothing anchors the kernel, the initramfs or the command line (verity still refuses a changed or damaged layer)");
+           : verity ? "Secure Boot is off: nothing anchors the kernel, the initramfs or the command line (verity still refuses a changed or damaged layer)"
+                    : "Secure Boot is off: nothing anchors the kernel, the initramfs or the command line, and nothing checks the layers");
 }
 
 }  // namespace
@@ -134,10 +134,11 @@ void write_boot_facts(const VerityDevice& root) {
     const VerityDevice root = map_root(dev);
     mkdir_p("/newroot");
     if (!do_mount(root.path, "/newroot", "squashfs", MS_RDONLY | MS_NODEV, ""))
-        fatal(errno == EIO ? "verity refused the root filesystem: live/root.sqfs or its hash tree on " + dev +
+        fatal(errno == EIO && root.path.rfind("/dev/dm-", 0) == 0 ? "verity refused the root filesystem: live/root.sqfs or its hash tree on " + dev +
                                  " does not match the root hash this initramfs carries (the kernel's "
                                  "\"device-mapper: verity\" line above names the block); the medium was changed or is damaged"
                            : "cannot mount the root filesystem from " + dev);
+    if (root.keep >= 0) close(root.keep);  // the mount holds the loop device now
     struct Area { const char* path; const char* options; };
     const Area areas[] = {{"/newroot/var", "mode=0755,size=64m"},
                           {"/newroot/tmp", "mode=1777,size=64m"},

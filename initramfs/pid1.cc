@@ -640,7 +640,7 @@ void Pid1::load_selftest() {
     if (in >= 0) close(in);
     verity_unmap("romimg-selftest");
     if (!ok || fcntl(out, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0) {
-        say(std::string("cannot read the self-test through verity, not running it: ") + strerror(errno));
+        say(std::string("the self-test on the medium does not match its hash tree, not running it: ") + strerror(errno));
         if (out >= 0) close(out);
         return;
     }
@@ -867,8 +867,10 @@ void Pid1::log_line(Sink& s, const std::string& line, int severity) {
     sethostname(conf_.hostname.c_str(), conf_.hostname.size());
 
     read_boot_facts();
-    setup_logging();
+    // Before the kernel log is followed: a self-test that fails verity is not run, and that is
+    // all (it is no service's layer; what the kernel logs about it is not read as a halt).
     load_selftest();
+    setup_logging();
     mount_jails();
     write_policy();
     add_fd(signals_);

@@ -12,6 +12,7 @@ namespace romimg::init {
 struct VerityDevice {
     std::string path;      // /dev/dm-N, what to mount
     std::string data_dev;  // "7:N": the loop device of the layer, as the kernel's messages name it
+    int keep = -1;         // an unmapped loop device's fd, to close once mounted (--no-verity only)
 };
 
 // Attaches `layer` and `layer`.verity to loop devices and creates the device-mapper device
