@@ -21,7 +21,6 @@ struct Signer {
     std::string subject;                // the certificate's subject, one line
     std::string fingerprint;            // sha256 of its DER, hex
     std::vector<uint8_t> cert_der;
-    int64_t not_after = 0;              // seconds since 1970
 };
 
 // Reads and checks the pair before any work: both readable, the key an unencrypted RSA private

@@ -76,6 +76,11 @@ Tree make_tree(const sfs::path& data, const std::string& sha256, unsigned fec_ro
     // veritysetup writes the parity into an existing file only
     fs::write_file_atomic(tmp.path() / "tree", "");
     p.root_hash = parse_root_hash(run_capture(c));
+    const uint64_t want = (p.hash_blocks + fec_blocks(p.data_blocks + p.hash_blocks, p.fec_roots)) * kBlockSize;
+    if (sfs::file_size(tmp.path() / "tree") != want)
+        throw Error(fmt::format("veritysetup wrote a {}-byte tree for {}, where the layout init maps needs {} bytes "
+                                "(tested with veritysetup 2.6.1, Debian 12's)",
+                                sfs::file_size(tmp.path() / "tree"), what, want));
     fs::write_file_atomic(tmp.path() / "params", format_params(p));
     signals::throw_if_interrupted();
     // An entry that did not check out above (damaged, or half removed by hand) is replaced.

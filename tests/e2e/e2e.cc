@@ -105,8 +105,8 @@ int main(int argc, char** argv) {
             const std::string site = getenv("E2E_SITE_MARKER") ? getenv("E2E_SITE_MARKER") : "";
             const std::string tar = getenv("E2E_TAR_MARKER") ? getenv("E2E_TAR_MARKER") : "";
             check(!site.empty() && !tar.empty(), "E2E_SITE_MARKER and E2E_TAR_MARKER are set");
-            check(m.wait_for_line(std::regex("content for apache: /run/medium/live/content/apache-1.sqfs on /jail/apache/var/www/html \\(read-only\\)"), 120s, false).has_value(),
-                  "init mounts apache's content layer read-only");
+            check(m.wait_for_line(std::regex("content for apache: /run/medium/live/content/apache-1.sqfs on /jail/apache/var/www/html \\(read-only, verity\\)"), 120s, false).has_value(),
+                  "init mounts apache's content layer read-only, through dm-verity");
             check(m.wait_for_line(std::regex("apache is ready .* and exec-locked"), 180s, false).has_value(), "apache is ready, exec-locked");
             std::string page;
             for (int i = 0; i < 30 && page.find(site) == std::string::npos; ++i) {

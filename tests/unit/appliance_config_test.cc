@@ -102,6 +102,9 @@ TEST_CASE("romimg.toml: unknown keys and bad values name file and line") {
               .find("path must be absolute") != std::string::npos);
     CHECK(error_of("content = [\"apache/var/www\"]").find("SERVICE:PATH=SOURCE") != std::string::npos);
     CHECK(error_of("source_date_epoch = -1").find(":1: source_date_epoch must be") != std::string::npos);
+    CHECK(error_of("verity_fec = 1").find(":1: verity_fec is 0 (no error correction) or 2 to 24") != std::string::npos);
+    CHECK(error_of("verity_fec = 100").find(":1: verity_fec is 0") != std::string::npos);
+    CHECK(error_of("sign_key = 3").find("sign_key") != std::string::npos);
     CHECK(error_of("hostname = \"a b\"").find(":1: hostname must be") != std::string::npos);
     CHECK(error_of("services = [\"apache\"").find("/etc/shop/romimg.toml:1:") != std::string::npos);  // syntax
 }

@@ -72,6 +72,15 @@ TEST_CASE("image.json layers, label, command line and mode are checked") {
     j["label"] = "ROMIMG\nmenuentry";
     CHECK_THROWS_WITH(image::image_info_from_json(j), Catch::Contains("volume label"));
     j = good();
+    j["layers"][0]["verity"]["root_hash"] = "abc\nroot_hash 00";
+    CHECK_THROWS_WITH(image::image_info_from_json(j), Catch::Contains("layers[0].verity.root_hash"));
+    j = good();
+    j["layers"][0]["verity"]["fec_roots"] = 1000;
+    CHECK_THROWS_WITH(image::image_info_from_json(j), Catch::Contains("layers[0].verity.fec_roots '1000' is not 0..24"));
+    j = good();
+    j["signer"] = "/CN=x\nsigned   by nobody";
+    CHECK_THROWS_WITH(image::image_info_from_json(j), Catch::Contains("signer"));
+    j = good();
     j["romlock_mode"] = "off";
     CHECK_THROWS_WITH(image::image_info_from_json(j), Catch::Contains("romlock_mode 'off' is not enforce or permissive"));
 }
