@@ -117,10 +117,11 @@ std::vector<initramfs::Entry> initramfs_plan(const std::filesystem::path& init, 
     namespace ir = romimg::initramfs;
     std::vector<ir::Entry> entries = {ir::file_from_host("/init", init, 0755), ir::directory("/dev"), ir::directory("/proc"),
                                       ir::directory("/sys"), ir::char_device("/dev/console", 5, 1, 0600)};
-    if (!root_params.empty())  // empty: --no-verity (init then mounts the root unchecked, and says so)
-        for (auto e : {ir::directory("/verity"), ir::file_from_bytes(verity::kInitrdRootParams, root_params, 0444),
-                       ir::file_from_bytes(verity::kInitrdSelftestParams, selftest_params, 0444)})
-            entries.push_back(e);
+    entries.push_back(ir::directory("/verity"));
+    // No root params: --no-verity (init then mounts the layers unchecked, and says so). The
+    // self-test is verified either way.
+    if (!root_params.empty()) entries.push_back(ir::file_from_bytes(verity::kInitrdRootParams, root_params, 0444));
+    entries.push_back(ir::file_from_bytes(verity::kInitrdSelftestParams, selftest_params, 0444));
     return ir::plan_archive(entries);
 }
 

@@ -30,7 +30,7 @@ std::filesystem::path initramfs_stage(const Request& r, const Verified& v, time_
     const std::filesystem::path initrd = r.work / "initramfs.cpio.gz";
     auto stage = log::stage("initramfs");
     initramfs::write_archive(initramfs_plan(r.init, v.on ? verity::format_params(v.root.params) : "",
-                                            v.on ? verity::format_params(v.selftest.params) : ""),
+                                            verity::format_params(v.selftest.params)),
                              initrd, epoch, initramfs::Compression::Gzip);
     stage.detail(fmt::format("{:.1f} MB", std::filesystem::file_size(initrd) / 1048576.0));
     return initrd;

@@ -14,7 +14,7 @@
 namespace romimg::pipeline {
 
 struct Verified {
-    bool on = true;  // false: --no-verity (nothing below is set)
+    bool on = true;  // false: --no-verity (only the self-test's tree is set)
     verity::Tree root;
     std::vector<verity::Tree> layers;  // one per content layer, in order
     verity::Tree selftest;             // of the padded self-test (the params go into the initramfs)
