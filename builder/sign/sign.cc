@@ -183,7 +183,7 @@ Command sbsign_command(const Signer& s, const sfs::path& in, const sfs::path& ou
     return c;
 }
 
-void make_signed_uki(const Signer& s, const sfs::path& kernel, const sfs::path& initrd, const std::string& cmdline,
+bool make_signed_uki(const Signer& s, const sfs::path& kernel, const sfs::path& initrd, const std::string& cmdline,
                      const sfs::path& dir, const sfs::path& out, const sfs::path& log) {
     if (!sfs::is_regular_file(kUkiStub))
         throw Error(fmt::format("{} not found; install systemd-boot-efi (`make deps`)", kUkiStub));
@@ -194,10 +194,18 @@ void make_signed_uki(const Signer& s, const sfs::path& kernel, const sfs::path& 
                               dir / "uki.efi");
     uki.log = log;
     run(uki);
+    // The same unsigned image and certificate as last time in this work dir: keep the signed one
+    // (sbsign stamps the time, so signing again would change its bytes for nothing).
+    const std::string stamp = fs::sha256_file(dir / "uki.efi") + "\n" + s.fingerprint + "\n";
+    if (sfs::is_regular_file(out) && sfs::is_regular_file(dir / "signed.stamp") && fs::read_file(dir / "signed.stamp") == stamp)
+        return false;
+    sfs::remove(dir / "signed.stamp");
     Command signer = sbsign_command(s, dir / "uki.efi", dir / "uki.signed.efi");
     signer.log = log;
     run(signer);
     sfs::rename(dir / "uki.signed.efi", out);
+    fs::write_file_atomic(dir / "signed.stamp", stamp);
+    return true;
 }
 
 }  // namespace romimg::sign

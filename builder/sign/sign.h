@@ -45,8 +45,9 @@ Command uki_command(const std::filesystem::path& stub, const std::filesystem::pa
 Command sbsign_command(const Signer& s, const std::filesystem::path& in, const std::filesystem::path& out);
 
 // The signed UKI at `out` (made under `dir`): kernel, initramfs and command line in one PE
-// signed by `s`.
-void make_signed_uki(const Signer& s, const std::filesystem::path& kernel, const std::filesystem::path& initrd,
+// signed by `s`. When `dir` already holds it signed by the same certificate from the same bytes
+// (a content release in the same work dir), it is kept as it is: false; true if signed now.
+bool make_signed_uki(const Signer& s, const std::filesystem::path& kernel, const std::filesystem::path& initrd,
                      const std::string& cmdline, const std::filesystem::path& dir, const std::filesystem::path& out,
                      const std::filesystem::path& log);
 

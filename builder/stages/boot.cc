@@ -63,13 +63,14 @@ void sign_boot(const sign::Signer& s, const Request& r, const Verified& v, const
                const std::filesystem::path& initrd, IsoInputs& in) {
     auto stage = log::stage("sign");
     const std::filesystem::path dir = r.work / "sign";
-    std::filesystem::remove_all(dir);
-    sign::make_signed_uki(s, kernel.bzimage, initrd, r.cmdline, dir, dir / "BOOTX64.EFI", r.work / "logs" / "45-sign.log");
+    const bool signed_now =
+        sign::make_signed_uki(s, kernel.bzimage, initrd, r.cmdline, dir, dir / "BOOTX64.EFI", r.work / "logs" / "45-sign.log");
     in.efi_binary = dir / "BOOTX64.EFI";
     in.efi_sha256 = fs::sha256_file(in.efi_binary);
     for (const auto& t : v.layers) in.layer_signatures.push_back(sign::pkcs7_sign(s, t.params.root_hash));
-    stage.detail(fmt::format("a unified kernel image ({:.1f} MB) and {} content layer root hash(es), by {}",
-                             std::filesystem::file_size(in.efi_binary) / 1048576.0, v.layers.size(), s.subject));
+    stage.detail(fmt::format("a unified kernel image ({:.1f} MB, {}) and {} content layer root hash(es), by {}",
+                             std::filesystem::file_size(in.efi_binary) / 1048576.0,
+                             signed_now ? "signed now" : "unchanged: kept as signed before", v.layers.size(), s.subject));
 }
 
 }  // namespace

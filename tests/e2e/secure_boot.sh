@@ -13,6 +13,8 @@
 #   content-b       the content layer's signature replaced by one of B: refused, layer named
 #   content-unsigned  the signature removed: refused under Secure Boot
 #   bios            the signed image still boots as a BIOS CD, and says nothing anchors it
+#   release         a content release in the same work dir keeps the signed kernel image as it is
+#                   (only the layer's root hash is signed again)
 set -euo pipefail
 romimg=$1 dir=$2
 [ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root"; exit 77; }
@@ -114,6 +116,12 @@ boot bios "$iso"
 check "bios: the signed image boots as a BIOS CD" '[ "$result" = served ]'
 check "bios: and says nothing anchors it" 'grep -aq "Secure Boot is off: nothing anchors" "$dir/bios.console"'
 stop
+
+sha_before=$(sha256sum < "$dir/work/sign/BOOTX64.EFI")
+echo "<h1>romimg-secure-boot-release-2</h1>" > "$dir/site/index.html"
+build "$dir/release2.iso" "$dir/work"
+check "release: the signed kernel image is kept, not signed again" \
+    '[ "$(sha256sum < "$dir/work/sign/BOOTX64.EFI")" = "$sha_before" ] && grep -q "kept as signed before" "$dir/work.log"'
 
 echo "$fails failed"
 [ "$fails" -eq 0 ]
