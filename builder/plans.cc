@@ -44,7 +44,8 @@ std::string kernel_cmdline(const BuildOptions& opt, const std::string& kernel_ar
     if (opt.romlock_mode != "enforce" && opt.romlock_mode != "permissive")
         throw UsageError("--romlock-mode is enforce or permissive, got " + opt.romlock_mode);
     // The hardening parameters (kernel-config/hardening.tsv) come last; `romimg verify` checks
-    // that an image carries them.
+    // that an image carries them. A panic reboots after 10 s (an oops panics: PANIC_ON_OOPS; init
+    // makes an unclaimed NMI panic too, docs/limits.md).
     std::string cmdline = fmt::format("console=tty0 console=ttyS0,115200 romimg.label={} romlock.mode={} {} panic=10",
                                       opt.label, opt.romlock_mode, kernel_ip_argument(opt.net));
     if (opt.hardening_cmdline) cmdline += fmt::format(" {}", fmt::join(kernel::hardening_cmdline(kernel_arch), " "));

@@ -2,6 +2,7 @@
 
 #include "ready_check.h"
 
+#include <algorithm>
 #include <cstdlib>
 
 namespace romimg::appliance {
@@ -103,6 +104,7 @@ std::string format_conf(const Conf& c) {
         o += "stop " + std::to_string(s.stop_signal) + " " + std::to_string(s.stop_timeout) + "\n";
         o += std::string("exec_lock ") + (s.exec_lock ? "yes" : "no") + "\n";
         for (const auto& [k, v] : s.rlimits) o += "rlimit " + esc(k) + " " + std::to_string(v) + "\n";
+        o += "limits " + esc(s.memory_max) + " " + std::to_string(s.tasks_max) + " " + std::to_string(s.restart_limit) + "\n";
         for (const auto& m : s.mounts) o += "mount " + esc(m.type) + " " + esc(m.target) + " " + esc(m.options) + "\n";
         for (const auto& l : s.layers) o += "layer " + esc(l.image) + " " + esc(l.target) + "\n";
         for (const auto& l : s.logs) o += "log " + esc(l) + "\n";
@@ -113,6 +115,37 @@ std::string format_conf(const Conf& c) {
         o += "end\n";
     }
     return o;
+}
+
+bool memory_limit_bytes(const std::string& spec, unsigned long long mem_total, unsigned long long& out) {
+    if (spec.size() < 2 || spec.size() > 11) return false;
+    const char unit = spec.back();
+    const std::string digits = spec.substr(0, spec.size() - 1);
+    if (digits.find_first_not_of("0123456789") != std::string::npos || digits[0] == '0') return false;
+    const unsigned long long n = strtoull(digits.c_str(), nullptr, 10);  // at most 10 digits
+    if (unit == '%') {
+        if (n > 100) return false;
+        out = mem_total / 100 * n;
+    } else if (unit == 'k' || unit == 'm' || unit == 'g') {
+        out = n << (unit == 'k' ? 10 : unit == 'm' ? 20 : 30);
+    } else {
+        return false;
+    }
+    out = std::max(out, 8ULL << 20);
+    return true;
+}
+
+long flat_keyed_value(const std::string& text, const std::string& key) {
+    size_t pos = 0;
+    while (pos < text.size()) {
+        size_t end = text.find('\n', pos);
+        if (end == std::string::npos) end = text.size();
+        if (text.compare(pos, key.size(), key) == 0 && pos + key.size() < end &&
+            (text[pos + key.size()] == ' ' || text[pos + key.size()] == '\t'))
+            return strtol(text.c_str() + pos + key.size(), nullptr, 10);
+        pos = end + 1;
+    }
+    return -1;
 }
 
 bool maps_contain(const std::string& maps, const std::string& path) {
@@ -207,6 +240,15 @@ bool parse_conf(const std::string& text, Conf& out, std::string& error) {
         else if (k == "rlimit") {
             if (w.size() != 3 || !number(w[2], n)) return fail("rlimit takes NAME VALUE");
             s.rlimits.emplace_back(w[1], n);
+        } else if (k == "limits") {
+            long r = 0;
+            unsigned long long bytes = 0;
+            if (w.size() != 4 || !memory_limit_bytes(w[1], 1ULL << 30, bytes) || !number(w[2], n) || n < 1 ||
+                !number(w[3], r) || r < 1)
+                return fail("limits takes MEMORY (256m or 75%) TASKS RESTARTS");
+            s.memory_max = w[1];
+            s.tasks_max = n;
+            s.restart_limit = (int)r;
         } else if (k == "mount") {
             if (w.size() != 4) return fail("mount takes TYPE TARGET OPTIONS");
             s.mounts.push_back({w[1], w[2], w[3]});

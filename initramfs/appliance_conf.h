@@ -50,6 +50,11 @@ struct Service {
     int stop_timeout = 10;
     bool exec_lock = true;
     std::vector<std::pair<std::string, long>> rlimits;  // ("nofile", 4096)
+    // Its cgroup (docs/limits.md): memory.max as a size ("256m") or a share of the machine's RAM
+    // ("75%"), pids.max, and how many quick deaths in a row init restarts before it gives up.
+    std::string memory_max = "75%";
+    long tasks_max = 1024;
+    int restart_limit = 10;
     std::vector<Mount> mounts;        // inside its jail
     std::vector<Layer> layers;        // content layers inside its jail
     std::vector<std::string> logs;    // FIFO paths, absolute in the appliance's root
@@ -66,6 +71,14 @@ struct Service {
     // on the ready line, or warns that the service runs without it.
     std::vector<std::string> expect_maps;
 };
+
+// Pure: limits.memory ("256m", "75%") in bytes on a machine with `mem_total` bytes of RAM, at
+// least 8 MiB; false if `spec` is not one.
+bool memory_limit_bytes(const std::string& spec, unsigned long long mem_total, unsigned long long& out);
+
+// Pure: the number after `key` in a "key value" lines file (a cgroup's memory.events, or
+// /proc/meminfo with key "MemTotal:"), -1 if absent.
+long flat_keyed_value(const std::string& text, const std::string& key);
 
 // Pure: whether a /proc/PID/maps text has a mapping of `path` (a line ending in " PATH").
 bool maps_contain(const std::string& maps, const std::string& path);

@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/input.h>
+#include <linux/watchdog.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/ioctl.h>
@@ -29,6 +30,7 @@
 #include <vector>
 
 #include "appliance_conf.h"
+#include "cgroup.h"
 #include "jail_enter.h"
 #include "ready_probe.h"
 #include "util.h"
@@ -53,6 +55,7 @@ bool maps_file(pid_t pid, const std::string& path) {
 const char* const kRomlock = "/sys/kernel/security/romlock";
 const char* const kLogDir = "/var/log/romimg";
 const char* const kSelftest = "/run/medium/romimg/selftest";  // see load_selftest()
+const char* const kSelftestFaults = "/run/medium/romimg/selftest.faults";  // verify --faults
 
 struct Sink {             // one log source drained into a bounded file
     std::string name;     // "apache-access.log", "apache-console", "romlock"
@@ -82,6 +85,10 @@ struct Running {
     bool broken = false;      // its filter cannot be loaded: never started
     appliance::ReadyCheck check;  // its ready check, parsed once (parse_conf checked it)
     appliance::ReadyProbe probe;  // the attempt under way
+    bool given_up = false;        // died restart_limit times in a row: not restarted again
+    int pressure = -1;            // its cgroup's memory.pressure with a trigger (watch_pressure)
+    bool stalled = false;         // init killed it for stalling on memory (said at its death)
+    CgroupEvents events;          // its cgroup's counters at its start (what changed is news)
 };
 
 // Lines of each of a service's sources (its output, each log) kept to explain its death without
@@ -129,6 +136,12 @@ private:
     void verity_refused(const std::string& kernel_line);
     void load_seccomp_filters();
     void seccomp_report(const std::string& audit_line);
+    void setup_limits();
+    void watch_pressure();
+    void pressure_event(Running& r);
+    void setup_watchdog();
+    void pet_watchdog(double now);
+    std::string died_why(Running& r);
     [[noreturn]] void shutdown(int how);
 
     Conf conf_;
@@ -142,6 +155,9 @@ private:
     int selftest_fd_ = -1;       // the self-test binary, read through verity into a sealed memfd
     std::vector<std::pair<std::string, std::string>> layers_;  // verity data device "7:N" → layer name
     pid_t selftest_pid_ = 0;     // running; -1 once finished
+    bool cgroups_ = false;       // each service has its cgroup (setup_limits)
+    int watchdog_ = -1;          // /dev/watchdog, petted by the main loop
+    double petted_ = 0;
     std::vector<std::string> syscall_names_;  // by number, from the builder's table
     std::vector<std::pair<unsigned, long>> logged_;  // (service, syscall) already told in log mode
     struct sockaddr_storage syslog_addr_ {};
@@ -413,6 +429,120 @@ void kill_jail(const Service& s) {
         say("cannot kill what is left in " + s.root + ": " + strerror(errno));
 }
 
+std::string mib(unsigned long long bytes) { return std::to_string(bytes >> 20) + " MiB"; }
+
+// Each service in a cgroup of its own (cgroup.h), and PID 1 out of the OOM killer's reach (the
+// kernel never picks init; said here so that no later change can make it a candidate).
+void Pid1::setup_limits() {
+    (void)write_file("/proc/self/oom_score_adj", "-1000");
+    // A hung machine's way out: an NMI nobody claims (a server's NMI button, its BMC's, QEMU's
+    // inject-nmi) panics the kernel, and panic=10 (the command line) reboots it. A sysctl, not
+    // the unknown_nmi_panic parameter: isolinux's APPEND line has no room left.
+    if (!write_file("/proc/sys/kernel/unknown_nmi_panic", "1"))
+        say(std::string("cannot make an NMI panic the kernel: ") + strerror(errno));
+    const unsigned long long ram = mem_total_bytes();
+    cgroups_ = setup_cgroups();
+    for (const auto& s : conf_.services) {
+        unsigned long long memory = 0;
+        if (cgroups_ && !make_service_cgroup(s, ram, memory)) cgroups_ = false;
+        long files = 0;
+        for (const auto& [k, v] : s.rlimits)
+            if (k == "nofile") files = v;
+        if (cgroups_)
+            say("limits of " + s.name + ": memory " + mib(memory) +
+                (s.memory_max.back() == '%' ? " (" + s.memory_max + " of " + mib(ram) + ")" : "") + ", " +
+                std::to_string(s.tasks_max) + " tasks, " + (files ? std::to_string(files) : std::string("default")) +
+                " open files");
+    }
+    if (!cgroups_ && !conf_.services.empty()) say("WARNING: services run without memory and task limits");
+}
+
+// Why a service died, beyond the signal: its cgroup's OOM kills and refused forks since its start.
+std::string Pid1::died_why(Running& r) {
+    if (!cgroups_) return "";
+    const CgroupEvents e = service_events(r.svc->name);
+    std::string why;
+    if (r.stalled) why += " (by init: it was stalled on memory, see above)";
+    r.stalled = false;
+    if (e.oom_kills > r.events.oom_kills && r.events.oom_kills >= 0) {
+        unsigned long long memory = 0;
+        appliance::memory_limit_bytes(r.svc->memory_max, mem_total_bytes(), memory);
+        why += " (out of memory: it used all of its " + mib(memory) + ", and the kernel killed " +
+               std::to_string(e.oom_kills - r.events.oom_kills) + " of its processes)";
+    }
+    if (e.forks_refused > r.events.forks_refused && r.events.forks_refused >= 0)
+        why += " (" + std::to_string(e.forks_refused - r.events.forks_refused) + " fork(s) refused at its limit of " +
+               std::to_string(r.svc->tasks_max) + " tasks)";
+    return why;
+}
+
+// Thrashing: a service at its memory limit whose file pages (its program, its libraries, read
+// back from the medium) are evicted and read again may crawl for minutes before the kernel's
+// OOM killer acts, if ever. The kernel tells init when all of a service's running tasks were
+// stalled on memory for kStallMs of a kStallWindowMs window (pressure stall information); init
+// then kills the service (all of it: cgroup.kill) and restarts it, and says why.
+constexpr int kStallMs = 2000, kStallWindowMs = 4000;
+
+void Pid1::watch_pressure() {
+    if (!cgroups_) return;
+    for (auto& r : run_) {
+        if (!r.svc) continue;
+        const std::string file = std::string(kCgroupRoot) + "/" + r.svc->name + "/memory.pressure";
+        int fd = open(file.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
+        const std::string trigger = "full " + std::to_string(kStallMs * 1000) + " " + std::to_string(kStallWindowMs * 1000);
+        if (fd < 0 || write(fd, trigger.c_str(), trigger.size() + 1) < 0) {
+            say("cannot watch " + r.svc->name + "'s memory pressure (" + file + "): " + strerror(errno) +
+                ": a service that thrashes is left to the kernel's OOM killer");
+            if (fd >= 0) close(fd);
+            continue;
+        }
+        struct epoll_event ev {};
+        ev.events = EPOLLPRI;
+        ev.data.fd = fd;
+        epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev);
+        r.pressure = fd;
+    }
+}
+
+void Pid1::pressure_event(Running& r) {
+    if (r.pid <= 0) return;
+    const std::string g = std::string(kCgroupRoot) + "/" + r.svc->name;
+    std::string current, max;
+    read_file(g + "/memory.current", current);
+    read_file(g + "/memory.max", max);
+    const unsigned long long used = strtoull(current.c_str(), nullptr, 10), limit = strtoull(max.c_str(), nullptr, 10);
+    // At its own limit: its own doing. Below it, the whole machine is short: the kernel's OOM
+    // killer chooses (init does not guess which service to blame).
+    if (limit == 0 || used < limit / 10 * 9) return;
+    say(r.svc->name + " is thrashing: its tasks were all stalled on memory for " + std::to_string(kStallMs / 1000) +
+        " s of " + std::to_string(kStallWindowMs / 1000) + " at its limit (" + mib(used) + " of " + mib(limit) +
+        "): killing it");
+    r.stalled = true;
+    if (!write_file(g + "/cgroup.kill", "1")) kill(-r.pid, SIGKILL);
+}
+
+// A hardware watchdog (QEMU's i6300esb; a real machine's when its driver is built): if PID 1 or
+// the kernel stops, nothing pets it and the machine resets after kWatchdogSeconds.
+constexpr int kWatchdogSeconds = 30;
+
+void Pid1::setup_watchdog() {
+    watchdog_ = open("/dev/watchdog", O_WRONLY | O_CLOEXEC);
+    if (watchdog_ < 0) return;  // no watchdog hardware: nothing to say on every boot
+    int timeout = kWatchdogSeconds;
+    struct watchdog_info info {};
+    ioctl(watchdog_, WDIOC_GETSUPPORT, &info);
+    ioctl(watchdog_, WDIOC_SETTIMEOUT, &timeout);
+    say(std::string("watchdog: ") + (info.identity[0] ? (const char*)info.identity : "/dev/watchdog") +
+        ", reset after " + std::to_string(timeout) + " s without PID 1");
+    pet_watchdog(monotonic_seconds());
+}
+
+void Pid1::pet_watchdog(double now) {
+    if (watchdog_ < 0 || now - petted_ < 5) return;
+    ioctl(watchdog_, WDIOC_KEEPALIVE, 0);
+    petted_ = now;
+}
+
 void Pid1::start(Running& r) {
     if (!r.svc) return start_debug_shell(r);
     if (r.broken) return;
@@ -456,6 +586,7 @@ void Pid1::start(Running& r) {
         // Before the jail: it needs /proc and CAP_AUDIT_CONTROL. Without audit in the kernel the
         // reports just cannot name the service (init said so at boot).
         (void)set_service_auid(r.index);
+        if (cgroups_ && !join_service_cgroup(s.name)) die("cgroup");
         if (!enter_jail(s, step)) die(step);
         char go = 0;
         if (gate[0] >= 0 && (close(gate[1]), read(gate[0], &go, 1) != 1 || go != 'g')) {
@@ -494,6 +625,7 @@ void Pid1::start(Running& r) {
     r.pid = pid;
     r.started = monotonic_seconds();
     r.ready = false;
+    if (cgroups_) r.events = service_events(s.name);
     r.probe.reset();
     r.restart_at = 0;
     say("started " + s.name + " (pid " + std::to_string(pid) + ")");
@@ -652,6 +784,9 @@ void Pid1::start_selftest() {
     std::vector<std::string> args = {"romimg-selftest"};
     for (const auto& r : run_)
         if (r.svc) args.push_back(r.svc->name + "=" + std::to_string(r.pid));
+    // `romimg verify --faults` put this beside the self-test: it only adds checks, and only on a
+    // copy whose self-test matched its hash tree.
+    if (access(kSelftestFaults, F_OK) == 0) args.push_back("--faults");
     pid_t pid = fork();
     if (pid == 0) {
         child_defaults();
@@ -693,14 +828,24 @@ void Pid1::reap(double now) {
                 r.restart_at = now;
                 continue;
             }
-            // Backoff: 1, 2, 4 ... 60 s; reset after a run that lasted a minute.
+            // At once, then after 1, 2, 4 ... 60 s; the count starts again after a run that
+            // lasted a minute. After restart_limit quick deaths in a row init gives up on it.
             if (now - r.started > 60) r.restarts = 0;
-            int delay = std::min(60, 1 << std::min(r.restarts, 6));
-            ++r.restarts;
-            r.restart_at = now + delay;
+            how += died_why(r);
             tell_last_lines(r, how);
             kill_jail(*r.svc);
-            say(r.svc->name + " " + how + "; restarting in " + std::to_string(delay) + " s");
+            if (r.restarts >= r.svc->restart_limit) {
+                r.given_up = true;
+                r.restart_at = 0;
+                say(r.svc->name + " " + how + "; it died " + std::to_string(r.restarts + 1) +
+                    " times in a row, each within a minute of its start: NOT restarting it again (the other "
+                    "services carry on; its last lines are above)");
+                continue;
+            }
+            int delay = r.restarts == 0 ? 0 : std::min(60, 1 << std::min(r.restarts - 1, 6));
+            ++r.restarts;
+            r.restart_at = now + delay;
+            say(r.svc->name + " " + how + (delay ? "; restarting in " + std::to_string(delay) + " s" : "; restarting it now"));
         }
     }
 }
@@ -872,7 +1017,9 @@ void Pid1::log_line(Sink& s, const std::string& line, int severity) {
     load_selftest();
     setup_logging();
     mount_jails();
+    setup_limits();  // before the seal: romlock refuses mounts after it
     write_policy();
+    setup_watchdog();
     add_fd(signals_);
     for (const auto& s : sinks_)
         if (s.fd >= 0) add_fd(s.fd);
@@ -887,6 +1034,7 @@ void Pid1::log_line(Sink& s, const std::string& line, int severity) {
         run_.push_back(r);
     }
     load_seccomp_filters();
+    watch_pressure();
     if (conf_.debug_shell) {
         for (int i = 0; i < 3; ++i)
             say("*** DEBUG SHELL ENABLED: a root shell is on the console; this image is NOT tamper-proof ***");
@@ -901,10 +1049,11 @@ void Pid1::log_line(Sink& s, const std::string& line, int severity) {
         bool all_ready = true;
         for (auto& r : run_) {
             if (r.svc && r.pid > 0 && !r.ready) check_ready(r, now);
-            if (r.pid == 0 && r.restart_at > 0 && now >= r.restart_at) start(r);
+            if (r.pid == 0 && r.restart_at > 0 && now >= r.restart_at && !r.given_up) start(r);
             all_ready = all_ready && r.pid > 0 && r.ready;
         }
         if (selftest_ && selftest_pid_ == 0 && all_ready) start_selftest();
+        pet_watchdog(now);
         struct epoll_event evs[16];
         int n = epoll_wait(epoll_, evs, 16, 200);
         now = monotonic_seconds();
@@ -927,6 +1076,12 @@ void Pid1::log_line(Sink& s, const std::string& line, int severity) {
                 continue;
             }
             bool handled = false;
+            for (auto& r : run_)
+                if (r.pressure == fd) {
+                    pressure_event(r);
+                    handled = true;
+                }
+            if (handled) continue;
             for (auto& s : sinks_)
                 if (s.fd == fd) {
                     drain(s);

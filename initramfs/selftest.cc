@@ -48,6 +48,7 @@
 #include "appliance_conf.h"
 #include "caps.h"
 #include "jail_enter.h"
+#include "selftest_faults.h"
 #include "util.h"
 
 namespace romimg::selftest {
@@ -1427,7 +1428,9 @@ int selftest_main(int argc, char** argv) {
         return 2;
     }
     std::vector<std::pair<std::string, pid_t>> pids;  // "apache=123" from init
+    bool faults = false;  // --faults: `romimg verify --faults` (selftest_faults.h)
     for (int i = 1; i < argc; ++i) {
+        if (!strcmp(argv[i], "--faults")) faults = true;
         const char* eq = strchr(argv[i], '=');
         if (eq) pids.emplace_back(std::string(argv[i], eq - argv[i]), (pid_t)atoi(eq + 1));
     }
@@ -1472,6 +1475,11 @@ int selftest_main(int argc, char** argv) {
         print_check(t, alive, "service:" + s.name, "survived", s.name + " still runs after the attacks",
                     "pid " + std::to_string(sp) + " alive", alive ? "alive" : (sp > 0 ? "gone" : "pid unknown"));
     }
+    if (faults)
+        run_fault_checks(conf, [&](bool pass, const std::string& scope, const std::string& id, const std::string& what,
+                                   const std::string& expected, const std::string& got) {
+            print_check(t, pass, scope, id, what, expected, got);
+        });
     klogctl(8, nullptr, console_level > 0 ? console_level : 7);
     out("DONE " + std::to_string(t.checks) + " checks, " + std::to_string(t.failed) + " failed");
     return t.failed ? 1 : 0;

@@ -13,7 +13,7 @@ namespace {
 
 const char* const verify_usage =
     "usage: romimg verify ISO [--json FILE] [--uefi | --secure-boot --sign-cert CERT] [--mem MB] [--timeout S]\n"
-    "                         [--work DIR] [--console FILE]\n"
+    "                         [--faults] [--work DIR] [--console FILE]\n"
     "\n"
     "Proves an image before it is burnt. Makes a verify copy of ISO that differs from it in one\n"
     "file, /romimg/selftest (it first rebuilds ISO from its own parts and checks the sha256 is\n"
@@ -32,6 +32,10 @@ const char* const verify_usage =
     "                  checked\n"
     "  --mem MB        guest memory (default 1024)\n"
     "  --timeout S     for the services to come up and answer, and for the self-test (default 600)\n"
+    "  --faults        also the fault checks, in each jail: fill its tmpfs, a fork bomb, SIGKILL of\n"
+    "                  its main process, a memory hog; the others must keep serving, init must\n"
+    "                  restart it and it must serve again (docs/limits.md). Takes each service\n"
+    "                  down twice\n"
     "  --work DIR      keep the verify copy and logs here (default: a temporary dir, removed)\n"
     "  --console FILE  save the guest's serial console\n"
     "\n"
@@ -51,6 +55,7 @@ int verify_main(const GlobalOptions&, const std::vector<std::string>& args) {
     p.option("--timeout", o.timeout_s);
     p.option("--work", work);
     p.option("--console", console);
+    p.flag("--faults", o.faults);
     auto positional = p.parse();
     if (positional.size() != 1)
         throw UsageError(fmt::format("romimg verify takes one ISO, got {} arguments (see `romimg verify --help`)",

@@ -1,5 +1,7 @@
 #include "image/manifest.h"
 
+#include "appliance_conf.h"
+
 #include <algorithm>
 #include <cstring>
 #include <ctime>
@@ -214,6 +216,21 @@ std::string utc(int64_t epoch) {
 
 std::string short_hash(const std::string& h) { return h.substr(0, 16); }
 
+// A service's limits as init applies them (its appliance.conf lines), for the services table.
+std::string limits_text(const appliance::Conf* conf, const std::string& service) {
+    if (conf)
+        for (const auto& s : conf->services) {
+            if (s.name != service) continue;
+            std::string files = "the kernel's default";
+            for (const auto& [k, v] : s.rlimits)
+                if (k == "nofile") files = std::to_string(v);
+            return fmt::format("limits: memory {}, {} tasks, {} open files; restarted at most {} times in a row after quick deaths",
+                               s.memory_max.back() == '%' ? names::printable(s.memory_max) + " of the machine's RAM" : names::printable(s.memory_max),
+                               s.tasks_max, files, s.restart_limit);
+        }
+    return "limits: not recorded (its appliance.conf is unreadable)";
+}
+
 // A jail's seccomp filter: its mode, then the allowed syscalls grouped by why, then the killed.
 std::string seccomp_table(const JailRecord& r) {
     const auto P = names::printable;
@@ -272,9 +289,14 @@ std::string manifest_table(const ImageManifest& m) {
                                                          : std::string("no error correction")));
     if (content_layers(m.info).empty()) out += "  (no content layers)\n";
     out += "\nservices:\n";
-    for (const auto& s : m.info.services)
+    appliance::Conf conf;
+    std::string conf_error;
+    const bool have_conf = appliance::parse_conf(m.conf, conf, conf_error);
+    for (const auto& s : m.info.services) {
         out += fmt::format("  {:<12} ports {:<10} ready {:<10} {}\n", P(s.name), fmt::format("{}", fmt::join(s.ports, ",")),
                            s.ready.empty() ? "-" : P(s.ready), s.exec_lock ? "exec-locked" : "NOT exec-locked");
+        out += fmt::format("  {:<12} {}\n", "", limits_text(have_conf ? &conf : nullptr, s.name));
+    }
     out += fmt::format("\nromlock policy ({}, {} lines):\n", P(m.info.romlock_mode), m.policy.size());
     for (const auto& p : m.policy) out += "  " + P(p) + "\n";
     for (const auto& r : m.jails) {

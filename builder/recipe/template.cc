@@ -223,6 +223,19 @@ ServiceTemplate parse_template(const std::string& text, const std::filesystem::p
             t.rlimits[key] = (long)v.as_integer()->get();
         }
     }
+    if (const toml::table* lm = top.table("limits")) {
+        Reader r(*lm, file, "limits");
+        r.str("memory", t.limits.memory);
+        r.integer("tasks", t.limits.tasks);
+        int files = (int)t.limits.files;
+        r.integer("files", files);
+        t.limits.files = (long)files;
+        r.integer("restarts", t.limits.restarts);
+        r.reject_unknown();
+        if (lm->get("files") && t.rlimits.count("nofile"))
+            throw r.error(lm->get("files"), "limits.files and rlimits.nofile are the same limit: give only limits.files");
+    }
+    if (auto it = t.rlimits.find("nofile"); it != t.rlimits.end()) t.limits.files = it->second;
     if (const toml::table* sc = top.table("seccomp")) read_seccomp(*sc, file, t.seccomp);
     if (const toml::table* jv = top.table("java")) read_java(*jv, file, t);
     top.reject_unknown();

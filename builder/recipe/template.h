@@ -33,6 +33,17 @@ struct JavaSpec {
     std::string cds = "service";
 };
 
+// [limits]: what the service may take from the machine. Init puts it in a cgroup of its own
+// (memory.max, pids.max, memory.oom.group) and gives it RLIMIT_NOFILE; docs/limits.md.
+struct Limits {
+    // memory.max: a size ("256m") or a share of the RAM the machine has at boot ("75%").
+    std::string memory = "75%";
+    int tasks = 1024;     // pids.max: processes and threads together
+    long files = 4096;    // RLIMIT_NOFILE (rlimits.nofile, when given, is the same limit)
+    // Restarts in a row (each after a run shorter than a minute) before init gives up on it.
+    int restarts = 10;
+};
+
 struct ServiceTemplate {
     std::filesystem::path file;  // where it was read from
     std::string name;            // file name without .toml
@@ -67,6 +78,7 @@ struct ServiceTemplate {
     bool keep_file_caps = false;  // keep file capabilities (dropped by default)
     std::vector<PropertyEdit> properties;  // [[jail.properties]]
     std::map<std::string, long> rlimits;  // "nofile" → 1024
+    Limits limits;                        // [limits]
     JavaSpec java;                        // [java]
     seccomp::TemplateRules seccomp;       // [seccomp]: mode, allow, allow_never
 };

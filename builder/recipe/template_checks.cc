@@ -161,6 +161,14 @@ void check_jail(const Checker& c) {
     for (size_t i = 0; i < t.exclude.size(); ++i)
         c.require(fmt::format("jail.exclude[{}]", i), t.exclude[i], glob_problem(t.exclude[i]), "give an absolute glob");
     for (const auto& [k, v] : t.rlimits) c.range("rlimits." + k, 0, INT64_MAX);
+    c.require("limits.memory", t.limits.memory, memory_limit_problem(t.limits.memory),
+              "write a size like \"256m\" or a share of the machine's RAM like \"50%\"");
+    // Below 16 a JVM or a threaded server cannot start; pids.max counts threads too.
+    c.range("limits.tasks", 16, 4194304);
+    // The kernel's fs.nr_open (1048576) caps RLIMIT_NOFILE; below 64 the C library itself fails.
+    c.range("limits.files", 64, 1048576);
+    c.range("rlimits.nofile", 64, 1048576);
+    c.range("limits.restarts", 1, 1000);
     for (size_t i = 0; i < t.properties.size(); ++i) {
         const PropertyEdit& e = t.properties[i];
         const std::string at = fmt::format("jail.properties[{}]", i);
@@ -212,6 +220,21 @@ std::string size_problem(const std::string& s) {
     if (s.empty() || digits == 0 || digits == std::string::npos || digits > 9 || s[0] == '0' || digits + 1 != s.size() ||
         (s.back() != 'k' && s.back() != 'm' && s.back() != 'g'))
         return "is not a size (digits and one of k, m, g)";
+    return "";
+}
+
+std::string memory_limit_problem(const std::string& s) {
+    if (!s.empty() && s.back() == '%') {
+        const std::string n = s.substr(0, s.size() - 1);
+        if (n.empty() || n.size() > 3 || n.find_first_not_of("0123456789") != std::string::npos || n[0] == '0' ||
+            std::stoi(n) > 100)
+            return "is not a share of RAM (1% to 100%)";
+        return "";
+    }
+    if (std::string why = size_problem(s); !why.empty()) return why;
+    // Less than 8 MiB cannot hold a service's libraries, let alone its work.
+    const long long unit = s.back() == 'k' ? 1024LL : s.back() == 'm' ? 1LL << 20 : 1LL << 30;
+    if (std::stoll(s.substr(0, s.size() - 1)) * unit < (8LL << 20)) return "is below 8m";
     return "";
 }
 

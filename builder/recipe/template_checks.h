@@ -20,6 +20,7 @@ std::string writable_path_problem(const std::string& path);
 // and not a system tree a site never is (/usr, /lib*, /bin, /sbin, /proc, /sys, /dev, /run, /boot).
 std::string site_path_problem(const std::string& path);  // absolute, normal, not a system dir
 std::string size_problem(const std::string& size);           // "16m": digits and one of k, m, g
+std::string memory_limit_problem(const std::string& s);  // "256m" or "75%" (limits.memory)
 std::string account_name_problem(const std::string& name);   // a user or group name
 std::string env_key_problem(const std::string& key);
 std::string glob_problem(const std::string& glob);           // include/exclude

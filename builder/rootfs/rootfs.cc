@@ -43,6 +43,10 @@ appliance::Service service_entry(const recipe::ServiceTemplate& t, const jail::J
     s.stop_timeout = t.stop_timeout;
     s.exec_lock = exec_lock && t.exec_lock;
     for (const auto& [k, v] : t.rlimits) s.rlimits.emplace_back(k, v);
+    if (!t.rlimits.count("nofile")) s.rlimits.emplace_back("nofile", t.limits.files);
+    s.memory_max = t.limits.memory;
+    s.tasks_max = t.limits.tasks;
+    s.restart_limit = t.limits.restarts;
     for (const auto& m : plan.mounts) {
         std::string target = prefix + m.target;
         s.mounts.push_back({m.type, target, m.type == "tmpfs" ? m.options : ""});

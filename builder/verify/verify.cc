@@ -318,8 +318,14 @@ Report verify_image(const Options& opt) {
         const verity::Tree tree = verity::make_tree(padded, fs::sha256_file(padded), 0, work / "cache", "the self-test");
         parts.payload.push_back({padded, "romimg/selftest"});
         parts.payload.push_back({tree.file, std::string("romimg/selftest") + verity::kTreeSuffix});
+        if (opt.faults) {
+            const sfs::path faults = work / "selftest.faults";
+            fs::write_file_atomic(faults, "the self-test's fault checks: romimg verify --faults\n");
+            parts.payload.push_back({faults, kFaultsFile});
+        }
         iso::build_iso(iso_request(info, parts, copy, work / "copy"));
-        stage.detail(copy.string() + " = the release + /romimg/selftest and its verity tree");
+        stage.detail(copy.string() + " = the release + /romimg/selftest and its verity tree" +
+                     (opt.faults ? " + /" + std::string(kFaultsFile) : ""));
     }
     run.add(info.romlock_mode == "enforce", "the kernel command line enforces romlock", "romlock.mode=enforce",
             "romlock.mode=" + info.romlock_mode);
@@ -408,6 +414,13 @@ Report verify_image(const Options& opt) {
         }
         run.add(done && attacks.size() >= 20, "the in-guest self-test ran to the end", ">= 20 checks and DONE",
                 fmt::format("{} checks{}", attacks.size(), done ? ", DONE" : ", no DONE line"));
+        if (opt.faults) {
+            // Four per service at least (tmpfs-full, fork-bomb, killed, memory-hog).
+            const size_t faults = std::count_if(attacks.begin(), attacks.end(),
+                                                [](const Check& c) { return c.what.rfind("self-test fault:", 0) == 0; });
+            run.add(faults >= 4 * info.services.size(), "the self-test made the fault checks (--faults)",
+                    fmt::format(">= {} fault checks", 4 * info.services.size()), fmt::format("{} fault checks", faults));
+        }
         for (auto& c : init_seccomp_reports(attacks, m.console())) {
             log::info("{}", format_check(c));
             report.checks.push_back(c);

@@ -35,7 +35,13 @@ struct Options {
     bool secure_boot = false;
     std::filesystem::path sign_cert;
     int timeout_s = 600;             // for each service to be ready and answer, and the self-test
+    // Also the self-test's fault checks (initramfs/selftest_faults.h): a full tmpfs, a fork bomb,
+    // SIGKILL and a memory hog in each jail; the copy carries kFaultsFile to ask for them.
+    bool faults = false;
 };
+
+// On a verify copy's medium: PID 1 runs the self-test with --faults when it is there.
+inline constexpr const char* kFaultsFile = "romimg/selftest.faults";
 
 struct Report {
     std::string iso, sha256;

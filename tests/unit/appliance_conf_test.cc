@@ -30,6 +30,9 @@ static Conf sample() {
     s.start_execs = {"/usr/bin/dash", "/usr/share/lighttpd/create-mime.conf.pl"};
     s.seccomp = "enforce";
     s.seccomp_filter = "/etc/romimg/seccomp/apache.bpf";
+    s.memory_max = "40%";
+    s.tasks_max = 300;
+    s.restart_limit = 4;
     c.services.push_back(s);
     return c;
 }
@@ -50,6 +53,38 @@ TEST_CASE("appliance.conf round-trips, whatever argv and env contain") {
     CHECK(s.layers[0].target == "/jail/apache/var/www/html");
     CHECK(s.seccomp == "enforce");
     CHECK(s.seccomp_filter == "/etc/romimg/seccomp/apache.bpf");
+    CHECK(s.memory_max == "40%");
+    CHECK(s.tasks_max == 300);
+    CHECK(s.restart_limit == 4);
+}
+
+TEST_CASE("limits: a memory limit is a size or a share of RAM, never below 8 MiB") {
+    unsigned long long b = 0;
+    CHECK(memory_limit_bytes("256m", 1ULL << 30, b));
+    CHECK(b == 256ULL << 20);
+    CHECK(memory_limit_bytes("75%", 128ULL << 20, b));
+    CHECK(b == (128ULL << 20) / 100 * 75);
+    CHECK(memory_limit_bytes("2g", 0, b));
+    CHECK(b == 2ULL << 30);
+    CHECK(memory_limit_bytes("1%", 100ULL << 20, b));
+    CHECK(b == 8ULL << 20);  // 1 MiB would not hold the service's libraries
+    for (const char* bad : {"", "%", "0%", "101%", "75", "12x", "-5m", "05m", "99999999999m", "1.5g", " 5m"})
+        CHECK_FALSE(memory_limit_bytes(bad, 1ULL << 30, b));
+    Conf c;
+    std::string err;
+    CHECK_FALSE(parse_conf("service x\nroot /jail/x\nargv /x\nlimits 75 10 3\nend\n", c, err));
+    CHECK(err == "line 4: limits takes MEMORY (256m or 75%) TASKS RESTARTS");
+    CHECK_FALSE(parse_conf("service x\nroot /jail/x\nargv /x\nlimits 75% 0 3\nend\n", c, err));
+}
+
+TEST_CASE("flat keyed files: memory.events, pids.events, /proc/meminfo") {
+    const std::string events = "low 0\nhigh 0\nmax 12\noom 3\noom_kill 2\noom_group_kill 1\n";
+    CHECK(flat_keyed_value(events, "oom_kill") == 2);
+    CHECK(flat_keyed_value(events, "oom") == 3);
+    CHECK(flat_keyed_value(events, "max") == 12);
+    CHECK(flat_keyed_value(events, "oom_kil") == -1);
+    CHECK(flat_keyed_value("MemTotal:         118596 kB\nMemFree: 1 kB\n", "MemTotal:") == 118596);
+    CHECK(flat_keyed_value("", "max") == -1);
 }
 
 TEST_CASE("appliance.conf errors name the line") {

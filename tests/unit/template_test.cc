@@ -43,6 +43,31 @@ nofile = 1024
     REQUIRE(t.writable.size() == 2);
     CHECK(t.writable[1].size == "8m");
     CHECK(t.rlimits.at("nofile") == 1024);
+    CHECK(t.limits.files == 1024);  // rlimits.nofile is the same limit
+    CHECK(t.limits.memory == "75%");
+    CHECK(t.limits.tasks == 1024);
+    CHECK(t.limits.restarts == 10);
+}
+
+TEST_CASE("[limits]: memory, tasks, open files and restarts") {
+    auto t = parse_template("[service]\ncommand = [\"/x\"]\n[limits]\nmemory = \"96m\"\ntasks = 64\nfiles = 512\nrestarts = 3\n",
+                            "/x/t.toml");
+    CHECK(t.limits.memory == "96m");
+    CHECK(t.limits.tasks == 64);
+    CHECK(t.limits.files == 512);
+    CHECK(t.limits.restarts == 3);
+    CHECK_THROWS_WITH(parse_template("[service]\ncommand = [\"/x\"]\n[limits]\nfiles = 512\n[rlimits]\nnofile = 100\n", "/x/t.toml"),
+                      Catch::Contains("limits.files and rlimits.nofile are the same limit"));
+    CHECK_THROWS_WITH(parse_template("[service]\ncommand = [\"/x\"]\n[limits]\nmemory = \"0.5g\"\n", "/x/t.toml"),
+                      Catch::Contains("/x/t.toml:4: limits.memory '0.5g' is not a size"));
+    CHECK_THROWS_WITH(parse_template("[service]\ncommand = [\"/x\"]\n[limits]\nmemory = \"4m\"\n", "/x/t.toml"),
+                      Catch::Contains("limits.memory '4m' is below 8m"));
+    CHECK_THROWS_WITH(parse_template("[service]\ncommand = [\"/x\"]\n[limits]\nmemory = \"120%\"\n", "/x/t.toml"),
+                      Catch::Contains("is not a share of RAM (1% to 100%)"));
+    CHECK_THROWS_WITH(parse_template("[service]\ncommand = [\"/x\"]\n[limits]\ntasks = 3\n", "/x/t.toml"),
+                      Catch::Contains("limits.tasks '3' is out of range"));
+    CHECK_THROWS_WITH(parse_template("[service]\ncommand = [\"/x\"]\n[limits]\nswap = 1\n", "/x/t.toml"),
+                      Catch::Contains("unknown key 'limits.swap'"));
 }
 
 TEST_CASE("template errors name file and line") {
