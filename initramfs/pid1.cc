@@ -21,6 +21,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -86,6 +87,7 @@ struct Running {
     appliance::ReadyCheck check;  // its ready check, parsed once (parse_conf checked it)
     appliance::ReadyProbe probe;  // the attempt under way
     bool given_up = false;        // died restart_limit times in a row: not restarted again
+    int starts = 0;               // since boot (the health line's restarts: starts - 1)
     int pressure = -1;            // its cgroup's memory.pressure with a trigger (watch_pressure)
     bool stalled = false;         // init killed it for stalling on memory (said at its death)
     CgroupEvents events;          // its cgroup's counters at its start (what changed is news)
@@ -138,6 +140,7 @@ private:
     void seccomp_report(const std::string& audit_line);
     void setup_limits();
     void watch_pressure();
+    void health(double now);
     void pressure_event(Running& r);
     void setup_watchdog();
     void pet_watchdog(double now);
@@ -157,6 +160,7 @@ private:
     pid_t selftest_pid_ = 0;     // running; -1 once finished
     bool cgroups_ = false;       // each service has its cgroup (setup_limits)
     int watchdog_ = -1;          // /dev/watchdog, petted by the main loop
+    double health_at_ = 0;       // when the next health line is due
     double petted_ = 0;
     std::vector<std::string> syscall_names_;  // by number, from the builder's table
     std::vector<std::pair<unsigned, long>> logged_;  // (service, syscall) already told in log mode
@@ -514,11 +518,52 @@ void Pid1::pressure_event(Running& r) {
     // At its own limit: its own doing. Below it, the whole machine is short: the kernel's OOM
     // killer chooses (init does not guess which service to blame).
     if (limit == 0 || used < limit / 10 * 9) return;
-    say(r.svc->name + " is thrashing: its tasks were all stalled on memory for " + std::to_string(kStallMs / 1000) +
-        " s of " + std::to_string(kStallWindowMs / 1000) + " at its limit (" + mib(used) + " of " + mib(limit) +
-        "): killing it");
+    const std::string line = r.svc->name + " is thrashing: its tasks were all stalled on memory for " +
+                             std::to_string(kStallMs / 1000) + " s of " + std::to_string(kStallWindowMs / 1000) +
+                             " at its limit (" + mib(used) + " of " + mib(limit) + "): killing it";
+    say(line);
+    // Also in the kernel log, where the self-test's memory-hog check looks (at debug level: the
+    // console has it already).
+    int k = open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
+    if (k >= 0) {
+        const std::string rec = "<7>romimg-init: " + line;
+        (void)!write(k, rec.data(), rec.size());
+        close(k);
+    }
     r.stalled = true;
     if (!write_file(g + "/cgroup.kill", "1")) kill(-r.pid, SIGKILL);
+}
+
+// Every kHealthSeconds a line for the remote log (--log-to; the console only with
+// --log-console): the machine's available memory, each service's memory and tasks (its cgroup)
+// and restarts, and how full the appliance's own tmpfs areas are. What a load test or an
+// operator watches for growth.
+constexpr double kHealthSeconds = 10;
+
+void Pid1::health(double now) {
+    if (now < health_at_) return;
+    health_at_ = now + kHealthSeconds;
+    if (syslog_ < 0 && !conf_.log_console) return;
+    std::string meminfo, line = "health:";
+    if (read_file("/proc/meminfo", meminfo))
+        line += " memory available " + mib((unsigned long long)appliance::flat_keyed_value(meminfo, "MemAvailable:") * 1024) +
+                " of " + mib((unsigned long long)appliance::flat_keyed_value(meminfo, "MemTotal:") * 1024) + ";";
+    for (const auto& r : run_) {
+        if (!r.svc) continue;
+        const std::string g = std::string(kCgroupRoot) + "/" + r.svc->name;
+        std::string current, tasks;
+        line += " " + r.svc->name + (r.pid > 0 ? (r.ready ? "" : " (starting)") : " (down)");
+        if (cgroups_ && read_file(g + "/memory.current", current) && read_file(g + "/pids.current", tasks))
+            line += " " + mib(strtoull(current.c_str(), nullptr, 10)) + " " + std::to_string(atol(tasks.c_str())) + " tasks";
+        line += " " + std::to_string(std::max(0, r.starts - 1)) + " restarts;";
+    }
+    for (const char* dir : {"/var", "/tmp", "/run"}) {
+        struct statvfs v;
+        if (statvfs(dir, &v) == 0)
+            line += std::string(" ") + dir + " " + std::to_string((v.f_blocks - v.f_bfree) * v.f_frsize >> 10) + " KiB used;";
+    }
+    line.pop_back();
+    emit("romimg-init", line, 6);
 }
 
 // A hardware watchdog (QEMU's i6300esb; a real machine's when its driver is built): if PID 1 or
@@ -623,6 +668,7 @@ void Pid1::start(Running& r) {
         sinks_.push_back(k);
     }
     r.pid = pid;
+    ++r.starts;
     r.started = monotonic_seconds();
     r.ready = false;
     if (cgroups_) r.events = service_events(s.name);
@@ -1054,6 +1100,7 @@ void Pid1::log_line(Sink& s, const std::string& line, int severity) {
         }
         if (selftest_ && selftest_pid_ == 0 && all_ready) start_selftest();
         pet_watchdog(now);
+        health(now);
         struct epoll_event evs[16];
         int n = epoll_wait(epoll_, evs, 16, 200);
         now = monotonic_seconds();

@@ -116,6 +116,18 @@ TEST_CASE("conf_lines: appliance.conf lines that stand alone, service lines name
     CHECK(conf_lines("").empty());
 }
 
+TEST_CASE("manifest shows each service's limits as init applies them") {
+    ImageManifest m = sample();
+    CHECK(manifest_table(m).find("limits: not recorded (its appliance.conf is unreadable)") != std::string::npos);
+    m.conf = "hostname www1\n\nservice apache\nroot /jail/apache\nargv /usr/sbin/apache2\nrlimit nofile 8192\n"
+             "limits 40% 300 4\nend\n";
+    CHECK(manifest_table(m).find("limits: memory 40% of the machine's RAM, 300 tasks, 8192 open files; restarted at most 4 "
+                                 "times in a row after quick deaths") != std::string::npos);
+    m.conf = "service apache\nroot /jail/apache\nargv /usr/sbin/apache2\nlimits 96m 64 10\nend\n";
+    CHECK(manifest_table(m).find("limits: memory 96m, 64 tasks, the kernel's default open files") != std::string::npos);
+    CHECK(manifest_json(m)["appliance_conf"].dump().find("apache: limits 96m 64 10") != std::string::npos);
+}
+
 TEST_CASE("manifest table and JSON show kernel, cmdline, layers, policy and every file with its package") {
     ImageManifest m = sample();
     m.info.layers.push_back({"live/content/apache-www.sqfs", std::string(64, 'd'), 4096, "/jail/apache/var/www/html", "", 0});
