@@ -18,7 +18,7 @@ namespace {
 
 const char* const boot_usage =
     "usage: romimg boot ISO [--uefi] [--secure-boot --sign-cert CERT] [--usb] [--forward HOSTPORT:GUESTPORT]...\n"
-    "                       [--mem MB] [--smp N]\n"
+    "                       [--tap IFACE] [--mem MB] [--smp N]\n"
     "\n"
     "Boots ISO in QEMU (TCG, no KVM) with the serial console on this terminal. Ctrl-A X quits\n"
     "QEMU; Ctrl-A C switches to QEMU's monitor (`system_powerdown` presses the power button,\n"
@@ -33,6 +33,11 @@ const char* const boot_usage =
     "  --usb                    attach the ISO as a USB stick instead of a CD-ROM\n"
     "  --forward HOST:GUEST     forward TCP 127.0.0.1:HOST to the guest's port GUEST\n"
     "                           (repeatable), e.g. --forward 8080:80\n"
+    "  --tap IFACE              the guest's NIC on the host's TAP interface IFACE (made and\n"
+    "                           addressed by you, e.g. `ip tuntap add IFACE mode tap`) instead\n"
+    "                           of QEMU's user network; build the image with --net static:...\n"
+    "                           on that link. No --forward then. For load tests: QEMU's forwards\n"
+    "                           accept one pending connection at a time (bench/load)\n"
     "  --mem MB                 guest memory (default 512)\n"
     "  --smp N                  virtual CPUs (default 1; TCG runs each on a host thread)\n";
 
@@ -41,7 +46,9 @@ int boot_main(const GlobalOptions&, const std::vector<std::string>& args) {
     std::string sign_cert;
     int mem = 512, cpus = 1;
     std::vector<std::string> forwards;
+    std::string tap;
     ArgParser p("boot", boot_usage, args);
+    p.option("--tap", tap);
     p.flag("--uefi", uefi);
     p.flag("--usb", usb);
     p.flag("--secure-boot", secure_boot);
@@ -79,6 +86,7 @@ int boot_main(const GlobalOptions&, const std::vector<std::string>& args) {
     spec.mem_mb = mem;
     spec.cpus = cpus;
     for (const auto& f : forwards) spec.forwards.push_back(qemu::parse_forward(f));
+    spec.tap = tap;
     {
         // Usage errors (ports, memory) before anything is created.
         auto check = spec;
@@ -100,6 +108,7 @@ int boot_main(const GlobalOptions&, const std::vector<std::string>& args) {
     std::string medium = usb ? "USB stick" : "CD";
     std::string fwd;
     for (const auto& f : spec.forwards) fwd += fmt::format(" 127.0.0.1:{}->{}", f.host, f.guest);
+    if (!spec.tap.empty()) fwd = " (none: its NIC is on " + spec.tap + ")";
     log::info("==> boot: {} as a {} {} with {} MB and {} CPU(s) (QEMU TCG){}{}; Ctrl-A X quits", spec.iso.string(),
               fw, medium, mem, cpus, fwd.empty() ? "" : ", forwarding", fwd);
     int status = qemu::run_interactive(spec);

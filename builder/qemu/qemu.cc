@@ -25,6 +25,7 @@
 
 #include "common/error.h"
 #include "common/fs.h"
+#include "common/names.h"
 #include "common/signals.h"
 #include "common/sys.h"
 
@@ -135,7 +136,11 @@ Command qemu_command(const QemuSpec& s) {
                        (xhci ? "qemu-xhci,id=" : "usb-ehci,id=") + bus, "-device",
                        "usb-storage,bus=" + bus + ".0,drive=stick,removable=on,bootindex=0"});
     }
-    std::string netdev = "user,id=net0";
+    if (!s.tap.empty() && !s.forwards.empty())
+        throw UsageError("--tap and --forward do not go together: with a TAP interface the guest is reached at its own address");
+    if (!s.tap.empty() && (s.tap.size() > 15 || s.tap.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-_") != std::string::npos))
+        throw UsageError(fmt::format("--tap '{}' is not an interface name (up to 15 of a-z 0-9 - _)", names::printable(s.tap)));
+    std::string netdev = s.tap.empty() ? "user,id=net0" : "tap,id=net0,ifname=" + s.tap + ",script=no,downscript=no";
     for (const auto& f : s.forwards)
         netdev += fmt::format(",hostfwd=tcp:127.0.0.1:{}-:{}", f.host, f.guest);
     // romfile= : no PXE option ROM, so the firmware never tries a network boot.

@@ -47,6 +47,10 @@ struct QemuSpec {
     Firmware firmware = Firmware::bios;
     Medium medium = Medium::cdrom;
     std::vector<Forward> forwards;
+    // A host TAP interface instead of QEMU's user network (then no forwards): the guest's NIC on
+    // a link of the host's own TCP stack. QEMU's port forwards listen with a backlog of 1, so
+    // many clients connecting at once lose SYNs on the host and wait seconds (bench/load).
+    std::string tap;
     int mem_mb = 512;
     int cpus = 1;
     std::filesystem::path ovmf_code = "/usr/share/OVMF/OVMF_CODE_4M.fd";
