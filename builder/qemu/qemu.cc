@@ -83,8 +83,9 @@ static std::string qemu_escape(const std::string& s) {
 
 Command qemu_command(const QemuSpec& s) {
     if (s.iso.empty()) throw UsageError("no ISO to boot");
-    if (s.mem_mb < 64 || s.mem_mb > 65536)
-        throw UsageError(fmt::format("--mem must be 64 to 65536 (MB), got {}", s.mem_mb));
+    // 32 MB: the smallest machine an apache-only image is meant for (docs/limits.md).
+    if (s.mem_mb < 32 || s.mem_mb > 65536)
+        throw UsageError(fmt::format("--mem must be 32 to 65536 (MB), got {}", s.mem_mb));
     if (s.cpus < 1 || s.cpus > 64) throw UsageError(fmt::format("--smp must be 1 to 64, got {}", s.cpus));
     if (s.firmware == Firmware::uefi && s.ovmf_vars.empty())
         throw UsageError("UEFI boot needs a writable copy of the OVMF variable store");

@@ -87,6 +87,19 @@ TEST_CASE("UEFI USB stick with forwards, headless with QMP") {
     CHECK(contains(a, "-no-reboot"));
 }
 
+TEST_CASE("a TAP interface instead of the user network, never with forwards") {
+    auto s = base();
+    s.tap = "romimgload7";
+    CHECK(after(qemu_command(s).argv, "-netdev") == "tap,id=net0,ifname=romimgload7,script=no,downscript=no");
+    s.forwards.push_back(parse_forward("8080:80"));
+    CHECK_THROWS_WITH(qemu_command(s), Catch::Contains("--tap and --forward do not go together"));
+    s.forwards.clear();
+    s.tap = "tap0,script=/tmp/x";
+    CHECK_THROWS_WITH(qemu_command(s), Catch::Contains("is not an interface name"));
+    s.tap = std::string(16, 'a');
+    CHECK_THROWS_AS(qemu_command(s), UsageError);
+}
+
 TEST_CASE("commas in paths are escaped for QEMU's option syntax") {
     auto s = base();
     s.iso = "/isos/a,b.iso";
@@ -98,8 +111,10 @@ TEST_CASE("impossible specs are usage errors") {
     s.iso.clear();
     CHECK_THROWS_AS(qemu_command(s), UsageError);
     s = base();
+    s.mem_mb = 16;
+    CHECK_THROWS_WITH(qemu_command(s), Catch::Contains("--mem must be 32 to 65536 (MB), got 16"));
     s.mem_mb = 32;
-    CHECK_THROWS_WITH(qemu_command(s), Catch::Contains("--mem"));
+    CHECK_NOTHROW(qemu_command(s));
     s = base();
     s.cpus = 0;
     CHECK_THROWS_WITH(qemu_command(s), Catch::Contains("--smp must be 1 to 64, got 0"));
