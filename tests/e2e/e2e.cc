@@ -308,14 +308,8 @@ int main(int argc, char** argv) {
             check(m.wait_for_line(std::regex("rebooting"), 90s, false).has_value(), "services stopped, then reboot");
             check(m.wait_event("RESET", 60s, from), "the machine reset");
             check(m.wait_for_line(std::regex("apache is ready"), 180s, true).has_value(), "after the reboot apache is up again");
-            // A hung machine's way out: an NMI (a server's NMI button, a BMC, QEMU's inject-nmi)
-            // panics the kernel (unknown_nmi_panic), and panic=10 reboots it.
-            from = m.events().size();
-            m.qmp("inject-nmi");
-            check(m.wait_for_line(std::regex("Kernel panic - not syncing: NMI"), 60s, true).has_value(), "an NMI panics the kernel");
-            check(m.wait_for_line(std::regex("Rebooting in 10 seconds"), 30s, true).has_value(), "the panic says it reboots in 10 s");
-            check(m.wait_event("RESET", 60s, from), "the machine reset after the panic");
-            check(m.wait_for_line(std::regex("apache is ready"), 180s, true).has_value(), "after the panic apache is up again");
+            // E2E_CONSOLE=FILE: keep the serial console (to see what a failed check saw).
+            if (const char* keep = getenv("E2E_CONSOLE")) fs::write_file_atomic(keep, m.console());
             m.stop();
         }
     } catch (const std::exception& e) {
