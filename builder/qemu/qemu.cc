@@ -147,6 +147,7 @@ Command qemu_command(const QemuSpec& s) {
     // romfile= : no PXE option ROM, so the firmware never tries a network boot.
     c.argv.insert(c.argv.end(),
                   {"-netdev", netdev, "-device", s.nic + ",netdev=net0,romfile="});
+    if (s.watchdog) c.argv.insert(c.argv.end(), {"-device", "i6300esb"});
     if (s.no_reboot) c.argv.push_back("-no-reboot");
     if (!s.cpu.empty()) c.argv.insert(c.argv.end(), {"-cpu", s.cpu});
     return c;

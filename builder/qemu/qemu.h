@@ -51,6 +51,8 @@ struct QemuSpec {
     // a link of the host's own TCP stack. QEMU's port forwards listen with a backlog of 1, so
     // many clients connecting at once lose SYNs on the host and wait seconds (bench/load).
     std::string tap;
+    // An Intel 6300ESB watchdog (PCI), which the appliance kernel drives: init pets it.
+    bool watchdog = false;
     int mem_mb = 512;
     int cpus = 1;
     std::filesystem::path ovmf_code = "/usr/share/OVMF/OVMF_CODE_4M.fd";

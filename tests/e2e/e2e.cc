@@ -91,6 +91,8 @@ int main(int argc, char** argv) {
         spec.forwards = {{(uint16_t)apache_port, 80}, {(uint16_t)tomcat_port, 8080}};
         // E2E_SMP: vCPUs (bench/soak boots with 2, as the numbers are).
         if (const char* smp = getenv("E2E_SMP")) spec.cpus = std::max(1, atoi(smp));
+        // The BIOS CD boot has a watchdog (PCI i6300esb) for init to pet.
+        spec.watchdog = mode == "bios-cd";
         if (mode == "uefi-usb" || mode == "target-uefi-usb") {
             spec.firmware = qemu::Firmware::uefi;
             spec.medium = qemu::Medium::usb;
@@ -238,6 +240,11 @@ int main(int argc, char** argv) {
         }
         check(m.console().find("romlock policy written and sealed") != std::string::npos, "romlock policy sealed before the services started");
         check(m.console().find("exec-locked") != std::string::npos, "services exec-locked once ready");
+        if (spec.watchdog)
+            check(std::regex_search(m.console(), std::regex("watchdog: i6300ESB.*, reset after 30 s without PID 1")),
+                  "init found the i6300esb watchdog and pets it");
+        check(std::regex_search(m.console(), std::regex("limits of apache: memory \\d+ MiB \\(75% of \\d+ MiB\\), 1024 tasks, 4096 open files")),
+              "init put apache in its cgroup with the default limits");
         check(m.console().find("DNS for apache from the kernel's IP configuration") != std::string::npos &&
                   m.console().find("DNS for tomcat from the kernel's IP configuration") != std::string::npos,
               "the jails' resolv.conf comes from DHCP");
