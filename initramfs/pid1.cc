@@ -475,7 +475,7 @@ std::string Pid1::died_why(Running& r) {
                std::to_string(e.oom_kills - r.events.oom_kills) + " of its processes)";
     }
     if (e.forks_refused > r.events.forks_refused && r.events.forks_refused >= 0)
-        why += " (" + std::to_string(e.forks_refused - r.events.forks_refused) + " fork(s) refused at its limit of " +
+        why += " (" + std::to_string(e.forks_refused - r.events.forks_refused) + " fork(s) refused since its start, at its limit of " +
                std::to_string(r.svc->tasks_max) + " tasks)";
     return why;
 }
