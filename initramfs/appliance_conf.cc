@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <vector>
 
 namespace romimg::appliance {
 
@@ -145,6 +146,32 @@ long flat_keyed_value(const std::string& text, const std::string& key) {
             return strtol(text.c_str() + pos + key.size(), nullptr, 10);
         pos = end + 1;
     }
+    return -1;
+}
+
+long net_counter(const std::string& text, const std::string& prefix, const std::string& name) {
+    std::vector<std::string> rows;
+    size_t pos = 0;
+    while (pos < text.size() && rows.size() < 2) {
+        size_t end = text.find('\n', pos);
+        if (end == std::string::npos) end = text.size();
+        if (text.compare(pos, prefix.size(), prefix) == 0) rows.push_back(text.substr(pos, end - pos));
+        pos = end + 1;
+    }
+    if (rows.size() != 2) return -1;
+    auto words = [](const std::string& l) {
+        std::vector<std::string> w;
+        for (size_t i = 0; i < l.size();) {
+            size_t j = l.find(' ', i);
+            if (j == std::string::npos) j = l.size();
+            if (j > i) w.push_back(l.substr(i, j - i));
+            i = j + 1;
+        }
+        return w;
+    };
+    const auto names = words(rows[0]), values = words(rows[1]);
+    for (size_t i = 0; i < names.size() && i < values.size(); ++i)
+        if (names[i] == name) return atol(values[i].c_str());
     return -1;
 }
 

@@ -80,6 +80,10 @@ bool memory_limit_bytes(const std::string& spec, unsigned long long mem_total, u
 // /proc/meminfo with key "MemTotal:"), -1 if absent.
 long flat_keyed_value(const std::string& text, const std::string& key);
 
+// Pure: the value of column `name` in a /proc/net/snmp or /proc/net/netstat table whose two
+// lines start with `prefix` ("Tcp:": a header line, then a values line); -1 if absent.
+long net_counter(const std::string& text, const std::string& prefix, const std::string& name);
+
 // Pure: whether a /proc/PID/maps text has a mapping of `path` (a line ending in " PATH").
 bool maps_contain(const std::string& maps, const std::string& path);
 

@@ -540,34 +540,6 @@ void Pid1::pressure_event(Running& r) {
 // operator watches for growth.
 constexpr double kHealthSeconds = 10;
 
-// The value of column `name` in a /proc/net/snmp or /proc/net/netstat table whose two lines
-// start with `prefix` ("Tcp:": a header line, then a values line); -1 if absent.
-long net_counter(const std::string& text, const std::string& prefix, const std::string& name) {
-    std::vector<std::string> rows;
-    size_t pos = 0;
-    while (pos < text.size() && rows.size() < 2) {
-        size_t end = text.find('\n', pos);
-        if (end == std::string::npos) end = text.size();
-        if (text.compare(pos, prefix.size(), prefix) == 0) rows.push_back(text.substr(pos, end - pos));
-        pos = end + 1;
-    }
-    if (rows.size() != 2) return -1;
-    auto words = [](const std::string& l) {
-        std::vector<std::string> w;
-        for (size_t i = 0; i < l.size();) {
-            size_t j = l.find(' ', i);
-            if (j == std::string::npos) j = l.size();
-            if (j > i) w.push_back(l.substr(i, j - i));
-            i = j + 1;
-        }
-        return w;
-    };
-    const auto names = words(rows[0]), values = words(rows[1]);
-    for (size_t i = 0; i < names.size() && i < values.size(); ++i)
-        if (names[i] == name) return atol(values[i].c_str());
-    return -1;
-}
-
 void Pid1::health(double now) {
     if (now < health_at_) return;
     health_at_ = now + kHealthSeconds;
@@ -589,8 +561,8 @@ void Pid1::health(double now) {
     // them) and connections dropped because a service's accept queue was full.
     std::string snmp, netstat;
     if (read_file("/proc/net/snmp", snmp) && read_file("/proc/net/netstat", netstat))
-        line += " tcp " + std::to_string(net_counter(snmp, "Tcp:", "RetransSegs")) + " retransmitted, " +
-                std::to_string(net_counter(netstat, "TcpExt:", "ListenOverflows")) + " accept-queue overflows;";
+        line += " tcp " + std::to_string(appliance::net_counter(snmp, "Tcp:", "RetransSegs")) + " retransmitted, " +
+                std::to_string(appliance::net_counter(netstat, "TcpExt:", "ListenOverflows")) + " accept-queue overflows;";
     for (const char* dir : {"/var", "/tmp", "/run"}) {
         struct statvfs v;
         if (statvfs(dir, &v) == 0)

@@ -77,6 +77,19 @@ TEST_CASE("limits: a memory limit is a size or a share of RAM, never below 8 MiB
     CHECK_FALSE(parse_conf("service x\nroot /jail/x\nargv /x\nlimits 75% 0 3\nend\n", c, err));
 }
 
+TEST_CASE("net counters: a column of /proc/net/snmp and /proc/net/netstat") {
+    const std::string snmp = "Ip: Forwarding DefaultTTL\nIp: 2 64\n"
+                             "Tcp: RtoAlgorithm RtoMin RetransSegs InErrs\nTcp: 1 200 17 0\n"
+                             "Udp: InDatagrams\nUdp: 5\n";
+    CHECK(net_counter(snmp, "Tcp:", "RetransSegs") == 17);
+    CHECK(net_counter(snmp, "Tcp:", "InErrs") == 0);
+    CHECK(net_counter(snmp, "Udp:", "InDatagrams") == 5);
+    CHECK(net_counter(snmp, "Tcp:", "Nope") == -1);
+    CHECK(net_counter(snmp, "TcpExt:", "ListenOverflows") == -1);
+    CHECK(net_counter("TcpExt: ListenOverflows ListenDrops\nTcpExt: 3 4", "TcpExt:", "ListenDrops") == 4);
+    CHECK(net_counter("Tcp: RetransSegs\n", "Tcp:", "RetransSegs") == -1);  // no values line
+}
+
 TEST_CASE("flat keyed files: memory.events, pids.events, /proc/meminfo") {
     const std::string events = "low 0\nhigh 0\nmax 12\noom 3\noom_kill 2\noom_group_kill 1\n";
     CHECK(flat_keyed_value(events, "oom_kill") == 2);
