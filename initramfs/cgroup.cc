@@ -72,6 +72,13 @@ bool join_service_cgroup(const std::string& name) {
     return ok;
 }
 
+std::string cgroup_file(const std::string& name, const std::string& file) { return group(name) + "/" + file; }
+
+unsigned long long cgroup_number(const std::string& name, const std::string& file) {
+    std::string text;
+    return read_file(cgroup_file(name, file), text) ? strtoull(text.c_str(), nullptr, 10) : 0;
+}
+
 CgroupEvents service_events(const std::string& name) {
     CgroupEvents e;
     std::string text;

@@ -35,6 +35,13 @@ struct CgroupEvents {
 };
 CgroupEvents service_events(const std::string& name);
 
+// The path of `file` in the service's group ("memory.pressure").
+std::string cgroup_file(const std::string& name, const std::string& file);
+
+// A one-number file of the service's group (memory.current, memory.max, pids.current); 0 if it
+// cannot be read or says "max".
+unsigned long long cgroup_number(const std::string& name, const std::string& file);
+
 // Processes in the group now (cgroup.procs).
 std::vector<pid_t> service_pids(const std::string& name);
 

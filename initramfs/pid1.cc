@@ -469,9 +469,7 @@ std::string Pid1::died_why(Running& r) {
     if (r.stalled) why += " (by init: it was stalled on memory, see above)";
     r.stalled = false;
     if (e.oom_kills > r.events.oom_kills && r.events.oom_kills >= 0) {
-        unsigned long long memory = 0;
-        appliance::memory_limit_bytes(r.svc->memory_max, mem_total_bytes(), memory);
-        why += " (out of memory: it used all of its " + mib(memory) + ", and the kernel killed " +
+        why += " (out of memory: it used all of its " + mib(cgroup_number(r.svc->name, "memory.max")) + ", and the kernel killed " +
                std::to_string(e.oom_kills - r.events.oom_kills) + " of its processes)";
     }
     if (e.forks_refused > r.events.forks_refused && r.events.forks_refused >= 0)
@@ -491,7 +489,7 @@ void Pid1::watch_pressure() {
     if (!cgroups_) return;
     for (auto& r : run_) {
         if (!r.svc) continue;
-        const std::string file = std::string(kCgroupRoot) + "/" + r.svc->name + "/memory.pressure";
+        const std::string file = cgroup_file(r.svc->name, "memory.pressure");
         int fd = open(file.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
         const std::string trigger = "full " + std::to_string(kStallMs * 1000) + " " + std::to_string(kStallWindowMs * 1000);
         if (fd < 0 || write(fd, trigger.c_str(), trigger.size() + 1) < 0) {
@@ -510,11 +508,8 @@ void Pid1::watch_pressure() {
 
 void Pid1::pressure_event(Running& r) {
     if (r.pid <= 0) return;
-    const std::string g = std::string(kCgroupRoot) + "/" + r.svc->name;
-    std::string current, max;
-    read_file(g + "/memory.current", current);
-    read_file(g + "/memory.max", max);
-    const unsigned long long used = strtoull(current.c_str(), nullptr, 10), limit = strtoull(max.c_str(), nullptr, 10);
+    const unsigned long long used = cgroup_number(r.svc->name, "memory.current"),
+                             limit = cgroup_number(r.svc->name, "memory.max");
     // At its own limit: its own doing. Below it, the whole machine is short: the kernel's OOM
     // killer chooses (init does not guess which service to blame).
     if (limit == 0 || used < limit / 10 * 9) return;
@@ -531,7 +526,7 @@ void Pid1::pressure_event(Running& r) {
         close(k);
     }
     r.stalled = true;
-    if (!write_file(g + "/cgroup.kill", "1")) kill(-r.pid, SIGKILL);
+    if (!write_file(cgroup_file(r.svc->name, "cgroup.kill"), "1")) kill(-r.pid, SIGKILL);
 }
 
 // Every kHealthSeconds a line for the remote log (--log-to; the console only with
@@ -550,11 +545,10 @@ void Pid1::health(double now) {
                 " of " + mib((unsigned long long)appliance::flat_keyed_value(meminfo, "MemTotal:") * 1024) + ";";
     for (const auto& r : run_) {
         if (!r.svc) continue;
-        const std::string g = std::string(kCgroupRoot) + "/" + r.svc->name;
-        std::string current, tasks;
         line += " " + r.svc->name + (r.pid > 0 ? (r.ready ? "" : " (starting)") : " (down)");
-        if (cgroups_ && read_file(g + "/memory.current", current) && read_file(g + "/pids.current", tasks))
-            line += " " + mib(strtoull(current.c_str(), nullptr, 10)) + " " + std::to_string(atol(tasks.c_str())) + " tasks";
+        if (cgroups_)
+            line += " " + mib(cgroup_number(r.svc->name, "memory.current")) + " " +
+                    std::to_string(cgroup_number(r.svc->name, "pids.current")) + " tasks";
         line += " " + std::to_string(std::max(0, r.starts - 1)) + " restarts;";
     }
     // TCP's view of the network: segments sent again (lost ones, or a peer too slow to take

@@ -166,13 +166,11 @@ pid_t main_pid(const Service& s) {
     return 0;
 }
 
-// Its first writable tmpfs owned by its user: "" if it has none.
+// Its first writable tmpfs owned by its user (a "uid=N" mount option): "" if it has none.
 std::string own_tmpfs(const Service& s) {
+    const std::string uid = "uid=" + std::to_string(s.uid);
     for (const auto& m : s.mounts)
-        if (m.type == "tmpfs" && m.options.find("uid=" + std::to_string(s.uid) + ",") != std::string::npos)
-            return m.target;
-    for (const auto& m : s.mounts)
-        if (m.type == "tmpfs" && m.options.find("uid=" + std::to_string(s.uid)) != std::string::npos) return m.target;
+        if (m.type == "tmpfs" && ("," + m.options + ",").find("," + uid + ",") != std::string::npos) return m.target;
     return "";
 }
 
