@@ -26,7 +26,7 @@ expect 1 "kernel $b/none is not a regular file" -- iso --kernel $b/none --initra
 expect 2 "-o OUT.iso is required" -- iso --kernel $k --initramfs $i
 expect 2 "--forward takes HOSTPORT:GUESTPORT" -- boot $dir/test.iso --forward 80
 expect 2 "ports are 1 to 65535" -- boot $dir/test.iso --forward 70000:80
-expect 2 "--mem must be 64 to 65536" -- boot $dir/test.iso --mem 1
+expect 2 "--mem must be 32 to 65536" -- boot $dir/test.iso --mem 1
 expect 1 "no ISO at $b/none.iso" -- boot $b/none.iso
 expect 2 "takes one ISO" -- boot
 
