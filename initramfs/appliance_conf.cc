@@ -106,6 +106,8 @@ std::string format_conf(const Conf& c) {
         o += std::string("exec_lock ") + (s.exec_lock ? "yes" : "no") + "\n";
         for (const auto& [k, v] : s.rlimits) o += "rlimit " + esc(k) + " " + std::to_string(v) + "\n";
         o += "limits " + esc(s.memory_max) + " " + std::to_string(s.tasks_max) + " " + std::to_string(s.restart_limit) + "\n";
+        if (!s.memory_needed.empty()) o += "memory_needed " + esc(s.memory_needed) + "\n";
+        if (!s.java_heap.empty()) o += "java_heap " + esc(s.java_heap) + "\n";
         for (const auto& m : s.mounts) o += "mount " + esc(m.type) + " " + esc(m.target) + " " + esc(m.options) + "\n";
         for (const auto& l : s.layers) o += "layer " + esc(l.image) + " " + esc(l.target) + "\n";
         for (const auto& l : s.logs) o += "log " + esc(l) + "\n";
@@ -134,6 +136,16 @@ bool memory_limit_bytes(const std::string& spec, unsigned long long mem_total, u
     }
     out = std::max(out, 8ULL << 20);
     return true;
+}
+
+std::string java_memory_options(const std::string& heap, unsigned long long memory) {
+    if (heap.size() < 2 || heap.size() > 3 || heap.back() != '%') return "";
+    const std::string digits = heap.substr(0, heap.size() - 1);
+    if (digits.find_first_not_of("0123456789") != std::string::npos || digits[0] == '0') return "";
+    const unsigned long long share = strtoull(digits.c_str(), nullptr, 10);
+    // At least 8 MiB: below that the JVM refuses to start ("Too small maximum heap").
+    const unsigned long long heap_mib = std::max(memory / 100 * share >> 20, 8ULL);
+    return "-XX:MaxRAM=" + std::to_string(memory) + " -Xmx" + std::to_string(heap_mib) + "m";
 }
 
 long flat_keyed_value(const std::string& text, const std::string& key) {
@@ -276,6 +288,14 @@ bool parse_conf(const std::string& text, Conf& out, std::string& error) {
             s.memory_max = w[1];
             s.tasks_max = n;
             s.restart_limit = (int)r;
+        } else if (k == "memory_needed") {
+            unsigned long long bytes = 0;
+            if (w.size() != 2 || w[1].back() == '%' || !memory_limit_bytes(w[1], 0, bytes))
+                return fail("memory_needed takes a size (96m)");
+            s.memory_needed = w[1];
+        } else if (k == "java_heap") {
+            if (w.size() != 2 || java_memory_options(w[1], 64ULL << 20).empty()) return fail("java_heap takes a share (40%)");
+            s.java_heap = w[1];
         } else if (k == "mount") {
             if (w.size() != 4) return fail("mount takes TYPE TARGET OPTIONS");
             s.mounts.push_back({w[1], w[2], w[3]});

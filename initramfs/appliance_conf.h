@@ -55,6 +55,11 @@ struct Service {
     std::string memory_max = "75%";
     long tasks_max = 1024;
     int restart_limit = 10;
+    // The least memory.max it works in ("96m"; "" none): below it init does not start it.
+    std::string memory_needed;
+    // A JVM's heap as a share of its memory.max ("40%"; "" the JVM's own default): init sets
+    // JAVA_TOOL_OPTIONS (java_memory_options).
+    std::string java_heap;
     std::vector<Mount> mounts;        // inside its jail
     std::vector<Layer> layers;        // content layers inside its jail
     std::vector<std::string> logs;    // FIFO paths, absolute in the appliance's root
@@ -75,6 +80,12 @@ struct Service {
 // Pure: limits.memory ("256m", "75%") in bytes on a machine with `mem_total` bytes of RAM, at
 // least 8 MiB; false if `spec` is not one.
 bool memory_limit_bytes(const std::string& spec, unsigned long long mem_total, unsigned long long& out);
+
+// Pure: the JVM options that size a JVM from its service's memory limit (`memory` bytes) with
+// its heap a share of it ("40%"): "-XX:MaxRAM=BYTES -Xmx<N>m" (MaxRAM: the JVM sizes the rest,
+// and picks its collector, from the limit instead of the machine's RAM, which it sees in a jail
+// without /sys). "" if `heap` is not a share.
+std::string java_memory_options(const std::string& heap, unsigned long long memory);
 
 // Pure: the number after `key` in a "key value" lines file (a cgroup's memory.events, or
 // /proc/meminfo with key "MemTotal:"), -1 if absent.

@@ -83,7 +83,7 @@ struct Running {
     int console = -1;  // read end of its stdout/stderr pipe
     unsigned index = 0;       // in appliance.conf: its audit login uid (set_service_auid)
     std::string seccomp_bpf;  // its filter, read at boot; "" = none (seccomp off)
-    bool broken = false;      // its filter cannot be loaded: never started
+    bool broken = false;      // its filter cannot be loaded, or its memory is below its need: never started
     appliance::ReadyCheck check;  // its ready check, parsed once (parse_conf checked it)
     appliance::ReadyProbe probe;  // the attempt under way
     bool given_up = false;        // died restart_limit times in a row: not restarted again
@@ -139,6 +139,7 @@ private:
     void load_seccomp_filters();
     void seccomp_report(const std::string& audit_line);
     void setup_limits();
+    void check_memory_needed(Running& r);
     void watch_pressure();
     void health(double now);
     void pressure_event(Running& r);
@@ -159,6 +160,7 @@ private:
     std::vector<std::pair<std::string, std::string>> layers_;  // verity data device "7:N" → layer name
     pid_t selftest_pid_ = 0;     // running; -1 once finished
     bool cgroups_ = false;       // each service has its cgroup (setup_limits)
+    std::vector<unsigned long long> memory_;  // each service's memory.max in bytes (0: no cgroups)
     int watchdog_ = -1;          // /dev/watchdog, petted by the main loop
     double health_at_ = 0;       // when the next health line is due
     double petted_ = 0;
@@ -449,6 +451,7 @@ void Pid1::setup_limits() {
     for (const auto& s : conf_.services) {
         unsigned long long memory = 0;
         if (cgroups_ && !make_service_cgroup(s, ram, memory)) cgroups_ = false;
+        memory_.push_back(memory);
         long files = 0;
         for (const auto& [k, v] : s.rlimits)
             if (k == "nofile") files = v;
@@ -459,6 +462,22 @@ void Pid1::setup_limits() {
                 " open files");
     }
     if (!cgroups_ && !conf_.services.empty()) say("WARNING: services run without memory and task limits");
+    if (!cgroups_) memory_.assign(conf_.services.size(), 0);
+}
+
+// A service whose memory limit on this machine is below what its template says it needs is not
+// started: said once, instead of starts that run out of memory or never become ready.
+void Pid1::check_memory_needed(Running& r) {
+    const Service& s = *r.svc;
+    unsigned long long needed = 0;
+    const unsigned long long memory = memory_[r.index];
+    if (s.memory_needed.empty() || !memory || !appliance::memory_limit_bytes(s.memory_needed, 0, needed) ||
+        memory >= needed)
+        return;
+    r.broken = true;
+    say("NOT starting " + s.name + ": it needs " + mib(needed) + " (limits.memory_needed) and gets " + mib(memory) +
+        " on this machine (limits.memory " + s.memory_max + " of " + mib(mem_total_bytes()) +
+        " of RAM); give the machine more RAM, or run fewer services in this image");
 }
 
 // Why a service died, beyond the signal: its cgroup's OOM kills and refused forks since its start.
@@ -608,6 +627,9 @@ void Pid1::start(Running& r) {
         r.restart_at = monotonic_seconds() + 5;
         return;
     }
+    std::vector<std::string> env = s.env;
+    if (const std::string jvm = appliance::java_memory_options(s.java_heap, memory_[r.index]); !jvm.empty())
+        env.push_back("JAVA_TOOL_OPTIONS=" + jvm);
     pid_t pid = fork();
     if (pid < 0) {
         say("cannot start " + s.name + ": fork: " + strerror(errno));
@@ -642,7 +664,7 @@ void Pid1::start(Running& r) {
         std::vector<char*> argv, envp;
         for (const auto& a : s.argv) argv.push_back(const_cast<char*>(a.c_str()));
         argv.push_back(nullptr);
-        for (const auto& e : s.env) envp.push_back(const_cast<char*>(e.c_str()));
+        for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
         envp.push_back(nullptr);
         execve(argv[0], argv.data(), envp.data());
         die("execve");
@@ -1077,6 +1099,7 @@ void Pid1::log_line(Sink& s, const std::string& line, int severity) {
         r.index = (unsigned)run_.size();
         std::string why;
         appliance::parse_ready_check(s.ready, r.check, why);  // parse_conf refused a bad one
+        check_memory_needed(r);
         run_.push_back(r);
     }
     load_seccomp_filters();

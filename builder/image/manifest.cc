@@ -224,9 +224,15 @@ std::string limits_text(const appliance::Conf* conf, const std::string& service)
             std::string files = "the kernel's default";
             for (const auto& [k, v] : s.rlimits)
                 if (k == "nofile") files = std::to_string(v);
-            return fmt::format("limits: memory {}, {} tasks, {} open files; restarted at most {} times in a row after quick deaths",
-                               s.memory_max.back() == '%' ? names::printable(s.memory_max) + " of the machine's RAM" : names::printable(s.memory_max),
-                               s.tasks_max, files, s.restart_limit);
+            std::string text = fmt::format(
+                "limits: memory {}, {} tasks, {} open files; restarted at most {} times in a row after quick deaths",
+                s.memory_max.back() == '%' ? names::printable(s.memory_max) + " of the machine's RAM" : names::printable(s.memory_max),
+                s.tasks_max, files, s.restart_limit);
+            if (!s.memory_needed.empty())
+                text += fmt::format("; not started with less than {}", names::printable(s.memory_needed));
+            if (!s.java_heap.empty())
+                text += fmt::format("; JVM heap {} of its memory", names::printable(s.java_heap));
+            return text;
         }
     return "limits: not recorded (its appliance.conf is unreadable)";
 }

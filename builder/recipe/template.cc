@@ -90,6 +90,7 @@ void read_java(const toml::table& jv, const std::filesystem::path& file, Service
     r.str("runtime", j.runtime);
     r.strings("modules", j.modules);
     r.str("cds", j.cds);
+    r.str("heap", j.heap);
     r.reject_unknown();
     if (j.runtime != "jlink" && j.runtime != "distribution")
         throw r.error(jv.get("runtime"), fmt::format("java.runtime must be \"jlink\" (a runtime of the modules the "
@@ -231,6 +232,7 @@ ServiceTemplate parse_template(const std::string& text, const std::filesystem::p
         r.integer("files", files);
         t.limits.files = (long)files;
         r.integer("restarts", t.limits.restarts);
+        r.str("memory_needed", t.limits.memory_needed);
         r.reject_unknown();
         if (lm->get("files") && t.rlimits.count("nofile"))
             throw r.error(lm->get("files"), "limits.files and rlimits.nofile are the same limit: give only limits.files");

@@ -31,6 +31,10 @@ struct JavaSpec {
     // With jlink, the class-data-sharing archive: "service" (the JDK classes the service loaded in
     // its jail), "default" (the JDK's own class list) or "off".
     std::string cds = "service";
+    // The JVM's heap as a share of the service's memory limit at boot ("40%"); "" leaves it to
+    // the JVM (a quarter of the machine's RAM, which it sees, not the limit). Init then also tells
+    // the JVM the limit (-XX:MaxRAM), from which it sizes the rest (docs/limits.md).
+    std::string heap;
 };
 
 // [limits]: what the service may take from the machine. Init puts it in a cgroup of its own
@@ -42,6 +46,9 @@ struct Limits {
     long files = 4096;    // RLIMIT_NOFILE (rlimits.nofile, when given, is the same limit)
     // Restarts in a row (each after a run shorter than a minute) before init gives up on it.
     int restarts = 10;
+    // The least memory (a size, "96m") the service works in: where its limit comes out lower
+    // (a share of a small machine's RAM), init does not start it and says why. "": no floor.
+    std::string memory_needed;
 };
 
 struct ServiceTemplate {

@@ -169,6 +169,17 @@ void check_jail(const Checker& c) {
     c.range("limits.files", 64, 1048576);
     c.range("rlimits.nofile", 64, 1048576);
     c.range("limits.restarts", 1, 1000);
+    if (!t.limits.memory_needed.empty()) {
+        const std::string& need = t.limits.memory_needed;
+        std::string why = need.back() == '%' ? "is a share of RAM, and what a service needs is a size" : memory_limit_problem(need);
+        if (why.empty() && memory_limit_problem(t.limits.memory).empty() && t.limits.memory.back() != '%' &&
+            size_bytes(need) > size_bytes(t.limits.memory))
+            why = "is more than limits.memory (" + t.limits.memory + "), so the service could never start";
+        c.require("limits.memory_needed", need, why, "write the least memory it works in, like \"96m\"");
+    }
+    if (!t.java.heap.empty())
+        c.require("java.heap", t.java.heap, heap_share_problem(t.java.heap),
+                  "write a share of the service's memory limit like \"40%\"");
     for (size_t i = 0; i < t.properties.size(); ++i) {
         const PropertyEdit& e = t.properties[i];
         const std::string at = fmt::format("jail.properties[{}]", i);
@@ -233,9 +244,22 @@ std::string memory_limit_problem(const std::string& s) {
     }
     if (std::string why = size_problem(s); !why.empty()) return why;
     // Less than 8 MiB cannot hold a service's libraries, let alone its work.
-    const long long unit = s.back() == 'k' ? 1024LL : s.back() == 'm' ? 1LL << 20 : 1LL << 30;
-    if (std::stoll(s.substr(0, s.size() - 1)) * unit < (8LL << 20)) return "is below 8m";
+    if (size_bytes(s) < (8LL << 20)) return "is below 8m";
     return "";
+}
+
+std::string heap_share_problem(const std::string& s) {
+    const std::string n = s.empty() || s.back() != '%' ? "" : s.substr(0, s.size() - 1);
+    // Below 5% no JVM starts in a small limit; above 90% its metaspace, code and threads have no room.
+    if (n.empty() || n.size() > 2 || n.find_first_not_of("0123456789") != std::string::npos || std::stoi(n) < 5 ||
+        std::stoi(n) > 90)
+        return "is not a share of the memory limit from 5% to 90%";
+    return "";
+}
+
+long long size_bytes(const std::string& size) {
+    const long long unit = size.back() == 'k' ? 1024LL : size.back() == 'm' ? 1LL << 20 : 1LL << 30;
+    return std::stoll(size.substr(0, size.size() - 1)) * unit;
 }
 
 std::string account_name_problem(const std::string& n) {

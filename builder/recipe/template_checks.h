@@ -21,6 +21,8 @@ std::string writable_path_problem(const std::string& path);
 std::string site_path_problem(const std::string& path);  // absolute, normal, not a system dir
 std::string size_problem(const std::string& size);           // "16m": digits and one of k, m, g
 std::string memory_limit_problem(const std::string& s);  // "256m" or "75%" (limits.memory)
+std::string heap_share_problem(const std::string& s);    // "40%", 5% to 90% (java.heap)
+long long size_bytes(const std::string& size);            // of a size without a problem: "16m" → 16777216
 std::string account_name_problem(const std::string& name);   // a user or group name
 std::string env_key_problem(const std::string& key);
 std::string glob_problem(const std::string& glob);           // include/exclude

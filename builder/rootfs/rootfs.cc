@@ -47,6 +47,8 @@ appliance::Service service_entry(const recipe::ServiceTemplate& t, const jail::J
     s.memory_max = t.limits.memory;
     s.tasks_max = t.limits.tasks;
     s.restart_limit = t.limits.restarts;
+    s.memory_needed = t.limits.memory_needed;
+    s.java_heap = t.java.heap;
     for (const auto& m : plan.mounts) {
         std::string target = prefix + m.target;
         s.mounts.push_back({m.type, target, m.type == "tmpfs" ? m.options : ""});

@@ -33,6 +33,8 @@ static Conf sample() {
     s.memory_max = "40%";
     s.tasks_max = 300;
     s.restart_limit = 4;
+    s.memory_needed = "96m";
+    s.java_heap = "40%";
     c.services.push_back(s);
     return c;
 }
@@ -56,6 +58,21 @@ TEST_CASE("appliance.conf round-trips, whatever argv and env contain") {
     CHECK(s.memory_max == "40%");
     CHECK(s.tasks_max == 300);
     CHECK(s.restart_limit == 4);
+    CHECK(s.memory_needed == "96m");
+    CHECK(s.java_heap == "40%");
+}
+
+TEST_CASE("java memory options: the JVM sized from its service's memory limit") {
+    CHECK(java_memory_options("40%", 100ULL << 20) == "-XX:MaxRAM=104857600 -Xmx40m");
+    CHECK(java_memory_options("25%", 78ULL << 20) == "-XX:MaxRAM=81788928 -Xmx19m");
+    CHECK(java_memory_options("5%", 64ULL << 20) == "-XX:MaxRAM=67108864 -Xmx8m");  // the JVM's floor
+    for (const char* bad : {"", "40", "%", "040%", "4x%", "100%0"}) CHECK(java_memory_options(bad, 1ULL << 30).empty());
+    Conf c;
+    std::string err;
+    CHECK_FALSE(parse_conf("service x\nroot /jail/x\nargv /x\nmemory_needed 50%\nend\n", c, err));
+    CHECK(err == "line 4: memory_needed takes a size (96m)");
+    CHECK_FALSE(parse_conf("service x\nroot /jail/x\nargv /x\njava_heap 40\nend\n", c, err));
+    CHECK(err == "line 4: java_heap takes a share (40%)");
 }
 
 TEST_CASE("limits: a memory limit is a size or a share of RAM, never below 8 MiB") {

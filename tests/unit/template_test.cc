@@ -70,6 +70,23 @@ TEST_CASE("[limits]: memory, tasks, open files and restarts") {
                       Catch::Contains("unknown key 'limits.swap'"));
 }
 
+TEST_CASE("[limits] memory_needed and [java] heap: a floor and a share, checked") {
+    const std::string head = "[service]\ncommand = [\"/x\"]\n";
+    auto t = parse_template(head + "[limits]\nmemory_needed = \"96m\"\n[java]\nheap = \"40%\"\n", "/x/t.toml");
+    CHECK(t.limits.memory_needed == "96m");
+    CHECK(t.java.heap == "40%");
+    CHECK(parse_template(head, "/x/t.toml").limits.memory_needed.empty());
+    CHECK_THROWS_WITH(parse_template(head + "[limits]\nmemory_needed = \"50%\"\n", "/x/t.toml"),
+                      Catch::Contains("/x/t.toml:4: limits.memory_needed '50%' is a share of RAM, and what a service needs is a size"));
+    CHECK_THROWS_WITH(parse_template(head + "[limits]\nmemory = \"64m\"\nmemory_needed = \"96m\"\n", "/x/t.toml"),
+                      Catch::Contains("limits.memory_needed '96m' is more than limits.memory (64m), so the service could never start"));
+    CHECK_THROWS_WITH(parse_template(head + "[limits]\nmemory_needed = \"2m\"\n", "/x/t.toml"),
+                      Catch::Contains("limits.memory_needed '2m' is below 8m"));
+    for (const char* bad : {"4%", "91%", "40", "0%", "40 %", "100%"})
+        CHECK_THROWS_WITH(parse_template(head + "[java]\nheap = \"" + bad + "\"\n", "/x/t.toml"),
+                          Catch::Contains("is not a share of the memory limit from 5% to 90%"));
+}
+
 TEST_CASE("template errors name file and line") {
     CHECK_THROWS_WITH(parse_template("[service]\ncommand = [\"/bin/x\"\n", "/t/bad.toml"),
                       Catch::StartsWith("/t/bad.toml:"));
