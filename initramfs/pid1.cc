@@ -393,6 +393,9 @@ void child_defaults() {
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
     setsid();
+    // Not PID 1's -1000, which a fork inherits: a service the OOM killer may not choose leaves it
+    // nothing to kill, and the kernel panics ("System is deadlocked on memory": seen at 32 MB).
+    (void)write_file("/proc/self/oom_score_adj", "0");
 }
 
 // --debug-shell: a root shell on the console, outside any jail and never exec-locked.
@@ -446,6 +449,11 @@ void Pid1::setup_limits() {
     // the unknown_nmi_panic parameter: isolinux's APPEND line has no room left.
     if (!write_file("/proc/sys/kernel/unknown_nmi_panic", "1"))
         say(std::string("cannot make an NMI panic the kernel: ") + strerror(errno));
+    // No watermark boost: after a fragmentation event the kernel holds back another 4 MiB (a
+    // pageblock) above its min watermark, for huge pages this kernel does not have; on a 32 MB
+    // machine that was a fifth of the free memory, and apache was OOM-killed with it held back.
+    if (!write_file("/proc/sys/vm/watermark_boost_factor", "0"))
+        say(std::string("cannot turn off the watermark boost: ") + strerror(errno));
     const unsigned long long ram = mem_total_bytes();
     cgroups_ = setup_cgroups();
     for (const auto& s : conf_.services) {

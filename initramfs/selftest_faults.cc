@@ -301,6 +301,9 @@ void memory_hog(const appliance::Conf& conf, const Service& s, const CheckFn& ch
     const std::string scope = "fault:" + s.name;
     const long before = init::service_events(s.name).oom_kills;
     const pid_t old = main_pid(s);
+    std::string svc_adj;  // read while it runs
+    const bool killable = old > 0 && init::read_file("/proc/" + std::to_string(old) + "/oom_score_adj", svc_adj) &&
+                          atoi(svc_adj.c_str()) > -1000;
     const int kmsg = kmsg_from_now();
     int fd = -1;
     pid_t pid = spawn_confined(s, [&](int out) {
@@ -345,6 +348,10 @@ void memory_hog(const appliance::Conf& conf, const Service& s, const CheckFn& ch
     const bool init_safe = init::read_file("/proc/1/oom_score_adj", adj) && atoi(adj.c_str()) == -1000;
     check(init_safe, scope, "memory-hog:init", "PID 1 is never the OOM killer's choice", "oom_score_adj -1000",
           "oom_score_adj " + (adj.empty() ? std::string("unreadable") : adj.substr(0, adj.find('\n'))));
+    // A service inherits nothing of init's -1000 (pid1.cc child_defaults): with every task exempt
+    // a machine out of memory has nothing to kill, and panics.
+    check(killable, scope, "memory-hog:killable", s.name + " is a choice for the OOM killer", "oom_score_adj above -1000",
+          "oom_score_adj " + (svc_adj.empty() ? std::string("unreadable") : svc_adj.substr(0, svc_adj.find('\n'))));
     others_serve(conf, s, "memory-hog", check);
     // memory.oom.group: the service went with the hog; init starts it again.
     double took = 0, serve = 0;
