@@ -163,6 +163,7 @@ private:
     std::vector<unsigned long long> memory_;  // each service's memory.max in bytes (0: no cgroups)
     int watchdog_ = -1;          // /dev/watchdog, petted by the main loop
     double health_at_ = 0;       // when the next health line is due
+    unsigned long console_dropped_ = 0;  // --log-console lines the console had no room for (emit)
     double petted_ = 0;
     std::vector<std::string> syscall_names_;  // by number, from the builder's table
     std::vector<std::pair<unsigned, long>> logged_;  // (service, syscall) already told in log mode
@@ -178,7 +179,18 @@ void Pid1::add_fd(int fd) {
 }
 
 void Pid1::emit(const std::string& source, const std::string& line, int severity) {
-    if (conf_.log_console || severity <= 4) say("[" + source + "] " + line);
+    // Warnings wait for the console; the logs it echoes with --log-console do not: under load they
+    // come faster than a serial line takes them, and PID 1 must keep draining, restarting and
+    // petting the watchdog. What is dropped is counted and said; the ring and --log-to have it.
+    if (severity <= 4) {
+        say("[" + source + "] " + line);
+    } else if (conf_.log_console) {
+        if (console_dropped_ && say_nowait(std::to_string(console_dropped_) +
+                                           " log lines not echoed on the console: it was slower than the logs "
+                                           "(they are in /var/log/romimg and went to --log-to)"))
+            console_dropped_ = 0;
+        if (console_dropped_ || !say_nowait("[" + source + "] " + line)) ++console_dropped_;
+    }
     if (syslog_ >= 0) {
         // RFC 5424: <PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID SD MSG (local0 facility).
         std::string msg = "<" + std::to_string(16 * 8 + severity) + ">1 - " + conf_.hostname + " " + source + " - - - " + line;

@@ -23,6 +23,15 @@ void say(const std::string& msg) {
     }
 }
 
+bool say_nowait(const std::string& msg) {
+    const std::string line = "romimg-init: " + msg + "\n";
+    int fd = open("/dev/console", O_WRONLY | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) return false;
+    const ssize_t n = write(fd, line.data(), line.size());
+    close(fd);
+    return n > 0;  // a short write ends the line early; the next one starts on a new line anyway
+}
+
 void fatal(const std::string& msg) {
     say("FATAL: " + msg);
     say("the appliance cannot start; it stays halted (power-cycle to retry)");

@@ -9,6 +9,9 @@ namespace romimg::init {
 
 // "romimg-init: ..." on the console (and in the kernel log when /dev/kmsg is there).
 void say(const std::string& msg);
+// say() without waiting for a slow console (a 115200-baud serial line takes ~11 KB/s): false,
+// and nothing written, when the console's buffer is full.
+bool say_nowait(const std::string& msg);
 // Prints the message and stops here for good: no shell, no reboot loop (DESIGN.md §3).
 [[noreturn]] void fatal(const std::string& msg);
 
