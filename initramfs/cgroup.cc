@@ -87,6 +87,20 @@ CgroupEvents service_events(const std::string& name) {
     return e;
 }
 
+namespace {
+std::string stall_kills_file(const std::string& name) { return "/run/romimg-init/stall-kills." + name; }
+}  // namespace
+
+unsigned long stall_kills(const std::string& name) {
+    std::string text;
+    return read_file(stall_kills_file(name), text) ? strtoul(text.c_str(), nullptr, 10) : 0;
+}
+
+void count_stall_kill(const std::string& name) {
+    mkdir_p("/run/romimg-init", 0700);
+    (void)write_file(stall_kills_file(name), std::to_string(stall_kills(name) + 1));
+}
+
 std::vector<pid_t> service_pids(const std::string& name) {
     std::vector<pid_t> out;
     std::string text;

@@ -35,6 +35,12 @@ struct CgroupEvents {
 };
 CgroupEvents service_events(const std::string& name);
 
+// Times init killed service NAME for thrashing at its limit (pid1.cc pressure_event), counted in
+// a file of init's (/run/romimg-init/stall-kills.NAME) for the self-test's memory-hog check: a
+// line in the kernel log was seen to go missing there. 0 if none.
+unsigned long stall_kills(const std::string& name);
+void count_stall_kill(const std::string& name);
+
 // The path of `file` in the service's group ("memory.pressure").
 std::string cgroup_file(const std::string& name, const std::string& file);
 

@@ -556,14 +556,7 @@ void Pid1::pressure_event(Running& r) {
                              std::to_string(kStallMs / 1000) + " s of " + std::to_string(kStallWindowMs / 1000) +
                              " at its limit (" + mib(used) + " of " + mib(limit) + "): killing it";
     say(line);
-    // Also in the kernel log, where the self-test's memory-hog check looks (at debug level: the
-    // console has it already).
-    int k = open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
-    if (k >= 0) {
-        const std::string rec = "<7>romimg-init: " + line;
-        (void)!write(k, rec.data(), rec.size());
-        close(k);
-    }
+    count_stall_kill(r.svc->name);  // for the self-test's memory-hog check
     r.stalled = true;
     if (!write_file(cgroup_file(r.svc->name, "cgroup.kill"), "1")) kill(-r.pid, SIGKILL);
 }

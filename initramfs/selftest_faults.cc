@@ -95,28 +95,6 @@ void stop(pid_t pid, int fd) {
     waitpid(pid, nullptr, 0);
 }
 
-// The kernel log from now on (init's lines are there too: util.h say()).
-int kmsg_from_now() {
-    int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd >= 0) lseek(fd, 0, SEEK_END);
-    return fd;
-}
-
-// The first record read from `fd` that contains `needle` ("" if none so far).
-std::string kmsg_find(int fd, const std::string& needle) {
-    char buf[8192];
-    for (;;) {
-        ssize_t n = read(fd, buf, sizeof buf);
-        if (n < 0 && errno == EPIPE) continue;
-        if (n <= 0) return "";
-        std::string rec(buf, n);
-        size_t semi = rec.find(';');
-        std::string text = semi == std::string::npos ? rec : rec.substr(semi + 1);
-        if (size_t nl = text.find('\n'); nl != std::string::npos) text.resize(nl);
-        if (text.find(needle) != std::string::npos) return text;
-    }
-}
-
 // Whether the service answers its ready check within `timeout` seconds; `took` is how long it
 // took. A service without a check (nothing to ask) answers if its cgroup has a process.
 bool serving(const Service& s, double timeout, double& took) {
@@ -304,7 +282,7 @@ void memory_hog(const appliance::Conf& conf, const Service& s, const CheckFn& ch
     std::string svc_adj;  // read while it runs
     const bool killable = old > 0 && init::read_file("/proc/" + std::to_string(old) + "/oom_score_adj", svc_adj) &&
                           atoi(svc_adj.c_str()) > -1000;
-    const int kmsg = kmsg_from_now();
+    const unsigned long stalls_before = init::stall_kills(s.name);
     int fd = -1;
     pid_t pid = spawn_confined(s, [&](int out) {
         dprintf(out, "hogging\n");
@@ -331,8 +309,11 @@ void memory_hog(const appliance::Conf& conf, const Service& s, const CheckFn& ch
     const long after = init::service_events(s.name).oom_kills;
     // Either the kernel's OOM killer at its memory.max, or init's memory-pressure watch when it
     // thrashed there first (pid1.cc pressure_event); both SIGKILL the whole service.
-    const std::string thrash = kmsg >= 0 ? kmsg_find(kmsg, "romimg-init: " + s.name + " is thrashing") : "";
-    if (kmsg >= 0) close(kmsg);
+    const unsigned long stalls_after = init::stall_kills(s.name);
+    const std::string thrash = stalls_after > stalls_before
+                                   ? "init killed it for thrashing at its limit (its count " + std::to_string(stalls_before) +
+                                         " -> " + std::to_string(stalls_after) + ")"
+                                   : "";
     const bool killed9 = gone && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL;
     const bool stopped = killed9 && (after > before || !thrash.empty());
     check(stopped, scope, "memory-hog", s.name + " takes memory until it is stopped",

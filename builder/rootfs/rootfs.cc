@@ -76,16 +76,17 @@ std::string pseudo_definitions(const std::vector<JailInRoot>& jails) {
 }
 
 Command mksquashfs_command(const std::filesystem::path& tree, const std::filesystem::path& out,
-                           const std::filesystem::path& pseudo, const std::string& compression,
+                           const std::filesystem::path& pseudo, const std::string& compression, const std::string& block,
                            time_t epoch, const std::filesystem::path& log) {
     Command c;
     c.argv = {"mksquashfs", tree.string(), out.string(), "-noappend", "-comp", compression,
               "-mkfs-time", std::to_string(epoch), "-all-time", std::to_string(epoch),
               "-pf", pseudo.string(), "-no-progress", "-quiet"};
     if (compression == "xz") {
-        // Squashfs' largest block. No -Xbcj x86: the appliance kernel's xz decoder has no BCJ
-        // filter (CONFIG_XZ_DEC_X86), and trying it doubles the compression time.
-        c.argv.insert(c.argv.end(), {"-b", "1M"});
+        // The target's block (target.h squashfs_block: memory at run time against size). No
+        // -Xbcj x86: the appliance kernel's xz decoder has no BCJ filter (CONFIG_XZ_DEC_X86), and
+        // trying it doubles the compression time.
+        c.argv.insert(c.argv.end(), {"-b", block});
     } else if (compression == "zstd") {
         c.argv.insert(c.argv.end(), {"-Xcompression-level", "3"});
     }
@@ -207,7 +208,7 @@ RootfsResult build_rootfs(const RootfsRequest& req) {
     sfs::path pseudo = stage_dir / "pseudo";
     fs::write_file_atomic(pseudo, pseudo_definitions(req.jails));
     sfs::path out = stage_dir / "root.sqfs";
-    run(mksquashfs_command(tree, out, pseudo, req.compression, req.epoch, req.log));
+    run(mksquashfs_command(tree, out, pseudo, req.compression, req.block, req.epoch, req.log));
     return {out, (uint64_t)sfs::file_size(out)};
 }
 

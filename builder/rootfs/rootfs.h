@@ -32,7 +32,7 @@ std::string pseudo_definitions(const std::vector<JailInRoot>& jails);
 
 // Pure: the mksquashfs command (sorted, fixed times, no host ownership surprises).
 Command mksquashfs_command(const std::filesystem::path& tree, const std::filesystem::path& out,
-                           const std::filesystem::path& pseudo, const std::string& compression,
+                           const std::filesystem::path& pseudo, const std::string& compression, const std::string& block,
                            time_t epoch, const std::filesystem::path& log);
 
 struct RootfsRequest {
@@ -41,6 +41,7 @@ struct RootfsRequest {
     std::filesystem::path overlays;
     appliance::Conf conf;
     std::string compression = "xz";  // or zstd (--fast)
+    std::string block = "1M";        // with xz: the target's squashfs_block
     time_t epoch = 0;
     std::filesystem::path work;      // staging under work/rootfs
     std::filesystem::path log;

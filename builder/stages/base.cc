@@ -52,6 +52,7 @@ std::map<std::string, std::string> base_inputs(const BuildOptions& opt, const Re
         in["content-paths:" + t.name] = fmt::format("{}", fmt::join(content::paths_of(contents, t.name), " "));
     }
     in["option:compression"] = opt.fast ? "zstd" : "xz";
+    in["squashfs-block"] = req.tgt->squashfs_block;
     in["option:hostname"] = opt.hostname;
     in["option:log-to"] = opt.log_to;
     in["option:log-console"] = opt.log_console ? "yes" : "no";
@@ -193,6 +194,7 @@ BaseLayer rootfs_stage(const BuildOptions& opt, const Request& r, const std::str
     rr.init_binary = r.init;
     rr.overlays = overlays_dir();
     rr.compression = opt.fast ? "zstd" : "xz";
+    rr.block = r.tgt->squashfs_block;
     base.epoch = base_epoch(r.given, pre, stamps);
     rr.epoch = (time_t)base.epoch.time;
     rr.work = r.work;

@@ -23,6 +23,7 @@ const std::vector<Target>& all_targets() {
             .selftest = "romimg-selftest",
             .uefi = true,
             .linux32 = false,
+            .squashfs_block = "1M",
             .qemu = "qemu-system-x86_64",
             .qemu_cpu = "",
             .qemu_nic = "virtio-net-pci",
@@ -41,6 +42,7 @@ const std::vector<Target>& all_targets() {
             .selftest = "romimg-selftest-i386",
             .uefi = false,
             .linux32 = true,
+            .squashfs_block = "256K",
             .qemu = "qemu-system-i386",
             // The reference machine (PowerEdge 1550): a Pentium III, SSE but no SSE2, and its
             // Intel 82559 NIC.

@@ -21,6 +21,10 @@ struct Target {
     std::string selftest;      // the romimg-selftest build target for it (static)
     bool uefi = false;         // the ISO carries an EFI boot image (i386 servers boot BIOS only)
     bool linux32 = false;      // services are traced under PER_LINUX32 (uname -m says i686)
+    // The root squashfs' block size with xz. Each mounted squashfs keeps about five blocks in
+    // memory for good (its fragment, page and decompressor caches): 1M costs ~5 MiB, which a
+    // 32 MB i386 machine does not have (docs/limits.md); 256K costs ~1.25 MiB and 5 % more ISO.
+    std::string squashfs_block;
     // The QEMU that boots it in tests, `romimg boot` and `romimg verify`.
     std::string qemu;          // qemu-system-x86_64
     std::string qemu_cpu;      // "" = QEMU's default for the machine

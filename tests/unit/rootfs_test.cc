@@ -5,6 +5,7 @@
 #include "common/error.h"
 #include "pipeline.h"
 #include "rootfs/rootfs.h"
+#include "target/target.h"
 
 using namespace romimg;
 
@@ -72,8 +73,13 @@ TEST_CASE("pseudo_definitions and mksquashfs argv") {
     auto p = plan();
     std::vector<rootfs::JailInRoot> jails = {{&t, &p, "/tmp/x"}};
     CHECK(rootfs::pseudo_definitions(jails) == "jail/apache/dev/null c 666 0 0 1 3\n");
-    Command c = rootfs::mksquashfs_command("/t", "/o.sqfs", "/p", "xz", 1700000000, "/l");
+    Command c = rootfs::mksquashfs_command("/t", "/o.sqfs", "/p", "xz", "256K", 1700000000, "/l");
     auto has = [&](const std::string& a) { return std::find(c.argv.begin(), c.argv.end(), a) != c.argv.end(); };
+    auto b = std::find(c.argv.begin(), c.argv.end(), "-b");
+    REQUIRE(b != c.argv.end());
+    CHECK(*(b + 1) == "256K");  // the target's block (target.h squashfs_block)
+    CHECK(target::target_named("i386").squashfs_block == "256K");
+    CHECK(target::target_named("amd64").squashfs_block == "1M");
     CHECK(c.argv[0] == "mksquashfs");
     CHECK(has("-all-time"));
     CHECK(has("1700000000"));
