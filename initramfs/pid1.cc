@@ -641,7 +641,9 @@ void Pid1::start(Running& r) {
         return;
     }
     std::vector<std::string> env = s.env;
-    if (const std::string jvm = appliance::java_memory_options(s.java_heap, memory_[r.index]); !jvm.empty())
+    // Without cgroups there is no limit to size it from: the JVM's own defaults then.
+    if (const std::string jvm = memory_[r.index] ? appliance::java_memory_options(s.java_heap, memory_[r.index]) : "";
+        !jvm.empty())
         env.push_back("JAVA_TOOL_OPTIONS=" + jvm);
     pid_t pid = fork();
     if (pid < 0) {
