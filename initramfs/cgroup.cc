@@ -98,7 +98,12 @@ unsigned long stall_kills(const std::string& name) {
 
 void count_stall_kill(const std::string& name) {
     mkdir_p("/run/romimg-init", 0700);
-    (void)write_file(stall_kills_file(name), std::to_string(stall_kills(name) + 1));
+    const std::string count = std::to_string(stall_kills(name) + 1);
+    // A file of its own (write_file() only writes files that exist: /proc, cgroup files).
+    int fd = open(stall_kills_file(name).c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return;
+    (void)!write(fd, count.data(), count.size());
+    close(fd);
 }
 
 std::vector<pid_t> service_pids(const std::string& name) {
