@@ -82,6 +82,9 @@ expect content-not-archive 2 "romimg: error: --content apache:/var/www/html=.*is
 [ -n "$(ls -A "$tmp/work/content" 2>/dev/null)" ] && { echo "FAIL: bad --content left a staging tree"; fail=1; }
 
 # romimg verify: not an ISO, an ISO romimg did not make, usage; no scratch dir left behind.
+# Its scratch dirs go under a TMPDIR of this test's own, so other runs (a parallel verify test,
+# a run someone killed) cannot make this check pass or fail.
+mkdir -p "$tmp/vtmp"; export TMPDIR="$tmp/vtmp"
 echo "not an iso" > "$tmp/not.iso"
 expect verify-not-iso 1 "romimg: error: $tmp/not.iso is not an ISO 9660 image" -- "$romimg" verify "$tmp/not.iso"
 mkdir -p "$tmp/tree" && echo hi > "$tmp/tree/hello.txt"
@@ -91,7 +94,8 @@ expect verify-foreign-iso 1 "romimg: error: $tmp/other.iso has no /romimg/image.
 expect verify-missing 1 "romimg: error: no ISO at $tmp/none.iso" -- "$romimg" verify "$tmp/none.iso"
 expect verify-usage 2 "romimg: error: romimg verify takes one ISO, got 0 arguments" -- "$romimg" verify
 expect verify-usage-mem 2 "romimg: error: --mem 64 is too small" -- "$romimg" verify --mem 64 "$tmp/other.iso"
-if ls -d /tmp/romimg-verify-* >/dev/null 2>&1; then echo "FAIL: verify left a scratch dir"; fail=1; fi
+if [ -n "$(ls -A "$tmp/vtmp")" ]; then echo "FAIL: verify left a scratch dir: $(ls "$tmp/vtmp")"; fail=1; fi
+unset TMPDIR
 
 # A jail may have only allow-listed devices (issue 12): refused before any trace, with the list.
 printf '[service]\ncommand = ["/bin/true"]\n[jail]\ndevices = ["/dev/sda"]\n' > "$tmp/disk.toml"
