@@ -11,6 +11,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "common/names.h"
+#include "install/layout.h"
 
 using namespace romimg;
 
@@ -28,9 +29,23 @@ static void print_help() {
         "  -v, --verbose   more detail (every stage's start, every tool's command line)\n"
         "  -q, --quiet     only errors and the final result\n"
         "  -h, --help      this text; `romimg COMMAND --help` for a command\n"
+        "      --version   the version and the commit it was built from (with -v: where its data is)\n"
         "\n"
         "exit status: 0 ok, 1 error, 2 usage error\n";
     std::fputs(out.c_str(), stdout);
+}
+
+static int print_version(bool verbose) {
+    fmt::print("{}\n", install::version_line());
+    if (!verbose) return 0;
+    try {
+        const auto& l = install::layout();
+        fmt::print("data: {}\nprograms: {}\n({})\n", l.data.string(), l.programs.string(), l.how);
+    } catch (const std::exception& e) {
+        fmt::print(stderr, "romimg: error: {}\n", names::printable_text(e.what()));
+        return 1;
+    }
+    return 0;
 }
 
 int main(int argc, char** argv) {
@@ -43,6 +58,8 @@ int main(int argc, char** argv) {
         else if (args[i] == "-h" || args[i] == "--help") {
             print_help();
             return 0;
+        } else if (args[i] == "--version") {
+            return print_version(global.verbosity > 1 || (i + 1 < args.size() && (args[i + 1] == "-v" || args[i + 1] == "--verbose")));
         } else {
             fmt::print(stderr, "romimg: error: unknown option {}\n  (see `romimg --help`)\n", args[i]);
             return 2;

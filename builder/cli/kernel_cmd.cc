@@ -8,6 +8,7 @@
 #include "cli/cli.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "install/layout.h"
 #include "kernel/kernel.h"
 
 namespace romimg::cli {
@@ -61,7 +62,7 @@ int kernel_main(const GlobalOptions&, const std::vector<std::string>& args) {
         cache_dir.empty() ? std::nullopt : std::optional<std::string>(cache_dir),
         std::getenv("ROMIMG_CACHE"), std::getenv("HOME"));
     opt.config_dir = config_dir.empty()
-                         ? std::filesystem::path(ROMIMG_SOURCE_DIR) / "kernel-config"
+                         ? install::kernel_config_dir()
                          : std::filesystem::path(config_dir);
 
     auto result = kernel::build_kernel(opt);

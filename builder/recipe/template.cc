@@ -9,19 +9,57 @@
 #include "appliance_conf.h"
 #include "common/error.h"
 #include "common/fs.h"
+#include "common/log.h"
 #include "common/names.h"
 #include "common/strings.h"
+#include "install/layout.h"
 #include "recipe/template_checks.h"
 #include "recipe/toml_reader.h"
 
 namespace romimg::recipe {
 
-std::vector<std::filesystem::path> template_dirs() {
-    std::vector<std::filesystem::path> dirs;
-    if (const char* env = getenv("ROMIMG_TEMPLATES"))
-        for (const auto& d : split(env, ':', true)) dirs.emplace_back(d);
-    dirs.emplace_back(std::filesystem::path(ROMIMG_SOURCE_DIR) / "jail-templates");
+std::vector<TemplateDir> template_search_path(const std::string& env_templates, const std::filesystem::path& etc,
+                                              const std::string& xdg_config_home, const std::string& home,
+                                              const std::filesystem::path& shipped) {
+    std::vector<TemplateDir> dirs;
+    for (const auto& d : split(env_templates, ':', true)) dirs.push_back({d, "ROMIMG_TEMPLATES"});
+    dirs.push_back({etc / "romimg" / "templates", "system"});
+    // XDG: a relative $XDG_CONFIG_HOME is invalid and ignored.
+    if (!xdg_config_home.empty() && xdg_config_home[0] == '/')
+        dirs.push_back({std::filesystem::path(xdg_config_home) / "romimg" / "templates", "user"});
+    else if (!home.empty())
+        dirs.push_back({std::filesystem::path(home) / ".config" / "romimg" / "templates", "user"});
+    dirs.push_back({shipped, "shipped"});
     return dirs;
+}
+
+std::vector<TemplateDir> template_dirs() {
+    auto env = [](const char* n) {
+        const char* v = getenv(n);
+        return std::string(v ? v : "");
+    };
+    return template_search_path(env("ROMIMG_TEMPLATES"), "/etc", env("XDG_CONFIG_HOME"), env("HOME"),
+                                install::templates_dir());
+}
+
+std::vector<FoundTemplate> find_templates(const std::vector<TemplateDir>& path) {
+    std::map<std::string, FoundTemplate> found;
+    for (const auto& d : path) {
+        std::error_code ec;
+        std::vector<std::filesystem::path> files;
+        for (const auto& e : std::filesystem::directory_iterator(d.dir, ec))
+            if (e.path().extension() == ".toml") files.push_back(e.path());
+        std::sort(files.begin(), files.end());
+        for (const auto& f : files) {
+            const std::string name = f.stem().string();
+            auto it = found.find(name);
+            if (it == found.end()) found[name] = FoundTemplate{name, f, d.origin, {}};
+            else it->second.hidden.push_back({f, d.origin});
+        }
+    }
+    std::vector<FoundTemplate> out;
+    for (auto& [_, t] : found) out.push_back(std::move(t));
+    return out;
 }
 
 namespace {
@@ -251,17 +289,20 @@ ServiceTemplate load_template(const std::string& name_or_path) {
         file = name_or_path;
         if (!std::filesystem::exists(file)) throw Error(fmt::format("no template file {}", file.string()));
     } else {
-        for (const auto& d : template_dirs())
-            if (std::filesystem::exists(d / (name_or_path + ".toml"))) {
-                file = d / (name_or_path + ".toml");
-                break;
-            }
-        if (file.empty()) {
+        const auto found = find_templates(template_dirs());
+        auto it = std::find_if(found.begin(), found.end(), [&](const FoundTemplate& t) { return t.name == name_or_path; });
+        if (it == found.end()) {
             std::string known;
-            for (const auto& [n, desc] : list_templates()) known += (known.empty() ? "" : ", ") + n;
+            for (const auto& t : found) known += (known.empty() ? "" : ", ") + t.name;
             throw Error(fmt::format("unknown service '{}' (templates available: {}); `romimg "
                                     "templates` lists them, or give a path to a .toml file",
                                     name_or_path, known.empty() ? "none" : known));
+        }
+        file = it->file;
+        if (it->origin != "shipped" || !it->hidden.empty()) {
+            std::string hides;
+            for (const auto& h : it->hidden) hides += fmt::format("{}{} ({})", hides.empty() ? "; it hides " : ", ", h.file.string(), h.origin);
+            log::info("==> template {}: {} ({}){}", name_or_path, file.string(), it->origin, hides);
         }
     }
     return parse_template(fs::read_file(file), file);
@@ -269,20 +310,16 @@ ServiceTemplate load_template(const std::string& name_or_path) {
 
 std::map<std::string, std::string> list_templates() {
     std::map<std::string, std::string> out;
-    for (const auto& d : template_dirs()) {
-        std::error_code ec;
-        for (const auto& e : std::filesystem::directory_iterator(d, ec)) {
-            if (e.path().extension() != ".toml" || out.count(e.path().stem().string())) continue;
-            std::string desc;
-            try {
-                desc = parse_template(fs::read_file(e.path()), e.path()).description;
-            } catch (const std::exception& ex) {
-                desc = std::string("(invalid: ") + ex.what() + ")";
-            }
-            out[e.path().stem().string()] = desc;
-        }
-    }
+    for (const auto& t : find_templates(template_dirs())) out[t.name] = describe_template(t.file);
     return out;
+}
+
+std::string describe_template(const std::filesystem::path& file) {
+    try {
+        return parse_template(fs::read_file(file), file).description;
+    } catch (const std::exception& ex) {
+        return std::string("(invalid: ") + ex.what() + ")";
+    }
 }
 
 }  // namespace romimg::recipe

@@ -90,11 +90,37 @@ struct ServiceTemplate {
     seccomp::TemplateRules seccomp;       // [seccomp]: mode, allow, allow_never
 };
 
-// Directories searched for NAME.toml: $ROMIMG_TEMPLATES (colon-separated), then the source
-// tree's jail-templates/.
-std::vector<std::filesystem::path> template_dirs();
+// One directory searched for NAME.toml, and where it comes from.
+struct TemplateDir {
+    std::filesystem::path dir;
+    std::string origin;  // "ROMIMG_TEMPLATES", "system", "user", "shipped"
+};
 
-// NAME (searched in template_dirs()) or a path to a .toml file. Throws ConfigError with
+// The search path, first wins: $ROMIMG_TEMPLATES (colon-separated), /etc/romimg/templates
+// (system), $XDG_CONFIG_HOME or ~/.config, /romimg/templates (user), then the templates romimg
+// ships. Pure: the caller passes the environment ("" when unset).
+std::vector<TemplateDir> template_search_path(const std::string& env_templates, const std::filesystem::path& etc,
+                                              const std::string& xdg_config_home, const std::string& home,
+                                              const std::filesystem::path& shipped);
+// The search path of this process (its environment, /etc, the installed templates).
+std::vector<TemplateDir> template_dirs();
+
+// A template found on the search path: the file that wins, and the files of the same name that
+// it hides (later on the path).
+struct FoundTemplate {
+    std::string name;
+    std::filesystem::path file;
+    std::string origin;
+    struct Hidden {
+        std::filesystem::path file;
+        std::string origin;
+    };
+    std::vector<Hidden> hidden;
+};
+std::vector<FoundTemplate> find_templates(const std::vector<TemplateDir>& path);
+
+// NAME (searched in template_dirs(); when it is not the shipped one, or hides others, the build
+// log says which file it took) or a path to a .toml file. Throws ConfigError with
 // file:line for syntax errors, unknown keys and wrong types; Error if not found.
 ServiceTemplate load_template(const std::string& name_or_path);
 
@@ -103,5 +129,7 @@ ServiceTemplate parse_template(const std::string& text, const std::filesystem::p
 
 // NAME → description for every template found.
 std::map<std::string, std::string> list_templates();
+// A template file's description, or "(invalid: why)".
+std::string describe_template(const std::filesystem::path& file);
 
 }  // namespace romimg::recipe

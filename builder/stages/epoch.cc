@@ -9,6 +9,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "install/layout.h"
 #include "kernel/kernel.h"
 
 namespace romimg::pipeline {
@@ -56,9 +57,32 @@ void Newest::take(int64_t t, const std::string& w) {
     }
 }
 
+namespace {
+
+// romimg's own files (its data and programs, wherever it is installed or checked out) count with
+// the release time compiled into romimg, not their mtimes: a checkout or an install gives them
+// new ones, which would make every clone's ISO different.
+bool romimg_own(const std::filesystem::path& p) {
+    for (const auto& dir : {install::templates_dir(), install::kernel_config_dir(), install::overlays_dir(),
+                            install::layout().programs}) {
+        auto [d, f] = std::mismatch(dir.begin(), dir.end(), p.begin(), p.end());
+        if (d == dir.end()) return true;
+    }
+    return false;
+}
+
+}  // namespace
+
 void Newest::take(const std::vector<std::filesystem::path>& paths) {
+    std::vector<std::filesystem::path> others;
+    bool own = false;
+    for (const auto& p : paths) {
+        if (romimg_own(p)) own = true;
+        else others.push_back(p);
+    }
+    if (own) take(install::release_time(), fmt::format("romimg {}'s own files (its commit time)", install::version()));
     std::filesystem::path w;
-    int64_t t = newest_input_time(paths, &w);
+    int64_t t = newest_input_time(others, &w);
     if (!w.empty()) take(t, w.string());
 }
 

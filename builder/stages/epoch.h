@@ -1,4 +1,5 @@
-// SOURCE_DATE_EPOCH per layer (docs/release.md): the given one, else the newest input's mtime:
+// SOURCE_DATE_EPOCH per layer (docs/release.md): the given one, else the newest input's time
+// (romimg's own files count with its commit time, compiled in; others with their mtime):
 // the base layer's (templates, romimg-init, overlays/, the host files the jails copy), each
 // content layer's (its source), and the image's (all of those and the kernel's inputs), so that
 // a content release does not change the base layer. Reads only metadata (lstat).

@@ -16,6 +16,7 @@
 #include "common/places.h"
 #include "common/strings.h"
 #include "image/image_info.h"
+#include "install/layout.h"
 #include "kernel/kernel.h"
 #include "plans.h"
 #include "recipe/appliance_config.h"
@@ -28,10 +29,10 @@ namespace romimg::pipeline {
 
 std::filesystem::path kernel_config_dir(const BuildOptions& opt) {
     if (!opt.kernel_config_dir.empty()) return std::filesystem::absolute(opt.kernel_config_dir);
-    return std::filesystem::path(ROMIMG_SOURCE_DIR) / "kernel-config";
+    return install::kernel_config_dir();
 }
 
-std::filesystem::path overlays_dir() { return std::filesystem::path(ROMIMG_SOURCE_DIR) / "overlays"; }
+std::filesystem::path overlays_dir() { return install::overlays_dir(); }
 
 const recipe::ServiceTemplate& template_of(const std::vector<recipe::ServiceTemplate>& ts, const std::string& name) {
     for (const auto& t : ts)
@@ -59,7 +60,7 @@ std::filesystem::path init_binary(const target::Target& t) {
     if (t.name != "amd64")
         for (char c : "_" + t.name) env += (char)toupper((unsigned char)c);
     if (const char* e = getenv(env.c_str()); e && *e) return e;
-    return std::filesystem::path(ROMIMG_INIT_BINARY).parent_path() / t.init;
+    return install::program(t.init);
 }
 
 // The output and the work dir, before any work: an ISO that cannot be written must not cost a
@@ -193,7 +194,7 @@ Request check_request(const BuildOptions& opt) {
     }
     r.init = init_binary(tgt);
     if (!std::filesystem::exists(r.init))
-        throw Error(fmt::format("{} is not built ({}): run `make`{}", tgt.init, r.init.string(),
+        throw Error(fmt::format("{}{}", install::missing_program(tgt.init, r.init),
                                 tgt.elf_class == ELFCLASS32 ? " (the 32-bit init needs g++-multilib: `make deps`)" : ""));
     r.templates = load_templates(opt);
     r.work = std::filesystem::absolute(opt.work);

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "common/error.h"
+#include "install/layout.h"
 #include "common/fs.h"
 #include "common/log.h"
 #include "verify/verify.h"
@@ -27,7 +28,7 @@ Verified verity_stage(const BuildOptions& opt, const Request& r, const BaseLayer
     // The self-test is verified even in a --no-verity image: init runs only the one built here.
     const std::string selftest = verify::selftest_binary(*r.tgt);
     if (!std::filesystem::is_regular_file(selftest))
-        throw Error(fmt::format("{} is not built ({}): run `make`", r.tgt->selftest, selftest));
+        throw Error(install::missing_program(r.tgt->selftest, selftest));
     std::filesystem::create_directories(r.work / "verity");
     const std::filesystem::path padded = r.work / "verity" / "selftest";
     verity::pad_copy(selftest, padded);

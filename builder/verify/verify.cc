@@ -13,6 +13,7 @@
 
 #include "common/error.h"
 #include "common/fs.h"
+#include "install/layout.h"
 #include "verity/tree.h"
 #include "common/log.h"
 #include "common/places.h"
@@ -263,7 +264,7 @@ std::string selftest_binary(const target::Target& t) {
     if (t.name != "amd64")
         for (char c : "_" + t.name) env += (char)toupper((unsigned char)c);
     if (const char* e = getenv(env.c_str()); e && *e) return e;
-    return (sfs::path(ROMIMG_SELFTEST_BINARY).parent_path() / t.selftest).string();
+    return install::program(t.selftest).string();
 }
 
 Report verify_image(const Options& opt) {
@@ -282,7 +283,7 @@ Report verify_image(const Options& opt) {
     const target::Target& tgt = target::target_named(info.arch, "image.json arch");
     const std::string selftest = selftest_binary(tgt);
     if (!sfs::is_regular_file(selftest))
-        throw Error(fmt::format("{} is not built ({}): run `make`", tgt.selftest, selftest));
+        throw Error(install::missing_program(tgt.selftest, selftest));
     if ((opt.uefi || opt.secure_boot) && !tgt.uefi)
         throw UsageError(fmt::format("--uefi: this is an {} image, which boots through the BIOS only", tgt.name));
     signals::install_interrupt_handlers();

@@ -6,11 +6,12 @@
 
 #include "common/error.h"
 #include "common/places.h"
+#include "install/layout.h"
 
 namespace romimg::workdir {
 
 std::vector<std::filesystem::path> protected_dirs() {
-    std::vector<std::filesystem::path> out = {ROMIMG_SOURCE_DIR};
+    std::vector<std::filesystem::path> out = {install::layout().data};
     if (const char* home = getenv("HOME"); home && *home) out.emplace_back(home);
     return out;
 }

@@ -67,5 +67,28 @@ expect cli-log-to 2 "romimg: error: --log-to takes udp://ADDRESS:PORT \(a numeri
 check config-nothing-created test ! -e "$tmp/work" -a ! -e "$tmp/out.iso"
 
 # The shipped templates pass.
-expect shipped-templates 0 "apache +.*tomcat" -- "$romimg" templates
+expect shipped-templates 0 "apache +shipped +.*tomcat +shipped" -- env -u ROMIMG_TEMPLATES HOME="$tmp/nohome" "$romimg" templates
+if "$romimg" templates | grep -q '(invalid'; then echo "FAIL shipped-templates-valid: $("$romimg" templates | grep '(invalid')"; fail=1; fi
+
+# The search path: $ROMIMG_TEMPLATES, then the user's ~/.config/romimg/templates, then the
+# shipped ones; two templates of one name: the listing says which wins and what it hides, and a
+# build says which file it took.
+mkdir -p "$tmp/home/.config/romimg/templates" "$tmp/env"
+printf 'description = "user apache"\n[service]\ncommand = ["/bin/sleep", "60"]\n' > "$tmp/home/.config/romimg/templates/apache.toml"
+printf 'description = "env apache"\n[service]\ncommand = ["/bin/sleep", "60"]\n' > "$tmp/env/apache.toml"
+printf 'description = "mine only"\n[service]\ncommand = ["/bin/sleep", "60"]\n' > "$tmp/home/.config/romimg/templates/mine.toml"
+expect search-user 0 "apache +user +user apache.*hides [^ ]*/jail-templates/apache.toml \\(shipped\\): user wins.*mine +user +mine only" -- \
+  env -u ROMIMG_TEMPLATES -u XDG_CONFIG_HOME HOME="$tmp/home" "$romimg" templates
+expect search-env 0 "apache +ROMIMG_TEMPLATES +env apache.*hides $tmp/home/.config/romimg/templates/apache.toml \\(user\\): ROMIMG_TEMPLATES wins.*hides [^ ]*/jail-templates/apache.toml \\(shipped\\)" -- \
+  env -u XDG_CONFIG_HOME HOME="$tmp/home" ROMIMG_TEMPLATES="$tmp/env" "$romimg" templates
+expect search-xdg 0 "apache +user +user apache" -- env -u ROMIMG_TEMPLATES HOME=/nonexistent XDG_CONFIG_HOME="$tmp/home/.config" "$romimg" templates
+expect search-order-shown 0 "searched, first wins:.*ROMIMG_TEMPLATES +$tmp/env.*system +/etc/romimg/templates.*user +$tmp/home/.config/romimg/templates.*shipped " -- \
+  env -u XDG_CONFIG_HOME HOME="$tmp/home" ROMIMG_TEMPLATES="$tmp/env" "$romimg" templates
+# A build names the template file it took when it is not the shipped one (this one is refused
+# just after, for a key templates do not have: nothing is built).
+mkdir -p "$tmp/env-bad"
+printf '[service]\ncommand = ["/bin/sleep", "60"]\nno_such_key = 1\n' > "$tmp/env-bad/apache.toml"
+expect search-build-says 1 "==> template apache: $tmp/env-bad/apache.toml \\(ROMIMG_TEMPLATES\\); it hides $tmp/home/.config/romimg/templates/apache.toml \\(user\\).*romimg: error: $tmp/env-bad/apache.toml:3" -- \
+  env -u XDG_CONFIG_HOME HOME="$tmp/home" ROMIMG_TEMPLATES="$tmp/env-bad" "$romimg" build --no-config apache --work "$tmp/work-s" -o "$tmp/out-s.iso"
+check search-build-nothing-created test ! -e "$tmp/work-s" -a ! -e "$tmp/out-s.iso"
 exit $fail
