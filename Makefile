@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS  ?= $(shell nproc)
 CTEST_ARGS ?=
 
-.PHONY: all build deps test demo clean
+.PHONY: all build deps test demo clean install deb
 
 all: build
 
@@ -21,6 +21,15 @@ test: deps build
 
 demo: deps build
 	tools/demo
+
+# Installs romimg (bin/romimg, share/romimg, lib/romimg) under PREFIX; DESTDIR is honoured.
+PREFIX ?= /usr/local
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
+
+# The Debian package, from a clean copy of the tracked files (tools/make-deb): out/romimg_*.deb.
+deb: deps
+	tools/make-deb out
 
 clean:
 	rm -rf $(BUILD) work out

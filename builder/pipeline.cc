@@ -8,6 +8,7 @@
 #include "common/signals.h"
 #include "stages/base.h"
 #include "stages/boot.h"
+#include "stages/cache_care.h"
 #include "stages/contents.h"
 #include "stages/epoch.h"
 #include "stages/request.h"
@@ -19,6 +20,9 @@ BuildResult build_appliance(const BuildOptions& opt) {
     signals::install_interrupt_handlers();
     // Every usage error a build can find without tracing, found before any work.
     const Request r = check_request(opt);
+    const time_t start = time(nullptr);
+    // The cache is held (shared) until the ISO is written: `romimg cache prune` waits for it.
+    Fd cache_lock = cache::lock_shared(r.cache_dir);
     const Newest pre = pre_trace_epoch(r);
     // Content layers first: packing is quick, and --retrace traces with them in place.
     const Contents contents = pack_contents(opt, r);
@@ -43,6 +47,9 @@ BuildResult build_appliance(const BuildOptions& opt) {
     for (const auto& [name, path] : base.manifests) result.manifests.push_back(path);
     result.base_cached = base.cached;
     result.root_sha256 = base.root_sha256;
+    cache_lock.reset();
+    // 6. The cache kept under romimg.toml's cache_limit (never what this build used).
+    prune_to_limit(opt, r.cache_dir, start);
     return result;
 }
 
@@ -65,6 +72,7 @@ void apply_config(const recipe::ApplianceConfig& c, BuildOptions& opt) {
     if (c.work) opt.work = *c.work;
     if (c.source_date_epoch) opt.source_date_epoch = *c.source_date_epoch;
     if (c.verity_fec) opt.verity_fec_roots = *c.verity_fec;
+    if (c.cache_limit) opt.cache_limit = *c.cache_limit;
     if (c.sign_key) opt.sign_key = *c.sign_key;
     if (c.sign_cert) opt.sign_cert = *c.sign_cert;
     for (const auto& [service, mode] : c.seccomp) opt.seccomp[service] = mode;

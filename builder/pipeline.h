@@ -28,6 +28,7 @@ struct BuildOptions {
     // dm-verity's Reed-Solomon parity bytes per 255 (--verity-fec, romimg.toml verity_fec): 0 for
     // none, else 2..24 (docs/verity.md). Every layer is verified either way.
     unsigned verity_fec_roots = 2;
+    uint64_t cache_limit = 0;  // romimg.toml cache_limit: bytes the cache is pruned to after a build (0: never)
     // dm-verity off (--no-verity): benchmarking only, to measure what verity costs (bench/verity);
     // init says so loudly at every boot and `romimg verify` fails such an image.
     bool verity = true;

@@ -14,6 +14,7 @@
 #include "common/fs.h"
 #include "common/signals.h"
 #include "common/strings.h"
+#include "cache/inventory.h"
 
 namespace romimg::cache {
 
@@ -205,6 +206,7 @@ std::optional<BaseEntry> lookup(const sfs::path& cache_dir, const std::string& k
         why = fmt::format("{} host file(s) or include glob(s) changed since, e.g. {}", diff.size(), diff.front());
         return std::nullopt;
     }
+    mark_used(dir);
     return entry_at(dir);
 }
 
@@ -228,6 +230,8 @@ BaseEntry publish(const sfs::path& cache_dir, const std::string& key, const sfs:
     }
     fs::write_file_atomic(tmp.path() / "appliance.conf", appliance_conf);
     fs::write_file_atomic(tmp.path() / "stamps", format_stamps(stamps));
+    // The binary that made it: its key holds this hash, so no other romimg can hit it (`romimg cache`).
+    fs::write_file_atomic(tmp.path() / "made-by", fs::sha256_file("/proc/self/exe") + "\n");
     const sfs::path dir = base / key;
     std::string why;
     if (!replace && lookup(cache_dir, key, why)) return entry_at(dir);  // a parallel build of the same inputs won: as good

@@ -14,6 +14,7 @@ Subcommand boot_command();
 Subcommand verify_command();
 Subcommand manifest_command();
 Subcommand diff_command();
+Subcommand cache_command();
 
 const std::vector<Subcommand>& subcommands() {
     static const std::vector<Subcommand> table = {
@@ -27,6 +28,7 @@ const std::vector<Subcommand>& subcommands() {
         verify_command(),
         manifest_command(),
         diff_command(),
+        cache_command(),
     };
     return table;
 }

@@ -17,6 +17,7 @@ namespace {
 
 const char* const kernel_usage =
     "usage: romimg kernel [--arch ARCH] [--jobs N] [--cache-dir DIR] [--config-dir DIR] [-o PATH]\n"
+    "       romimg kernel --key [--arch ARCH] [--cache-dir DIR] [--config-dir DIR]\n"
     "\n"
     "Builds the appliance kernel (linux-source-6.12 + kernel-config/: the config fragments\n"
     "common.config and ARCH.config, the romlock LSM, patches) and prints the path of its\n"
@@ -28,13 +29,17 @@ const char* const kernel_usage =
     "  --arch ARCH       kernel ARCH, x86_64 (default) or i386: `make ARCH=` and ARCH.config\n"
     "  --jobs N          parallel make jobs (default: number of CPUs)\n"
     "  --cache-dir DIR   cache root (default: $ROMIMG_CACHE, else ~/.cache/romimg)\n"
-    "  --config-dir DIR  kernel-config directory (default: the one in the romimg source)\n"
-    "  -o, --output PATH also copy the bzImage to PATH\n";
+    "  --config-dir DIR  kernel-config directory (default: the one romimg ships)\n"
+    "  -o, --output PATH also copy the bzImage to PATH\n"
+    "  --key             build nothing: print the key of these inputs and whether the cache\n"
+    "                    holds its kernel (\"KEY cached PATH\" or \"KEY not cached\")\n";
 
 int kernel_main(const GlobalOptions&, const std::vector<std::string>& args) {
     int jobs = 0;
     std::string cache_dir, config_dir, output, arch = kernel::KernelOptions{}.arch;
+    bool key_only = false;
     ArgParser p("kernel", kernel_usage, args);
+    p.flag("--key", key_only);
     p.option("--jobs", jobs);
     p.option("-j", jobs);
     p.option("--cache-dir", cache_dir);
@@ -65,6 +70,15 @@ int kernel_main(const GlobalOptions&, const std::vector<std::string>& args) {
                          ? install::kernel_config_dir()
                          : std::filesystem::path(config_dir);
 
+    if (key_only) {
+        kernel::arch_source_dir(opt.arch);  // an unknown ARCH is a usage error here too
+        const std::string key = kernel::cache_key(kernel::read_inputs(opt));
+        const auto bz = opt.cache_dir / "kernel" / key / "bzImage";
+        std::error_code ec;
+        if (std::filesystem::is_regular_file(bz, ec)) fmt::print("{} cached {}\n", key, bz.string());
+        else fmt::print("{} not cached\n", key);
+        return 0;
+    }
     auto result = kernel::build_kernel(opt);
     if (result.from_cache) log::info("==> kernel: cached {}", result.bzimage.string());
     if (!output.empty()) {

@@ -20,6 +20,7 @@
 #include "common/fs.h"
 #include "common/signals.h"
 #include "common/strings.h"
+#include "cache/inventory.h"
 
 namespace romimg::content {
 
@@ -337,6 +338,7 @@ PackedLayer pack_content(const ContentSpec& c, const std::string& name, const Pa
     const std::filesystem::path dir = req.cache_dir / "content";
     out.squashfs = dir / (key + ".sqfs");
     out.cached = std::filesystem::exists(out.squashfs);
+    if (out.cached) cache::mark_used(out.squashfs);
     if (!out.cached) {
         std::filesystem::create_directories(dir);
         const std::filesystem::path tmp = dir / fmt::format(".tmp-{}-{}.sqfs", key.substr(0, 16), getpid());

@@ -12,6 +12,7 @@
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/strings.h"
+#include "cache/inventory.h"
 
 namespace romimg::java {
 
@@ -57,6 +58,7 @@ std::string share_classes(const jail::JavaRuntime& rt, const std::string& list, 
     const sfs::path list_file = work / "java" / (service + ".dumplist");
     fs::write_file_atomic(list_file, list);
     if (!cached.empty() && sfs::is_regular_file(cached)) {
+        cache::mark_used(cached);
         fs::write_file_atomic(archive, fs::read_file(cached), 0444);
         log::info("    CDS archive of {} (cached, key {})", what, key.substr(0, 16));
         return what;

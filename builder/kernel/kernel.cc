@@ -25,6 +25,7 @@
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/signals.h"
+#include "cache/inventory.h"
 
 namespace romimg::kernel {
 
@@ -361,6 +362,7 @@ KernelResult build_kernel(const KernelOptions& opt) {
     }
     const sfs::path entry = root / key;
     if (sfs::is_regular_file(entry / "bzImage")) {
+        cache::mark_used(entry);
         return {entry / "bzImage", key, true, entry / "config", in.source_version, in.compiler};
     }
 

@@ -10,6 +10,7 @@
 #include "common/fs.h"
 #include "common/names.h"
 #include "iso/iso.h"
+#include "recipe/template_checks.h"
 #include "recipe/toml_reader.h"
 #include "target/target.h"
 
@@ -220,6 +221,17 @@ ApplianceConfig parse_config(const std::string& text, const std::filesystem::pat
         if (v != 0 && (v < 2 || v > 24))
             throw top.error(n, "verity_fec is 0 (no error correction) or 2 to 24 parity bytes");
         c.verity_fec = (unsigned)v;
+    }
+    if (const toml::node* n = root.get("cache_limit")) {
+        std::string v;
+        top.str("cache_limit", v);
+        if (std::string why = size_problem(v); !why.empty())
+            throw top.error(n, fmt::format("cache_limit '{}' {} (e.g. cache_limit = \"20g\")", v, why));
+        if (size_bytes(v) < (1LL << 30))
+            throw top.error(n, fmt::format("cache_limit '{}' is below 1g: one build's cache entries alone take more "
+                                           "(a kernel, a base layer, content); give 1g or more",
+                                           v));
+        c.cache_limit = (uint64_t)size_bytes(v);
     }
     if (const toml::node* n = root.get("source_date_epoch")) {
         int v = 0;

@@ -39,6 +39,7 @@ struct ApplianceConfig {
     std::optional<std::filesystem::path> work;
     std::optional<int64_t> source_date_epoch;
     std::optional<unsigned> verity_fec;  // 0 or 2..24 (--verity-fec)
+    std::optional<uint64_t> cache_limit;  // bytes: after a build, prune the cache to this (cache_limit = "20g")
     std::optional<std::filesystem::path> sign_key, sign_cert;  // against the file's directory
 };
 

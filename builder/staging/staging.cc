@@ -26,6 +26,7 @@
 #include "common/sys.h"
 #include "dpkg/dpkg.h"
 #include "jail/accounts.h"
+#include "cache/inventory.h"
 
 namespace romimg::staging {
 
@@ -286,6 +287,7 @@ sfs::path staging_root(const target::Target& t, const std::vector<std::string>& 
     const sfs::path roots = cache_dir / "roots";
     const sfs::path final_dir = roots / fmt::format("debian12-{}-{}", t.name, key.substr(0, 16));
     if (sfs::is_directory(final_dir / "root")) {
+        cache::mark_used(final_dir);
         stage.detail(fmt::format("cached {}{}", final_dir.string(), maker == RootMaker::qemu_user ? " (made under qemu-user)" : ""));
         return final_dir / "root";
     }

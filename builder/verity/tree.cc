@@ -5,6 +5,7 @@
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/signals.h"
+#include "cache/inventory.h"
 
 namespace romimg::verity {
 
@@ -67,6 +68,7 @@ Tree make_tree(const sfs::path& data, const std::string& sha256, unsigned fec_ro
     if (sfs::exists(dir / "params") && sfs::exists(t.file) && parse_params(fs::read_file(dir / "params"), t.params, error) &&
         t.params.data_blocks == p.data_blocks && t.params.salt == p.salt && t.params.fec_roots == p.fec_roots) {
         t.cached = true;
+        cache::mark_used(dir);
         return t;
     }
     sfs::create_directories(dir.parent_path());

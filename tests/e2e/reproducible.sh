@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# reproducible.sh ROMIMG FIRST_ISO TEMPLATES: the e2e appliance built a second time, from the same
-# inputs in another work dir and with an empty base cache, must be the same bytes as the fixture's ISO, with SOURCE_DATE_EPOCH
-# left to romimg (the newest input). The second build is `romimg build` with no arguments and a
+# reproducible.sh ROMIMG FIRST_ISO TEMPLATES BUILD_DIR: the e2e appliance built a second time, from
+# the same inputs in another work dir and with an empty base cache, by romimg installed from
+# BUILD_DIR into a scratch prefix whose every file is then given a new mtime (what another
+# checkout or install of the same commit looks like), must be the same bytes as the fixture's
+# ISO, with SOURCE_DATE_EPOCH left to romimg (the newest input). The second build is `romimg build` with no arguments and a
 # romimg.toml that says what build_iso.sh's flags say, so the config file is proven to build
 # the same image. Neither work dir may appear anywhere in either image: not in the ISO's own
 # files (/romimg/), not inside the compressed root filesystem, not in the initramfs.
 # Then `romimg manifest` and `romimg diff` on the real images: identical ones exit 0, and a
 # copy whose romlock policy was edited exits 3 and names the line.
 set -euo pipefail
-romimg=$1 first=$2 templates=$3
+romimg=$1 first=$2 templates=$3 build_dir=$4
 [ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root"; exit 77; }
 dir=$(cd "$(dirname "$first")" && pwd)
 work1=$dir/work
@@ -37,7 +39,14 @@ real_cache=${ROMIMG_CACHE:-$HOME/.cache/romimg}
 mkdir -p "$dir/repro/cache" "$real_cache/cds"
 ln -s "$(realpath "$real_cache/kernel")" "$dir/repro/cache/kernel"
 ln -s "$(realpath "$real_cache/cds")" "$dir/repro/cache/cds"
-(cd "$dir/repro" && env -u SOURCE_DATE_EPOCH ROMIMG_CACHE="$dir/repro/cache" ROMIMG_TEMPLATES="$templates" "$romimg" -q build)
+# The installed copy: its data and programs elsewhere, with mtimes of now.
+DESTDIR="$dir/repro/inst" cmake --install "$build_dir" --prefix /usr >/dev/null
+find "$dir/repro/inst" -exec touch -h {} +
+installed=$dir/repro/inst/usr/bin/romimg
+"$installed" --version -v | grep -q "^(installed in $dir/repro/inst/usr)" || { echo "FAIL: the installed copy does not run from its prefix" >&2; exit 1; }
+(cd "$dir/repro" && env -u SOURCE_DATE_EPOCH ROMIMG_CACHE="$dir/repro/cache" ROMIMG_TEMPLATES="$templates" "$installed" build) \
+  > "$dir/repro/build.log" 2>&1 || { tail -30 "$dir/repro/build.log" >&2; echo "FAIL: the installed romimg's build" >&2; exit 1; }
+grep "SOURCE_DATE_EPOCH" "$dir/repro/build.log"
 [ -f "$second" ] || { echo "FAIL: romimg build with romimg.toml did not write $second" >&2; exit 1; }
 [ -d "$work2" ] || { echo "FAIL: romimg build did not use romimg.toml's work dir $work2" >&2; exit 1; }
 
