@@ -347,6 +347,23 @@ private:
 
 }  // namespace
 
+namespace {
+
+// A failed step's error, pointing at the log kept in logs/ (the temporary tree goes away), and
+// saying plainly when the cache's disk is full.
+Error explain_failure(const ToolError& e, const sfs::path& tmp_log, const sfs::path& kept_log, const sfs::path& root) {
+    std::string msg = e.what();
+    for (size_t at = 0; (at = msg.find(tmp_log.string(), at)) != std::string::npos; at += kept_log.string().size())
+        msg.replace(at, tmp_log.string().size(), kept_log.string());
+    if (msg.find("No space left on device") == std::string::npos) return Error(msg);
+    return Error(fmt::format("the kernel cache {} is on a full disk (No space left on device): a kernel build needs "
+                             "about 2 GB there. Free space (`romimg cache prune` drops what no build can use), or "
+                             "point --cache-dir or $ROMIMG_CACHE at a bigger disk. Nothing was added to the cache.\n{}",
+                             root.string(), msg));
+}
+
+}  // namespace
+
 KernelResult build_kernel(const KernelOptions& opt) {
     if (opt.jobs < 1) throw UsageError(fmt::format("--jobs must be at least 1, got {}", opt.jobs));
     const sfs::path root = opt.cache_dir / "kernel";
@@ -382,50 +399,59 @@ KernelResult build_kernel(const KernelOptions& opt) {
             if (std::uncaught_exceptions() == uncaught) return;
             std::error_code ec;
             sfs::copy_file(log, dest, sfs::copy_options::overwrite_existing, ec);
-            if (!ec) log::write_err("romimg: kernel build log kept at " + dest.string());
+            if (!ec) {
+                log::write_err("romimg: kernel build log kept at " + dest.string());
+                return;
+            }
+            sfs::remove(dest, ec);  // never a truncated log (a full disk) where the error points
+            log::write_err("romimg: the kernel build log could not be kept at " + dest.string() + " (its disk is full?)");
         }
     } keep_log{log, failed_log};
 
     sfs::path tree, bzimage_in_tree;
-    {
-        auto st = log::stage("kernel: unpack");
-        run(unpack_command(opt.source_tarball, tmp.path(), log));
-        signals::throw_if_interrupted();
-        tree = single_subdir(tmp.path());
-        bzimage_in_tree = tree / "arch" / arch_source_dir(opt.arch) / "boot" / "bzImage";
-        st.detail(tree.filename().string());
-    }
-    {
-        auto st = log::stage("kernel: add romlock and patches");
-        add_romlock(in, tree);
-        int n = 0;
-        for (const auto& [rel, data] : in.files) {
-            if (rel.rfind("patches/", 0) != 0) continue;
-            run(patch_command(tree, opt.config_dir / rel, log));
-            signals::throw_if_interrupted();
-            ++n;
-        }
-        st.detail(fmt::format("{} patches", n));
-    }
-    {
-        auto st = log::stage("kernel: configure");
-        // Merge order matters: the arch fragment comes last, so it may override common.config.
-        std::vector<sfs::path> fragments;
-        for (const auto& rel : fragment_names(opt.arch)) fragments.push_back(opt.config_dir / rel);
-        run(merge_config_command(tree, opt.arch, fragments, log));
-        signals::throw_if_interrupted();
-        verify_config(in, opt.arch, tree, opt.config_dir);
-        st.detail(fmt::format("{} fragment(s), every requested option verified",
-                              fragments.size()));
-    }
-    {
-        auto st = log::stage(fmt::format("kernel: make bzImage -j{}", opt.jobs));
+    try {
         {
-            MakeProgress progress(log);
-            run(make_bzimage_command(tree, opt.arch, opt.jobs, log));
+            auto st = log::stage("kernel: unpack");
+            run(unpack_command(opt.source_tarball, tmp.path(), log));
+            signals::throw_if_interrupted();
+            tree = single_subdir(tmp.path());
+            bzimage_in_tree = tree / "arch" / arch_source_dir(opt.arch) / "boot" / "bzImage";
+            st.detail(tree.filename().string());
         }
-        signals::throw_if_interrupted();
-        st.detail(fmt::format("{} bytes", sfs::file_size(bzimage_in_tree)));
+        {
+            auto st = log::stage("kernel: add romlock and patches");
+            add_romlock(in, tree);
+            int n = 0;
+            for (const auto& [rel, data] : in.files) {
+                if (rel.rfind("patches/", 0) != 0) continue;
+                run(patch_command(tree, opt.config_dir / rel, log));
+                signals::throw_if_interrupted();
+                ++n;
+            }
+            st.detail(fmt::format("{} patches", n));
+        }
+        {
+            auto st = log::stage("kernel: configure");
+            // Merge order matters: the arch fragment comes last, so it may override common.config.
+            std::vector<sfs::path> fragments;
+            for (const auto& rel : fragment_names(opt.arch)) fragments.push_back(opt.config_dir / rel);
+            run(merge_config_command(tree, opt.arch, fragments, log));
+            signals::throw_if_interrupted();
+            verify_config(in, opt.arch, tree, opt.config_dir);
+            st.detail(fmt::format("{} fragment(s), every requested option verified",
+                                  fragments.size()));
+        }
+        {
+            auto st = log::stage(fmt::format("kernel: make bzImage -j{}", opt.jobs));
+            {
+                MakeProgress progress(log);
+                run(make_bzimage_command(tree, opt.arch, opt.jobs, log));
+            }
+            signals::throw_if_interrupted();
+            st.detail(fmt::format("{} bytes", sfs::file_size(bzimage_in_tree)));
+        }
+    } catch (const ToolError& e) {
+        throw explain_failure(e, log, failed_log, root);
     }
 
     // Assemble the entry next to its final place, then publish it with one rename.
