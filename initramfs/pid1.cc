@@ -1092,7 +1092,8 @@ void Pid1::log_line(Sink& s, const std::string& line, int severity) {
     signals_ = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
     epoll_ = epoll_create1(EPOLL_CLOEXEC);
     if (signals_ < 0 || epoll_ < 0) fatal("cannot set up signal handling");
-    sethostname(conf_.hostname.c_str(), conf_.hostname.size());
+    if (sethostname(conf_.hostname.c_str(), conf_.hostname.size()) != 0)
+        say("cannot set the hostname to " + conf_.hostname + ": " + strerror(errno));
 
     read_boot_facts();
     // Before the kernel log is followed: a self-test that fails verity is not run, and that is

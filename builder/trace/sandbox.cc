@@ -476,7 +476,8 @@ void enter_root(const std::string& scratch) {
             std::string failed;
             if (!init::bind_devices(*spec.confinement, scratch.string() + "/root", failed)) throw SysError("mount", failed, errno);
             drain->open(spec.confinement->logs, scratch.string() + "/root");
-            sethostname(spec.confinement_hostname.data(), spec.confinement_hostname.size());
+            if (sethostname(spec.confinement_hostname.data(), spec.confinement_hostname.size()) != 0)
+                throw SysError("sethostname", spec.confinement_hostname, errno);
         } else {
             bind_logs(spec, scratch, true);
         }
