@@ -32,7 +32,12 @@ const char* const kernel_usage =
     "  --config-dir DIR  kernel-config directory (default: the one romimg ships)\n"
     "  -o, --output PATH also copy the bzImage to PATH\n"
     "  --key             build nothing: print the key of these inputs and whether the cache\n"
-    "                    holds its kernel (\"KEY cached PATH\" or \"KEY not cached\")\n";
+    "                    holds its kernel (\"KEY packaged PATH\", \"KEY cached PATH\" or\n"
+    "                    \"KEY not cached\")\n"
+    "\n"
+    "A kernel of the romimg-kernel-* packages (in lib/romimg/kernel/KEY/) is used as it is when\n"
+    "its key is the one these inputs give: the same linux-source and gcc versions and the same\n"
+    "kernel-config. Otherwise romimg builds (a few minutes) and caches its own.\n";
 
 int kernel_main(const GlobalOptions&, const std::vector<std::string>& args) {
     int jobs = 0;
@@ -66,6 +71,7 @@ int kernel_main(const GlobalOptions&, const std::vector<std::string>& args) {
     opt.cache_dir = kernel::resolve_cache_dir(
         cache_dir.empty() ? std::nullopt : std::optional<std::string>(cache_dir),
         std::getenv("ROMIMG_CACHE"), std::getenv("HOME"));
+    opt.packaged_dir = install::packaged_kernels_dir();
     opt.config_dir = config_dir.empty()
                          ? install::kernel_config_dir()
                          : std::filesystem::path(config_dir);
@@ -74,13 +80,16 @@ int kernel_main(const GlobalOptions&, const std::vector<std::string>& args) {
         kernel::arch_source_dir(opt.arch);  // an unknown ARCH is a usage error here too
         const std::string key = kernel::cache_key(kernel::read_inputs(opt));
         const auto bz = opt.cache_dir / "kernel" / key / "bzImage";
+        const auto pkg = opt.packaged_dir / key / "bzImage";
         std::error_code ec;
-        if (std::filesystem::is_regular_file(bz, ec)) fmt::print("{} cached {}\n", key, bz.string());
+        if (std::filesystem::is_regular_file(pkg, ec)) fmt::print("{} packaged {}\n", key, pkg.string());
+        else if (std::filesystem::is_regular_file(bz, ec)) fmt::print("{} cached {}\n", key, bz.string());
         else fmt::print("{} not cached\n", key);
         return 0;
     }
     auto result = kernel::build_kernel(opt);
-    if (result.from_cache) log::info("==> kernel: cached {}", result.bzimage.string());
+    if (result.packaged) log::info("==> kernel: packaged {}", result.bzimage.string());
+    else if (result.from_cache) log::info("==> kernel: cached {}", result.bzimage.string());
     if (!output.empty()) {
         std::filesystem::copy_file(result.bzimage, output,
                                    std::filesystem::copy_options::overwrite_existing);

@@ -121,6 +121,7 @@ sfs::path templates_dir() { return layout().data / "jail-templates"; }
 sfs::path kernel_config_dir() { return layout().data / "kernel-config"; }
 sfs::path overlays_dir() { return layout().data / "overlays"; }
 sfs::path program(const std::string& name) { return layout().programs / name; }
+sfs::path packaged_kernels_dir() { return layout().programs / "kernel"; }
 
 std::string missing_program(const std::string& name, const sfs::path& where) {
     if (layout().how.rfind("build tree", 0) == 0) return fmt::format("{} is not built ({}): run `make`", name, where.string());

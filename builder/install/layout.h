@@ -32,6 +32,8 @@ std::filesystem::path templates_dir();      // data/jail-templates
 std::filesystem::path kernel_config_dir();  // data/kernel-config
 std::filesystem::path overlays_dir();       // data/overlays
 std::filesystem::path program(const std::string& name);  // programs/NAME
+// Where the romimg-kernel-* packages put their kernels: programs/kernel/<key>/ (read-only).
+std::filesystem::path packaged_kernels_dir();
 // Why a program romimg packs is not at `where`, with the fix: "run `make`" in a build tree,
 // reinstall romimg when installed.
 std::string missing_program(const std::string& name, const std::filesystem::path& where);

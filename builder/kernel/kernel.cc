@@ -377,6 +377,15 @@ KernelResult build_kernel(const KernelOptions& opt) {
         st.detail(fmt::format("{} files from {}, {}, key {}", in.files.size(),
                               opt.config_dir.string(), in.source_version, key.substr(0, 16)));
     }
+    if (!opt.packaged_dir.empty()) {
+        const sfs::path pkg = opt.packaged_dir / key;
+        std::error_code ec;
+        if (sfs::is_regular_file(pkg / "bzImage", ec)) {
+            KernelResult r{pkg / "bzImage", key, true, pkg / "config", in.source_version, in.compiler};
+            r.packaged = true;
+            return r;
+        }
+    }
     const sfs::path entry = root / key;
     if (sfs::is_regular_file(entry / "bzImage")) {
         cache::mark_used(entry);

@@ -80,6 +80,9 @@ struct KernelOptions {
     std::filesystem::path config_dir;  // kernel-config/
     std::string arch = "x86_64";       // kernel ARCH: which <arch>.config, make ARCH=
     std::filesystem::path cache_dir;   // resolved; the stage uses <cache_dir>/kernel
+    // Kernels built by the romimg-kernel-* packages, read-only: <packaged_dir>/<key>/bzImage is
+    // taken as it is when its key is this build's (nothing is built or copied). "" for none.
+    std::filesystem::path packaged_dir;
     int jobs = 1;
 };
 
@@ -90,6 +93,7 @@ struct KernelResult {
     std::filesystem::path config;  // the final .config, beside the bzImage
     std::string source_version;    // KernelInputs::source_version
     std::string compiler;          // KernelInputs::compiler
+    bool packaged = false;         // from packaged_dir (a romimg-kernel-* package), not the cache
 };
 
 // Reads the inputs from disk (tarball version, compiler, kernel-config files).

@@ -9,6 +9,7 @@
 #include "common/fs.h"
 #include "common/log.h"
 #include "image/manifest.h"
+#include "install/layout.h"
 #include "initramfs/cpio.h"
 #include "iso/iso.h"
 #include "plans.h"
@@ -17,10 +18,12 @@ namespace romimg::pipeline {
 
 kernel::KernelResult kernel_stage(const BuildOptions& opt, const Request& r) {
     auto stage = log::stage("kernel");
-    const kernel::KernelOptions ko =
+    kernel::KernelOptions ko =
         kernel_plan(opt, *r.tgt, kernel_config_dir(opt), r.cache_dir, std::thread::hardware_concurrency());
+    ko.packaged_dir = install::packaged_kernels_dir();  // the romimg-kernel-* packages' kernels
     kernel::KernelResult kernel = kernel::build_kernel(ko);
-    stage.detail(kernel.from_cache ? "cached " + kernel.bzimage.string() : "built " + kernel.bzimage.string());
+    stage.detail(kernel.packaged ? "packaged " + kernel.bzimage.string()
+                 : kernel.from_cache ? "cached " + kernel.bzimage.string() : "built " + kernel.bzimage.string());
     return kernel;
 }
 

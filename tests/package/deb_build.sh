@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# package.deb (issue 19): `make deb`'s script builds romimg's Debian package from a clean copy of
-# the tree, into OUT; lintian must report no error (its warnings are printed, not fatal).
+# package.deb (issue 19): `make deb`'s script builds romimg's Debian packages (romimg and the
+# prebuilt kernels romimg-kernel-amd64 and -i386) from a clean copy of the tree, into OUT;
+# lintian must report no error (its warnings are printed, not fatal).
 #   deb_build.sh SOURCE_DIR OUT
 set -uo pipefail
 src=$1 out=$2
@@ -25,7 +26,13 @@ done
 tmpx=$(mktemp -d /tmp/romimg-debx-XXXXXX); trap 'rm -rf "$tmpx"' EXIT
 dpkg-deb -x "$deb" "$tmpx"
 if grep -rlF -- "$src" "$tmpx" >/dev/null; then echo "FAIL: the package names the checkout $src: $(grep -rlF -- "$src" "$tmpx")"; fail=1; fi
-lintian --no-tag-display-limit "$deb" > "$out/lintian.txt" 2>&1
+for arch in amd64 i386; do
+  k=$(ls "$out"/romimg-kernel-${arch}_*_all.deb 2>/dev/null | head -1)
+  [ -n "$k" ] || { echo "FAIL: no romimg-kernel-$arch package"; fail=1; continue; }
+  dpkg-deb --contents "$k" | grep -q "/usr/lib/romimg/kernel/[0-9a-f]\{64\}/bzImage$" \
+    || { echo "FAIL: romimg-kernel-$arch holds no usr/lib/romimg/kernel/KEY/bzImage"; fail=1; }
+done
+lintian --no-tag-display-limit "$out"/*.changes > "$out/lintian.txt" 2>&1
 echo "lintian: $(grep -c '^E:' "$out/lintian.txt") errors, $(grep -c '^W:' "$out/lintian.txt") warnings"
 sed 's/^/  /' "$out/lintian.txt"
 grep -q '^E:' "$out/lintian.txt" && { echo "FAIL: lintian reports errors"; fail=1; }
