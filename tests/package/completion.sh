@@ -9,7 +9,7 @@ bc=/usr/share/bash-completion/bash_completion
 tmp=$(mktemp -d /tmp/romimg-compl-XXXXXX); trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/bin" && ln -s "$(realpath "$romimg")" "$tmp/bin/romimg"
 cd "$tmp" && touch site.iso other.txt my.toml
-exec bash --norc --noprofile -c '
+bash --norc --noprofile -c '
   . '"$bc"' ; . '"$script"'
   PATH='"$tmp"'/bin:$PATH
   fail=0
