@@ -29,10 +29,11 @@ if grep -rlF -- "$src" "$tmpx" >/dev/null; then echo "FAIL: the package names th
 for arch in amd64 i386; do
   k=$(ls "$out"/romimg-kernel-${arch}_*_all.deb 2>/dev/null | head -1)
   [ -n "$k" ] || { echo "FAIL: no romimg-kernel-$arch package"; fail=1; continue; }
-  dpkg-deb --contents "$k" | grep -q "/usr/lib/romimg/kernel/[0-9a-f]\{64\}/bzImage$" \
+  kc=$(dpkg-deb --contents "$k")  # (not piped into grep -q: pipefail would see dpkg-deb's SIGPIPE)
+  grep -q "/usr/lib/romimg/kernel/[0-9a-f]\{64\}/bzImage$" <<<"$kc" \
     || { echo "FAIL: romimg-kernel-$arch holds no usr/lib/romimg/kernel/KEY/bzImage"; fail=1; }
 done
-lintian --no-tag-display-limit "$out"/*.changes > "$out/lintian.txt" 2>&1
+lintian --tag-display-limit 0 "$out"/*.changes > "$out/lintian.txt" 2>&1
 echo "lintian: $(grep -c '^E:' "$out/lintian.txt") errors, $(grep -c '^W:' "$out/lintian.txt") warnings"
 sed 's/^/  /' "$out/lintian.txt"
 grep -q '^E:' "$out/lintian.txt" && { echo "FAIL: lintian reports errors"; fail=1; }
