@@ -145,7 +145,8 @@ std::string java_memory_options(const std::string& heap, unsigned long long memo
     const unsigned long long share = strtoull(digits.c_str(), nullptr, 10);
     // At least 8 MiB: below that the JVM refuses to start ("Too small maximum heap").
     const unsigned long long heap_mib = std::max(memory / 100 * share >> 20, 8ULL);
-    return "-XX:MaxRAM=" + std::to_string(memory) + " -Xmx" + std::to_string(heap_mib) + "m";
+    return "-XX:MaxRAM=" + std::to_string(memory) + " -Xmx" + std::to_string(heap_mib) + "m" +
+           (memory < kSmallJvm ? " -XX:CICompilerCount=1" : "");
 }
 
 long flat_keyed_value(const std::string& text, const std::string& key) {
@@ -157,6 +158,23 @@ long flat_keyed_value(const std::string& text, const std::string& key) {
             (text[pos + key.size()] == ' ' || text[pos + key.size()] == '\t'))
             return strtol(text.c_str() + pos + key.size(), nullptr, 10);
         pos = end + 1;
+    }
+    return -1;
+}
+
+double pressure_avg10(const std::string& text, const std::string& kind) {
+    const std::string key = kind + " avg10=";
+    size_t pos = 0;
+    while (pos < text.size()) {
+        if (text.compare(pos, key.size(), key) == 0) {
+            const char* start = text.c_str() + pos + key.size();
+            char* end = nullptr;
+            const double v = strtod(start, &end);
+            return end != start ? v : -1;
+        }
+        pos = text.find('\n', pos);
+        if (pos == std::string::npos) break;
+        ++pos;
     }
     return -1;
 }

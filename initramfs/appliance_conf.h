@@ -84,12 +84,18 @@ bool memory_limit_bytes(const std::string& spec, unsigned long long mem_total, u
 // Pure: the JVM options that size a JVM from its service's memory limit (`memory` bytes) with
 // its heap a share of it ("40%"): "-XX:MaxRAM=BYTES -Xmx<N>m" (MaxRAM: the JVM sizes the rest,
 // and picks its collector, from the limit instead of the machine's RAM, which it sees in a jail
-// without /sys). "" if `heap` is not a share.
+// without /sys). Below kSmallJvm also "-XX:CICompilerCount=1": one JIT thread, whose arenas
+// otherwise grow by megabytes while a JSP is compiled. "" if `heap` is not a share.
+constexpr unsigned long long kSmallJvm = 256ULL << 20;
 std::string java_memory_options(const std::string& heap, unsigned long long memory);
 
 // Pure: the number after `key` in a "key value" lines file (a cgroup's memory.events, or
 // /proc/meminfo with key "MemTotal:"), -1 if absent.
 long flat_keyed_value(const std::string& text, const std::string& key);
+
+// Pure: the avg10 figure (percent, e.g. 12.5) of the "some" or "full" line of a pressure file
+// (/proc/pressure/memory: "some avg10=1.25 avg60=... total=..."); -1 if absent.
+double pressure_avg10(const std::string& text, const std::string& kind);
 
 // Pure: the value of column `name` in a /proc/net/snmp or /proc/net/netstat table whose two
 // lines start with `prefix` ("Tcp:": a header line, then a values line); -1 if absent.

@@ -163,6 +163,8 @@ private:
     std::vector<unsigned long long> memory_;  // each service's memory.max in bytes (0: no cgroups)
     int watchdog_ = -1;          // /dev/watchdog, petted by the main loop
     double health_at_ = 0;       // when the next health line is due
+    double health_last_ = 0;     // when the last one was made
+    long pgpgin_last_ = -1;      // /proc/vmstat pgpgin (KiB read from block devices) then
     unsigned long console_dropped_ = 0;  // --log-console lines the console had no room for (emit)
     double petted_ = 0;
     std::vector<std::string> syscall_names_;  // by number, from the builder's table
@@ -575,13 +577,43 @@ void Pid1::health(double now) {
     if (read_file("/proc/meminfo", meminfo))
         line += " memory available " + mib((unsigned long long)appliance::flat_keyed_value(meminfo, "MemAvailable:") * 1024) +
                 " of " + mib((unsigned long long)appliance::flat_keyed_value(meminfo, "MemTotal:") * 1024) + ";";
+    // Short of memory, the kernel evicts file pages (programs, libraries, jars) that are then read
+    // back from the medium, through squashfs and xz: the time tasks waited on memory (PSI) and
+    // the rate of those reads show a machine thrashing before anything is killed.
+    std::string psi, vmstat;
+    if (read_file("/proc/pressure/memory", psi)) {
+        char buf[96];
+        snprintf(buf, sizeof buf, " memory pressure %.1f%% some, %.1f%% full;", appliance::pressure_avg10(psi, "some"),
+                 appliance::pressure_avg10(psi, "full"));
+        line += buf;
+    }
+    if (read_file("/proc/vmstat", vmstat)) {
+        const long pgpgin = appliance::flat_keyed_value(vmstat, "pgpgin");
+        if (pgpgin_last_ >= 0 && pgpgin >= pgpgin_last_ && now > health_last_)
+            line += " read from the medium " + std::to_string((long)((pgpgin - pgpgin_last_) / (now - health_last_))) +
+                    " KiB/s;";
+        pgpgin_last_ = pgpgin;
+    }
+    health_last_ = now;
     for (const auto& r : run_) {
         if (!r.svc) continue;
         line += " " + r.svc->name + (r.pid > 0 ? (r.ready ? "" : " (starting)") : " (down)");
-        if (cgroups_)
-            line += " " + mib(cgroup_number(r.svc->name, "memory.current")) + " " +
+        if (cgroups_) {
+            // Its anonymous memory apart: the rest is page cache the kernel can take back.
+            std::string stat;
+            const long anon = read_file(cgroup_file(r.svc->name, "memory.stat"), stat) ? appliance::flat_keyed_value(stat, "anon") : -1;
+            line += " " + mib(cgroup_number(r.svc->name, "memory.current")) +
+                    (anon >= 0 ? " (" + mib((unsigned long long)anon) + " anon)" : "") + " " +
                     std::to_string(cgroup_number(r.svc->name, "pids.current")) + " tasks";
-        line += " " + std::to_string(std::max(0, r.starts - 1)) + " restarts;";
+        }
+        line += " " + std::to_string(std::max(0, r.starts - 1)) + " restarts";
+        // What its writable dirs hold (their tmpfs), which a log it keeps in the jail would fill.
+        unsigned long long used = 0;
+        for (const auto& m : r.svc->mounts) {
+            struct statvfs v;
+            if (m.type == "tmpfs" && statvfs(m.target.c_str(), &v) == 0) used += (v.f_blocks - v.f_bfree) * v.f_frsize;
+        }
+        line += ", tmpfs " + std::to_string(used >> 10) + " KiB;";
     }
     // TCP's view of the network: segments sent again (lost ones, or a peer too slow to take
     // them) and connections dropped because a service's accept queue was full.
@@ -643,8 +675,13 @@ void Pid1::start(Running& r) {
     std::vector<std::string> env = s.env;
     // Without cgroups there is no limit to size it from: the JVM's own defaults then.
     if (const std::string jvm = memory_[r.index] ? appliance::java_memory_options(s.java_heap, memory_[r.index]) : "";
-        !jvm.empty())
+        !jvm.empty()) {
         env.push_back("JAVA_TOOL_OPTIONS=" + jvm);
+        // glibc keeps up to 8 malloc arenas per CPU, one per thread that wants one: a small JVM's
+        // ~30 threads then hold megabytes freed but not returned. Two, unless the template says.
+        const bool set = std::any_of(env.begin(), env.end(), [](const std::string& e) { return e.rfind("MALLOC_ARENA_MAX=", 0) == 0; });
+        if (memory_[r.index] < appliance::kSmallJvm && !set) env.push_back("MALLOC_ARENA_MAX=2");
+    }
     pid_t pid = fork();
     if (pid < 0) {
         say("cannot start " + s.name + ": fork: " + strerror(errno));

@@ -41,7 +41,7 @@ struct RootfsRequest {
     std::filesystem::path overlays;
     appliance::Conf conf;
     std::string compression = "xz";  // or zstd (--fast)
-    std::string block = "1M";        // with xz: the target's squashfs_block
+    std::string block = "256K";      // with xz: the target's squashfs_block
     time_t epoch = 0;
     std::filesystem::path work;      // staging under work/rootfs
     std::filesystem::path log;

@@ -23,7 +23,7 @@ const std::vector<Target>& all_targets() {
             .selftest = "romimg-selftest",
             .uefi = true,
             .linux32 = false,
-            .squashfs_block = "1M",
+            .squashfs_block = "256K",
             .qemu = "qemu-system-x86_64",
             .qemu_cpu = "",
             .qemu_nic = "virtio-net-pci",

@@ -23,7 +23,9 @@ struct Target {
     bool linux32 = false;      // services are traced under PER_LINUX32 (uname -m says i686)
     // The root squashfs' block size with xz. Each mounted squashfs keeps about five blocks in
     // memory for good (its fragment, page and decompressor caches): 1M costs ~5 MiB, which a
-    // 32 MB i386 machine does not have (docs/limits.md); 256K costs ~1.25 MiB and 5 % more ISO.
+    // 32 MB i386 machine does not have, and a page evicted under memory pressure costs a whole
+    // block's decompression to read back (a 128 MB machine compiling a JSP thrashed for minutes);
+    // 256K costs ~1.25 MiB and 4-5 % more ISO (docs/limits.md). Both targets use 256K.
     std::string squashfs_block;
     // The QEMU that boots it in tests, `romimg boot` and `romimg verify`.
     std::string qemu;          // qemu-system-x86_64

@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <linux/mount.h>
+#include <linux/watchdog.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -799,10 +800,35 @@ static void run_disabled(void) {
                   : SECFS " exists although romlock is not enabled");
 }
 
+/* ROMLOCK_TEST=watchdog on the command line: arm the hardware watchdog (QEMU's i6300esb) for a
+ * few seconds, pet it once and then never again, as a hung PID 1 would. reboots.sh
+ * expects the machine to be reset by it (a second kernel banner), not to hang. */
+static void run_watchdog_stall(void) {
+    mkdir("/dev", 0755);
+    sys_mount("devtmpfs", "/dev", "devtmpfs", MS_NOSUID | MS_NOEXEC, NULL);
+    int fd = open("/dev/watchdog", O_WRONLY | O_CLOEXEC);
+    if (fd < 0) {
+        say("WATCHDOG-MISSING /dev/watchdog: %s", strerror(errno));
+        reboot(RB_POWER_OFF);
+        for (;;) pause();
+    }
+    int timeout = 6;
+    if (ioctl(fd, WDIOC_SETTIMEOUT, &timeout) != 0) say("WATCHDOG-SETTIMEOUT failed: %s", strerror(errno));
+    ioctl(fd, WDIOC_GETTIMEOUT, &timeout);
+    struct watchdog_info info = {0};
+    ioctl(fd, WDIOC_GETSUPPORT, &info);
+    ioctl(fd, WDIOC_KEEPALIVE, 0);
+    say("WATCHDOG-ARMED %s timeout=%d s; not petting it again", (const char *)info.identity, timeout);
+    for (;;) pause(); /* fd stays open: no magic close, so the timer keeps running */
+}
+
 int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "--probe") == 0) return PROBE_EXIT;
     if (argc > 1 && strcmp(argv[1], "--exec-probe") == 0) return try_execve(); /* start-lock tests */
     say("ROMLOCK-TEST-INIT-START");
+    /* ROMLOCK_TEST=watchdog on the kernel command line reaches init's environment. */
+    const char *test = getenv("ROMLOCK_TEST");
+    if (test && strcmp(test, "watchdog") == 0) run_watchdog_stall();
     setup_tree();
     char *cmdline = read_file("/proc/cmdline");
     bool permissive = cmdline && strstr(cmdline, "romlock.mode=permissive");

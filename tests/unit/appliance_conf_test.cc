@@ -63,9 +63,10 @@ TEST_CASE("appliance.conf round-trips, whatever argv and env contain") {
 }
 
 TEST_CASE("java memory options: the JVM sized from its service's memory limit") {
-    CHECK(java_memory_options("40%", 100ULL << 20) == "-XX:MaxRAM=104857600 -Xmx40m");
-    CHECK(java_memory_options("25%", 78ULL << 20) == "-XX:MaxRAM=81788928 -Xmx19m");
-    CHECK(java_memory_options("5%", 64ULL << 20) == "-XX:MaxRAM=67108864 -Xmx8m");  // the JVM's floor
+    CHECK(java_memory_options("40%", 100ULL << 20) == "-XX:MaxRAM=104857600 -Xmx40m -XX:CICompilerCount=1");
+    CHECK(java_memory_options("25%", 78ULL << 20) == "-XX:MaxRAM=81788928 -Xmx19m -XX:CICompilerCount=1");
+    CHECK(java_memory_options("5%", 64ULL << 20) == "-XX:MaxRAM=67108864 -Xmx8m -XX:CICompilerCount=1");  // the JVM's floor
+    CHECK(java_memory_options("30%", 1000ULL << 20) == "-XX:MaxRAM=1048576000 -Xmx300m");  // not small: JIT threads as the JVM likes
     for (const char* bad : {"", "40", "%", "040%", "4x%", "100%0"}) CHECK(java_memory_options(bad, 1ULL << 30).empty());
     Conf c;
     std::string err;
@@ -105,6 +106,16 @@ TEST_CASE("net counters: a column of /proc/net/snmp and /proc/net/netstat") {
     CHECK(net_counter(snmp, "TcpExt:", "ListenOverflows") == -1);
     CHECK(net_counter("TcpExt: ListenOverflows ListenDrops\nTcpExt: 3 4", "TcpExt:", "ListenDrops") == 4);
     CHECK(net_counter("Tcp: RetransSegs\n", "Tcp:", "RetransSegs") == -1);  // no values line
+}
+
+TEST_CASE("pressure_avg10 reads the some and full lines of a PSI file", "[appliance_conf]") {
+    const std::string psi = "some avg10=12.50 avg60=3.00 avg300=0.61 total=123456\n"
+                            "full avg10=0.75 avg60=0.10 avg300=0.00 total=2345\n";
+    CHECK(pressure_avg10(psi, "some") == Approx(12.5));
+    CHECK(pressure_avg10(psi, "full") == Approx(0.75));
+    CHECK(pressure_avg10(psi, "none") == -1);
+    CHECK(pressure_avg10("some avg10=x\n", "some") == -1);
+    CHECK(pressure_avg10("", "some") == -1);
 }
 
 TEST_CASE("flat keyed files: memory.events, pids.events, /proc/meminfo") {
