@@ -111,6 +111,7 @@ std::string format_conf(const Conf& c) {
         for (const auto& m : s.mounts) o += "mount " + esc(m.type) + " " + esc(m.target) + " " + esc(m.options) + "\n";
         for (const auto& l : s.layers) o += "layer " + esc(l.image) + " " + esc(l.target) + "\n";
         for (const auto& l : s.logs) o += "log " + esc(l) + "\n";
+        for (const auto& l : s.log_dirs) o += "log_dir " + esc(l) + "\n";
         for (const auto& d : s.devices) o += "device " + esc(d) + "\n";
         for (const auto& e : s.start_execs) o += "start_exec " + esc(e) + "\n";
         if (s.seccomp != "off") o += "seccomp " + esc(s.seccomp) + " " + esc(s.seccomp_filter) + "\n";
@@ -145,8 +146,9 @@ std::string java_memory_options(const std::string& heap, unsigned long long memo
     const unsigned long long share = strtoull(digits.c_str(), nullptr, 10);
     // At least 8 MiB: below that the JVM refuses to start ("Too small maximum heap").
     const unsigned long long heap_mib = std::max(memory / 100 * share >> 20, 8ULL);
-    return "-XX:MaxRAM=" + std::to_string(memory) + " -Xmx" + std::to_string(heap_mib) + "m" +
-           (memory < kSmallJvm ? " -XX:CICompilerCount=1" : "");
+    const std::string heap_opt = std::to_string(heap_mib) + "m";
+    return "-XX:MaxRAM=" + std::to_string(memory) + " -Xmx" + heap_opt +
+           (memory < kSmallJvm ? " -XX:CICompilerCount=1" : " -Xms" + heap_opt + " -XX:+AlwaysPreTouch");
 }
 
 long flat_keyed_value(const std::string& text, const std::string& key) {
@@ -322,6 +324,14 @@ bool parse_conf(const std::string& text, Conf& out, std::string& error) {
                 return fail("layer takes IMAGE TARGET, both absolute");
             s.layers.push_back({w[1], w[2]});
         } else if (k == "log") { std::string l; if (!one(l)) return false; s.logs.push_back(l); }
+        else if (k == "log_dir") {
+            // One of its own tmpfs mounts: init reads and truncates files there, nowhere else.
+            bool mounted = w.size() == 2 && std::any_of(s.mounts.begin(), s.mounts.end(), [&](const Mount& m) {
+                return m.type == "tmpfs" && m.target == w[1];
+            });
+            if (!mounted) return fail("log_dir takes one of the service's tmpfs mount targets (after its mount line)");
+            s.log_dirs.push_back(w[1]);
+        }
         else if (k == "device") {
             // Only allow-listed nodes: init binds them from its own /dev (never a disk or memory).
             if (w.size() != 2 || !find_device(w[1])) return fail("device takes one of the allowed device paths");

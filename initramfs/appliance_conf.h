@@ -63,6 +63,9 @@ struct Service {
     std::vector<Mount> mounts;        // inside its jail
     std::vector<Layer> layers;        // content layers inside its jail
     std::vector<std::string> logs;    // FIFO paths, absolute in the appliance's root
+    // Writable dirs (tmpfs mounts above) of log files the service names itself (dated, rotated):
+    // init drains every file in them and empties the ones that grew past kLogDirFileCap.
+    std::vector<std::string> log_dirs;
     std::vector<std::string> devices; // "/dev/null": bound into the jail from /dev (allow-listed)
     // With exec_lock: the service is exec-locked from its first exec (its own program), except
     // for these programs (inside the jail: what the trace saw it start) until it is ready.
@@ -85,7 +88,11 @@ bool memory_limit_bytes(const std::string& spec, unsigned long long mem_total, u
 // its heap a share of it ("40%"): "-XX:MaxRAM=BYTES -Xmx<N>m" (MaxRAM: the JVM sizes the rest,
 // and picks its collector, from the limit instead of the machine's RAM, which it sees in a jail
 // without /sys). Below kSmallJvm also "-XX:CICompilerCount=1": one JIT thread, whose arenas
-// otherwise grow by megabytes while a JSP is compiled. "" if `heap` is not a share.
+// otherwise grow by megabytes while a JSP is compiled. From kSmallJvm up the whole heap is taken
+// and touched at start ("-Xms<N>m -XX:+AlwaysPreTouch"): a JVM whose heap does not fit fails at
+// boot, not under load hours later, and its memory stays flat (docs/limits.md). Not below: on a
+// small machine the memory a heap not yet used leaves is what a JSP compile runs in. "" if
+// `heap` is not a share.
 constexpr unsigned long long kSmallJvm = 256ULL << 20;
 std::string java_memory_options(const std::string& heap, unsigned long long memory);
 

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <ctime>
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/input.h>
@@ -70,6 +71,13 @@ struct Sink {             // one log source drained into a bounded file
     size_t size = 0;
 };
 
+// A writable dir of log files the service names itself (template jail.writable logs = true).
+struct LogDir {
+    std::string path;     // absolute in the appliance's root: one of its jail's tmpfs mounts
+    size_t sink = 0;      // its lines go to sinks_[sink]
+    std::vector<std::pair<ino_t, off_t>> read;  // how far each file was read
+};
+
 struct Running {
     const Service* svc = nullptr;  // null: the --debug-shell console shell
     pid_t pid = 0;
@@ -127,6 +135,9 @@ private:
     void check_ready(Running& r, double now);
     void reap(double now);
     void drain(Sink& s);
+    void log_pending(Sink& s);
+    void drain_log_dirs(double now);
+    void drain_log_dir(LogDir& d);
     void log_line(Sink& s, const std::string& line, int severity);
     void drain_service(Running& r);
     void tell_last_lines(Running& r, const std::string& how);
@@ -163,6 +174,8 @@ private:
     std::vector<unsigned long long> memory_;  // each service's memory.max in bytes (0: no cgroups)
     int watchdog_ = -1;          // /dev/watchdog, petted by the main loop
     double health_at_ = 0;       // when the next health line is due
+    std::vector<LogDir> log_dirs_;
+    double log_dirs_at_ = 0;     // when they are next read
     double health_last_ = 0;     // when the last one was made
     long pgpgin_last_ = -1;      // /proc/vmstat pgpgin (KiB read from block devices) then
     unsigned long console_dropped_ = 0;  // --log-console lines the console had no room for (emit)
@@ -299,6 +312,14 @@ void Pid1::mount_jails() {
             k.fd = fd;
             k.file = std::string(kLogDir) + "/" + k.name;
             sinks_.push_back(k);
+        }
+        for (const auto& dir : s.log_dirs) {
+            Sink k;
+            k.name = s.name + "-" + dir.substr(dir.rfind('/') + 1);
+            k.owner = &s;
+            k.file = std::string(kLogDir) + "/" + k.name;
+            sinks_.push_back(k);
+            log_dirs_.push_back({dir, sinks_.size() - 1, {}});
         }
     }
 }
@@ -979,10 +1000,12 @@ void Pid1::drain_service(Running& r) {
             s.fd = r.console;
             drain(s);
             s.fd = -1;
-        } else {
+        } else if (s.fd >= 0) {
             drain(s);
         }
     }
+    for (auto& d : log_dirs_)
+        if (sinks_[d.sink].owner == r.svc) drain_log_dir(d);
 }
 
 // A dead service explains itself: its last lines go to the console and the remote log whatever
@@ -1025,6 +1048,11 @@ void Pid1::drain(Sink& s) {
             s.pending.append(buf, n);
         }
     }
+    log_pending(s);
+}
+
+// The complete lines of s.pending into its log, within its rate.
+void Pid1::log_pending(Sink& s) {
     size_t nl;
     while ((nl = s.pending.find('\n')) != std::string::npos) {
         std::string line = s.pending.substr(0, nl);
@@ -1039,6 +1067,90 @@ void Pid1::drain(Sink& s) {
         log_line(s, line, -1);
     }
     if (s.pending.size() > 65536) s.pending.clear();  // a line without end: drop, stay bounded
+}
+
+// Log files a service keeps in a writable dir of its jail (dated names, rotated by the service:
+// Tomcat's access log and JULI's files) are read by init once a second, their lines go into the
+// service's bounded log like a FIFO's, and a file read to its end that has grown past
+// kLogDirFileCap, or that nothing wrote to for kLogDirIdle, is emptied: the tmpfs holds at most
+// about that per file being written, whatever the load and however long the machine runs.
+// The dir is the service's, so what is in it is not trusted: regular files of that tmpfs only
+// (no symlink is followed, no FIFO or device opened), at most kLogDirFiles files (of the first
+// 16 times as many entries) and kLogDirRead bytes of each per pass.
+constexpr off_t kLogDirFileCap = 256 * 1024;
+constexpr int kLogDirFiles = 64;
+constexpr size_t kLogDirRead = 256 * 1024;
+constexpr time_t kLogDirIdle = 600;  // seconds without a write
+
+void Pid1::drain_log_dirs(double now) {
+    if (log_dirs_.empty() || now < log_dirs_at_) return;
+    log_dirs_at_ = now + 1;
+    for (auto& d : log_dirs_) drain_log_dir(d);
+}
+
+void Pid1::drain_log_dir(LogDir& d) {
+    int dfd = open(d.path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dfd < 0) return;
+    struct stat dst;
+    DIR* dir = fstat(dfd, &dst) == 0 ? fdopendir(dfd) : nullptr;
+    if (!dir) {
+        close(dfd);
+        return;
+    }
+    Sink& sink = sinks_[d.sink];
+    std::vector<std::pair<ino_t, off_t>> read_now;
+    int files = 0, entries = 0;
+    bool whole = true;  // every entry seen (else the offsets of the unseen ones are kept)
+    const time_t wall = time(nullptr);
+    while (struct dirent* e = readdir(dir)) {
+        if (++entries > 16 * kLogDirFiles || files >= kLogDirFiles) {  // a dir stuffed with entries
+            whole = false;
+            break;
+        }
+        if (e->d_name[0] == '.') continue;
+        int fd = openat(dfd, e->d_name, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+        if (fd < 0) continue;
+        struct stat st;
+        if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_dev != dst.st_dev) {
+            close(fd);
+            continue;
+        }
+        off_t off = 0;
+        for (const auto& [ino, at] : d.read)
+            if (ino == st.st_ino) off = at;
+        if (st.st_size < off) off = 0;  // emptied by the service itself
+        if (st.st_size > off) ++files;  // only files with news count toward the pass's limit
+        std::string chunk(std::min<off_t>(st.st_size - off, kLogDirRead), '\0');
+        ssize_t got = chunk.empty() ? 0 : pread(fd, chunk.data(), chunk.size(), off);
+        chunk.resize(got > 0 ? got : 0);
+        // Whole lines only; a partial one waits for its end (unless a pass's worth has none).
+        size_t take = chunk.rfind('\n');
+        take = take == std::string::npos ? (chunk.size() == kLogDirRead ? chunk.size() : 0) : take + 1;
+        for (size_t pos = 0; pos < take;) {
+            size_t nl = chunk.find('\n', pos);
+            if (nl == std::string::npos || nl >= take) nl = take;
+            sink.pending += std::string(e->d_name) + ": " + chunk.substr(pos, nl - pos) + "\n";
+            pos = nl + 1;
+        }
+        off += take;
+        // Read to its end and past the cap, or left alone for kLogDirIdle (yesterday's dated
+        // file): emptied, so the tmpfs holds about one cap per file being written, however long
+        // the machine runs. A line the service appends between the fstat and the truncation is
+        // lost; it writes with O_APPEND, so it carries on at the new end.
+        struct stat now_st;
+        if (off > 0 && (off >= kLogDirFileCap || wall - st.st_mtime > kLogDirIdle) && fstat(fd, &now_st) == 0 &&
+            now_st.st_size == off && ftruncate(fd, 0) == 0)
+            off = 0;
+        read_now.push_back({st.st_ino, off});
+        close(fd);
+        log_pending(sink);
+    }
+    closedir(dir);
+    if (!whole)
+        for (const auto& old : d.read)
+            if (std::none_of(read_now.begin(), read_now.end(), [&](const auto& n) { return n.first == old.first; }))
+                read_now.push_back(old);
+    d.read = std::move(read_now);  // files gone are forgotten
 }
 
 // One line into its source's ring, tail and the console/remote log (severity -1: its own).
@@ -1177,6 +1289,7 @@ void Pid1::log_line(Sink& s, const std::string& line, int severity) {
         if (selftest_ && selftest_pid_ == 0 && all_ready) start_selftest();
         pet_watchdog(now);
         health(now);
+        drain_log_dirs(now);
         struct epoll_event evs[16];
         int n = epoll_wait(epoll_, evs, 16, 200);
         now = monotonic_seconds();

@@ -38,15 +38,23 @@ bool blank(char c) { return c == ' ' || c == '\t' || c == '\f'; }
 
 }  // namespace
 
-std::string add_to_property_list(const std::string& text, const std::string& key, const std::vector<std::string>& items) {
-    const std::string joined = fmt::format("{}", fmt::join(items, ","));
-    size_t insert_at = std::string::npos;
-    bool empty_value = false;
+namespace {
+
+// Where `key`'s value is in a .properties text: from its first character to the end of its
+// logical line (continuations included, its end of line not); npos if the key is absent.
+struct ValueSpan {
+    size_t begin = std::string::npos, end = std::string::npos;
+    bool empty = false;  // "key=" alone, or "key=\" continued onto blank lines only
+};
+
+ValueSpan find_value(const std::string& text, const std::string& key) {
+    ValueSpan span;
     for (size_t pos = 0; pos < text.size();) {
         size_t i = pos;
         while (i < text.size() && blank(text[i])) ++i;
         size_t eol = end_of_physical(text, i);
         const bool comment = i < text.size() && (text[i] == '#' || text[i] == '!');
+        bool found = false;
         if (!comment && i < eol) {
             // The key: up to an unescaped blank, '=' or ':'.
             size_t k = i;
@@ -57,14 +65,15 @@ std::string add_to_property_list(const std::string& text, const std::string& key
                 while (v < eol && blank(text[v])) ++v;
                 if (v < eol && (text[v] == '=' || text[v] == ':')) ++v;
                 while (v < eol && blank(text[v])) ++v;
-                insert_at = v;
-                // "key=" alone, or "key=\" continued onto blank lines only: nothing to separate from.
-                empty_value = v == eol;
-                if (!empty_value && text[v] == '\\' && v + 1 == eol) {
+                span = ValueSpan{};
+                span.begin = v;
+                span.empty = v == eol;
+                if (!span.empty && text[v] == '\\' && v + 1 == eol) {
                     size_t next = past_eol(text, eol), rest = next;
                     while (rest < text.size() && blank(text[rest])) ++rest;
-                    empty_value = rest >= text.size() || text[rest] == '\r' || text[rest] == '\n';
+                    span.empty = rest >= text.size() || text[rest] == '\r' || text[rest] == '\n';
                 }
+                found = true;
             }
         }
         // Skip to the next logical line (comments never continue).
@@ -72,15 +81,33 @@ std::string add_to_property_list(const std::string& text, const std::string& key
             pos = past_eol(text, eol);
             eol = end_of_physical(text, pos);
         }
+        if (found) span.end = eol;  // the last one wins, as in java.util.Properties
         pos = past_eol(text, eol);
         if (pos == eol) break;  // the last line had no end of line
     }
-    if (insert_at == std::string::npos) {
-        std::string out = text;
-        if (!out.empty() && out.back() != '\n') out += '\n';
-        return out + key + "=" + joined + "\n";
-    }
-    return text.substr(0, insert_at) + joined + (empty_value ? "" : ",") + text.substr(insert_at);
+    return span;
+}
+
+std::string with_key(const std::string& text, const std::string& key, const std::string& value) {
+    std::string out = text;
+    if (!out.empty() && out.back() != '\n') out += '\n';
+    return out + key + "=" + value + "\n";
+}
+
+}  // namespace
+
+std::string add_to_property_list(const std::string& text, const std::string& key, const std::vector<std::string>& items) {
+    const std::string joined = fmt::format("{}", fmt::join(items, ","));
+    const ValueSpan v = find_value(text, key);
+    if (v.begin == std::string::npos) return with_key(text, key, joined);
+    return text.substr(0, v.begin) + joined + (v.empty ? "" : ",") + text.substr(v.begin);
+}
+
+std::string set_property(const std::string& text, const std::string& key, const std::vector<std::string>& items) {
+    const std::string joined = fmt::format("{}", fmt::join(items, ","));
+    const ValueSpan v = find_value(text, key);
+    if (v.begin == std::string::npos) return with_key(text, key, joined);
+    return text.substr(0, v.begin) + joined + text.substr(v.end);
 }
 
 JailPlan apply_property_edits(JailPlan plan, const std::vector<recipe::PropertyEdit>& edits,
@@ -95,10 +122,12 @@ JailPlan apply_property_edits(JailPlan plan, const std::vector<recipe::PropertyE
                                           "itself (the trace or jail.include must bring it in; not a path through a symlink)",
                                           e.file, node ? "not a regular file" : "not", plan.service));
         const std::string before = node->kind == JailNode::file ? fs::read_file(node->source) : node->content;
-        node->content = add_to_property_list(before, e.key, e.add);
+        node->content = e.set ? set_property(before, e.key, e.add) : add_to_property_list(before, e.key, e.add);
         node->size = node->content.size();
-        node->why = fmt::format("{}{}romimg added {} to {} (template jail.properties; the host's file is unchanged)",
-                                node->why, node->why.empty() ? "" : "; ", fmt::format("{}", fmt::join(e.add, ",")), e.key);
+        node->why = fmt::format("{}{}romimg {} {} (template jail.properties; the host's file is unchanged)",
+                                node->why, node->why.empty() ? "" : "; ",
+                                e.set ? fmt::format("set {} to", e.key) : fmt::format("added {} to", fmt::join(e.add, ",")),
+                                e.set ? fmt::format("{}", fmt::join(e.add, ",")) : e.key);
         node->kind = JailNode::generated;
     }
     return plan;

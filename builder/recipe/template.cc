@@ -219,9 +219,10 @@ ServiceTemplate parse_template(const std::string& text, const std::filesystem::p
                     Reader wr(*wt, file, "jail.writable");
                     wr.str("path", area.path);
                     wr.str("size", area.size);
+                    wr.boolean("logs", area.logs);
                     wr.reject_unknown();
                 } else {
-                    throw r.error(&e, "jail.writable entries must be paths or { path = ..., size = ... }");
+                    throw r.error(&e, "jail.writable entries must be paths or { path = ..., size = ..., logs = true|false }");
                 }
                 if (area.path.empty() || area.path[0] != '/')
                     throw r.error(&e, "jail.writable paths must be absolute");
@@ -237,9 +238,14 @@ ServiceTemplate parse_template(const std::string& text, const std::filesystem::p
                 pr.str("file", edit.file);
                 pr.str("key", edit.key);
                 pr.strings("add", edit.add);
+                std::vector<std::string> set;
+                pr.strings("set", set);
                 pr.reject_unknown();
+                if (!edit.add.empty() && !set.empty())
+                    throw r.error(&e, "jail.properties entries take add or set, not both");
+                if (!set.empty()) edit.add = set, edit.set = true;
                 if (edit.file.empty() || edit.key.empty() || edit.add.empty())
-                    throw r.error(&e, "jail.properties entries need file, key and add");
+                    throw r.error(&e, "jail.properties entries need file, key, and add or set");
                 t.properties.push_back(edit);
             }
         }

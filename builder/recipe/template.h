@@ -14,14 +14,21 @@ namespace romimg::recipe {
 struct WritableArea {
     std::string path;
     std::string size = "16m";
+    // A dir of log files the service names itself (dated, rotated: no FIFO can stand in for
+    // them): init drains each file into the service's bounded log and empties it once it has
+    // grown past 256 KiB or gone 10 minutes without a write, so the tmpfs does not fill under load
+    // or over time (docs/limits.md).
+    bool logs = false;
 };
 
 // [[jail.properties]]: items added in front of a comma-separated list in a Java .properties
-// file of the jail (the copy: the host's file is not changed), e.g. Tomcat's jarsToSkip.
+// file of the jail (the copy: the host's file is not changed), e.g. Tomcat's jarsToSkip; or the
+// list replaced (`set`), e.g. JULI's handlers without its file handlers.
 struct PropertyEdit {
     std::string file;               // absolute, the file itself (not a path through a symlink)
     std::string key;                // "tomcat.util.scan.StandardJarScanFilter.jarsToSkip"
     std::vector<std::string> add;   // "tomcat10-*.jar"
+    bool set = false;               // `set = [...]`: `add` holds the key's whole new value
 };
 
 // [java]: the Java runtime of a Java service's jail (builder/java/runtime.h).

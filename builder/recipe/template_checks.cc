@@ -186,7 +186,7 @@ void check_jail(const Checker& c) {
         c.require(at + ".file", e.file, absolute_problem(e.file), "give the .properties file's absolute, normalized path");
         c.require(at + ".key", e.key, property_key_problem(e.key), "write a key like tomcat.util.scan.StandardJarScanFilter.jarsToSkip");
         for (size_t j = 0; j < e.add.size(); ++j)
-            c.require(fmt::format("{}.add[{}]", at, j), e.add[j], property_item_problem(e.add[j]),
+            c.require(fmt::format("{}.{}[{}]", at, e.set ? "set" : "add", j), e.add[j], property_item_problem(e.add[j]),
                       "write one list item like tomcat10-*.jar");
     }
 }

@@ -54,6 +54,8 @@ appliance::Service service_entry(const recipe::ServiceTemplate& t, const jail::J
         s.mounts.push_back({m.type, target, m.type == "tmpfs" ? m.options : ""});
     }
     for (const auto& l : t.logs) s.logs.push_back(prefix + l);
+    for (const auto& w : t.writable)
+        if (w.logs) s.log_dirs.push_back(prefix + w.path);
     s.devices = plan.devices;
     if (s.exec_lock) s.start_execs = plan.start_execs;
     // A jlink'd runtime's CDS archive: the JVM silently runs without one it rejects.

@@ -328,6 +328,14 @@ int main(int argc, char** argv) {
         // the console because the image was built with --log-console).
         auto logged = m.wait_for_line(std::regex(R"(\[apache-access\.log\] .*"GET /icons/small/back\.png)"), 30s, false);
         check(logged.has_value(), "apache's access log lines reached init's log drain");
+        // Tomcat's access log has a dated name in a writable dir of its jail (logs = true): init
+        // reads it there, and JULI writes to the console only.
+        if (tomcat_too) {
+            auto tlogged = m.wait_for_line(std::regex(R"(\[tomcat-tomcat10\] localhost_access_log\.[0-9-]+\.txt: .*"GET /examples/jsp/dates/date\.jsp)"), 30s, false);
+            check(tlogged.has_value(), "tomcat's dated access log lines reached init's log drain");
+            check(m.console().find("[tomcat-tomcat10] catalina.") == std::string::npos,
+                  "JULI's messages are not also in a dated file of the jail (the console has them once)");
+        }
 
         size_t from = m.events().size();
         if (end == "poweroff") {

@@ -66,7 +66,8 @@ TEST_CASE("java memory options: the JVM sized from its service's memory limit") 
     CHECK(java_memory_options("40%", 100ULL << 20) == "-XX:MaxRAM=104857600 -Xmx40m -XX:CICompilerCount=1");
     CHECK(java_memory_options("25%", 78ULL << 20) == "-XX:MaxRAM=81788928 -Xmx19m -XX:CICompilerCount=1");
     CHECK(java_memory_options("5%", 64ULL << 20) == "-XX:MaxRAM=67108864 -Xmx8m -XX:CICompilerCount=1");  // the JVM's floor
-    CHECK(java_memory_options("30%", 1000ULL << 20) == "-XX:MaxRAM=1048576000 -Xmx300m");  // not small: JIT threads as the JVM likes
+    // Not small: JIT threads as the JVM likes, the whole heap taken at start.
+    CHECK(java_memory_options("30%", 1000ULL << 20) == "-XX:MaxRAM=1048576000 -Xmx300m -Xms300m -XX:+AlwaysPreTouch");
     for (const char* bad : {"", "40", "%", "040%", "4x%", "100%0"}) CHECK(java_memory_options(bad, 1ULL << 30).empty());
     Conf c;
     std::string err;
@@ -213,6 +214,21 @@ TEST_CASE("appliance.conf: expect_map names files the service must map once read
     for (const char* bad : {"expect_map lib/x.jsa", "expect_map /a\\sb", "expect_map", "expect_map /a /b"}) {
         CHECK_FALSE(parse_conf(head + bad + "\nend\n", back, err));
         CHECK(err == "line 4: expect_map takes one absolute path without blanks");
+    }
+}
+
+TEST_CASE("appliance.conf: a log_dir is one of the service's own tmpfs mounts") {
+    Conf back;
+    std::string err;
+    const std::string head = "service a\nroot /jail/a\nargv /a\nmount tmpfs /jail/a/var/log/a nosuid,size=16m\n"
+                             "mount proc /jail/a/proc \"\"\n";
+    REQUIRE(parse_conf(head + "log_dir /jail/a/var/log/a\nend\n", back, err));
+    CHECK(back.services.at(0).log_dirs == std::vector<std::string>{"/jail/a/var/log/a"});
+    CHECK(format_conf(back).find("log_dir /jail/a/var/log/a\n") != std::string::npos);
+    // Init reads and empties files there: never a dir that is not the service's tmpfs.
+    for (const char* bad : {"log_dir /jail/a/proc", "log_dir /jail/a/var/log", "log_dir /var/log/romimg", "log_dir"}) {
+        CHECK_FALSE(parse_conf(head + bad + "\nend\n", back, err));
+        CHECK(err.find("log_dir takes one of the service's tmpfs mount targets") != std::string::npos);
     }
 }
 

@@ -10,6 +10,7 @@
 #include "recipe/template.h"
 
 using romimg::jail::add_to_property_list;
+using romimg::jail::set_property;
 
 namespace {
 const std::string kKey = "tomcat.util.scan.StandardJarScanFilter.jarsToSkip";
@@ -45,6 +46,18 @@ TEST_CASE("properties: the last definition counts, a missing key is appended") {
     CHECK(add_to_property_list("a=1\na=2\n", "a", {"z"}) == "a=1\na=z,2\n");
     CHECK(add_to_property_list("b=1", "a", {"z"}) == "b=1\na=z\n");
     CHECK(add_to_property_list("", "a", {"z"}) == "a=z\n");
+}
+
+TEST_CASE("properties: set replaces the whole value, continuations included") {
+    // JULI's handlers without its file handlers: only the console, which init drains.
+    const std::string in = "handlers = 1catalina.org.apache.juli.AsyncFileHandler, \\\n    java.util.logging.ConsoleHandler\nx=1\n";
+    CHECK(set_property(in, "handlers", {"java.util.logging.ConsoleHandler"}) ==
+          "handlers = java.util.logging.ConsoleHandler\nx=1\n");
+    CHECK(set_property("a=1\nb=2\na=3\n", "a", {"z"}) == "a=1\nb=2\na=z\n");  // the last definition
+    CHECK(set_property("a=\n", "a", {"z", "w"}) == "a=z,w\n");
+    CHECK(set_property("a=x\r\nb=y\r\n", "a", {"z"}) == "a=z\r\nb=y\r\n");
+    CHECK(set_property("b=1", "a", {"z"}) == "b=1\na=z\n");  // missing: appended
+    CHECK(set_property("#a=1\n", "a", {"z"}) == "#a=1\na=z\n");
 }
 
 TEST_CASE("properties: the jail gets an edited copy, the host file is unchanged") {

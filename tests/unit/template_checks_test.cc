@@ -92,7 +92,7 @@ TEST_CASE("a hostile template is refused with file:line, the key and the value")
                         "add = [\"java.util.logging.ConsoleHandler\"]\n"));
     CHECK_THROWS_WITH(parse(props + "add = [\"x.jar,evil.jar\"]\n"), Catch::Contains("jail.properties[0].add[0] 'x.jar,evil.jar'"));
     CHECK_THROWS_WITH(parse(props + "add = [\"a b\"]\n"), Catch::Contains("is not one plain list item"));
-    CHECK_THROWS_WITH(parse(props + "add = []\n"), Catch::Contains("jail.properties entries need file, key and add"));
+    CHECK_THROWS_WITH(parse(props + "add = []\n"), Catch::Contains("jail.properties entries need file, key, and add or set"));
     CHECK_THROWS_WITH(parse("[[jail.properties]]\nfile = \"c.properties\"\nkey = \"a\"\nadd = [\"x\"]\n"),
                       Catch::Contains("jail.properties[0].file 'c.properties'"));
     CHECK_THROWS_WITH(parse("[[jail.properties]]\nfile = \"/c.properties\"\nkey = \"a=b\"\nadd = [\"x\"]\n"),

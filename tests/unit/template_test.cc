@@ -102,6 +102,27 @@ TEST_CASE("template errors name file and line") {
                       Catch::Contains("/t/w.toml:4: jail.writable paths must be absolute"));
 }
 
+TEST_CASE("parse_template: a writable dir of logs, and a properties list set whole") {
+    auto t = parse_template(R"(
+[service]
+command = ["/x"]
+[jail]
+writable = [{ path = "/var/log/x", size = "8m", logs = true }, "/tmp"]
+[[jail.properties]]
+file = "/etc/x/logging.properties"
+key = "handlers"
+set = ["java.util.logging.ConsoleHandler"]
+)", "/t/l.toml");
+    REQUIRE(t.writable.size() == 2);
+    CHECK(t.writable[0].logs);
+    CHECK_FALSE(t.writable[1].logs);
+    REQUIRE(t.properties.size() == 1);
+    CHECK(t.properties[0].set);
+    CHECK(t.properties[0].add == std::vector<std::string>{"java.util.logging.ConsoleHandler"});
+    CHECK_THROWS_WITH(parse_template("[service]\ncommand=[\"/x\"]\n[[jail.properties]]\nfile=\"/a\"\nkey=\"k\"\nadd=[\"x\"]\nset=[\"y\"]\n", "/t/b.toml"),
+                      Catch::Contains("add or set, not both"));
+}
+
 TEST_CASE("the shipped templates parse") {
     for (const auto& [name, desc] : list_templates()) {
         INFO(name);
