@@ -92,6 +92,12 @@ TEST_CASE("a hostile template is refused with file:line, the key and the value")
                         "add = [\"java.util.logging.ConsoleHandler\"]\n"));
     CHECK_THROWS_WITH(parse(props + "add = [\"x.jar,evil.jar\"]\n"), Catch::Contains("jail.properties[0].add[0] 'x.jar,evil.jar'"));
     CHECK_THROWS_WITH(parse(props + "add = [\"a b\"]\n"), Catch::Contains("is not one plain list item"));
+    // set: the same items, named as set (a newline or '=' would write another key into the file).
+    CHECK_NOTHROW(parse(props + "set = [\"java.util.logging.ConsoleHandler\"]\n"));
+    CHECK_THROWS_WITH(parse(props + "set = [\"x\\nevil.key=1\"]\n"), Catch::Contains("jail.properties[0].set[0]"));
+    CHECK_THROWS_WITH(parse(props + "set = [\"a=b\"]\n"), Catch::Contains("jail.properties[0].set[0] 'a=b'"));
+    // logs = true takes a boolean only.
+    CHECK_THROWS_WITH(parse("[jail]\nwritable = [{ path = \"/var/log/t\", logs = \"yes\" }]\n"), Catch::Contains("logs"));
     CHECK_THROWS_WITH(parse(props + "add = []\n"), Catch::Contains("jail.properties entries need file, key, and add or set"));
     CHECK_THROWS_WITH(parse("[[jail.properties]]\nfile = \"c.properties\"\nkey = \"a\"\nadd = [\"x\"]\n"),
                       Catch::Contains("jail.properties[0].file 'c.properties'"));
