@@ -82,7 +82,7 @@ int trace_main(const GlobalOptions&, const std::vector<std::string>& args) {
     {
         auto stage = log::stage("trace " + req.name);
         result = trace::run_trace(req);
-        if (std::string failed = trace::probe_failures(result, req.log); !failed.empty()) throw Error(failed);
+        if (std::string failed = trace::probe_failures(result, req); !failed.empty()) throw Error(failed);
         stage.detail(fmt::format("{} paths, {} execs", result.files.size(), result.execs.size()));
     }
     for (const auto& n : trace::baseline_syscalls()) result.syscalls_baseline.insert(n);

@@ -33,26 +33,6 @@ std::vector<std::string> library_path(const recipe::ServiceTemplate& t) {
     return it == t.environment.end() ? std::vector<std::string>{} : split(it->second, ':', true);
 }
 
-// Paths the verify run looked for and did not find, those the host has first: they are what
-// the jail lacks.
-std::string missing_report(const trace::TraceResult& r) {
-    std::vector<std::string> on_host, elsewhere;
-    for (const auto& [path, f] : r.files) {
-        if (f.type != trace::FileType::missing || path.rfind("/proc/", 0) == 0) continue;
-        struct stat st;
-        (lstat(path.c_str(), &st) == 0 ? on_host : elsewhere).push_back(path);
-    }
-    std::string out;
-    if (!on_host.empty()) {
-        out += fmt::format("  looked up in the jail but only present on the host ({}):\n", on_host.size());
-        for (size_t i = 0; i < on_host.size() && i < 25; ++i) out += "    " + on_host[i] + "\n";
-        if (on_host.size() > 25) out += fmt::format("    ... {} more\n", on_host.size() - 25);
-        out += "  (add them with an include glob in the template, or re-run the trace with a probe that uses them)\n";
-    }
-    out += fmt::format("  other failed lookups (missing on the host too): {}\n", elsewhere.size());
-    return out;
-}
-
 }  // namespace
 
 seccomp::Mode seccomp_mode_of(const recipe::ServiceTemplate& t, const std::optional<seccomp::Mode>& override_mode) {
@@ -67,7 +47,7 @@ trace::TraceResult trace_service(const recipe::ServiceTemplate& t, const std::fi
     req.service.content_binds = content_binds;
     auto stage = log::stage("trace " + t.name);
     trace::TraceResult traced = trace::run_trace(req);
-    if (std::string failed = trace::probe_failures(traced, req.log); !failed.empty()) throw Error(failed);
+    if (std::string failed = trace::probe_failures(traced, req); !failed.empty()) throw Error(failed);
     stage.detail(fmt::format("{} paths, {} probes", traced.files.size(), traced.probes.size()));
     return traced;
 }
@@ -161,6 +141,12 @@ trace::TraceRequest jail_run_request(const recipe::ServiceTemplate& t, const Jai
     vreq.service.confinement = rootfs::service_entry(t, jail.plan, t.exec_lock, "/");
     vreq.service.writable.clear();
     vreq.service.logs.clear();
+    // Its writable dirs are the tmpfs mounts of its confinement; what it looks for and does not
+    // find is the jail's lack.
+    vreq.diagnosis.in_jail = true;
+    vreq.diagnosis.writable.clear();
+    for (const auto& m : vreq.service.confinement->mounts)
+        if (m.type == "tmpfs") vreq.diagnosis.writable.push_back(m.target);
     vreq.service.proc = t.proc;
     // The filter is loaded by this program before it execs the service, so it must allow this
     // program's own arch: an i386 filter kills the amd64 execve. (The appliance's init is built
@@ -203,7 +189,7 @@ void run_linked(const recipe::ServiceTemplate& t, JailBuild& jail, const std::fi
     } catch (const Error& e) {
         throw Error(fmt::format("{} does not run on its jlink'd runtime ({}):\n{}", t.name, fmt::join(names, " "), e.what()));
     }
-    if (std::string failed = trace::probe_failures(r, req.log); !failed.empty())
+    if (std::string failed = trace::probe_failures(r, req); !failed.empty())
         throw Error(fmt::format("{} does not work on its jlink'd runtime (modules: {}):\n{}\n  If its output names a "
                                 "class of the JDK it could not find (NoClassDefFoundError, ClassNotFoundException), add "
                                 "that class's module to java.modules in {}; or set java.runtime = \"distribution\"",
@@ -243,8 +229,8 @@ void verify_jail(const recipe::ServiceTemplate& t, const JailBuild& jail, const 
     } catch (const Error& e) {
         throw Error(fmt::format("{} does not run from its jail {}:\n{}", t.name, dir.string(), e.what()));
     }
-    if (std::string failed = trace::probe_failures(vr, vreq.log); !failed.empty())
-        throw Error(fmt::format("{} does not work from its jail {}:\n{}\n{}", t.name, dir.string(), failed, missing_report(vr)));
+    if (std::string failed = trace::probe_failures(vr, vreq); !failed.empty())
+        throw Error(fmt::format("{} does not work from its jail {}:\n{}", t.name, dir.string(), failed));
     int ok = 0;
     for (const auto& pr : vr.probes) ok += pr.ok;
     stage.detail(fmt::format("{}/{} probes passed ({} trace, {} verify)", ok, vr.probes.size(), t.trace_probes.size(),

@@ -9,6 +9,7 @@
 
 #include "common/command.h"
 #include "common/error.h"
+#include "common/fs.h"
 #include "common/names.h"
 #include "common/sys.h"
 #include "recipe/template_checks.h"
@@ -83,6 +84,11 @@ TraceRequest build_request(const recipe::ServiceTemplate* t, const RequestSettin
         if (ready_timeout < 0) ready_timeout = t->ready_timeout;
         if (probes.empty()) probes = t->trace_probes;
         for (const auto& w : t->writable) req.service.writable.push_back({w.path, w.size});
+        req.diagnosis.template_file = t->file;
+        try {
+            req.diagnosis.template_text = fs::read_file(t->file);
+        } catch (const Error&) {  // the fix then names the table, not the line
+        }
         req.service.logs = t->logs;
         if (stop_signal.empty()) stop_signal = t->stop_signal;
         if (stop_timeout < 0) stop_timeout = t->stop_timeout;
@@ -131,6 +137,8 @@ TraceRequest build_request(const recipe::ServiceTemplate* t, const RequestSettin
     if (!user.empty()) req.service.creds = lookup_user(user, group);
     req.work = std::filesystem::absolute(work);
     req.log = req.work / "logs" / fmt::format("trace-{}.log", req.name);
+    for (const auto& w : req.service.writable) req.diagnosis.writable.push_back(w.path);
+    req.diagnosis.work = req.work.string();
 
     return req;
 }

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -109,26 +110,43 @@ void in_netns(int netns_fd, F&& fn) {
     if (err) std::rethrow_exception(err);
 }
 
+// What the run saw that explains a failure, from the host's view of the paths it looked for.
+std::string diagnosis_of(const TraceResult& r, const TraceRequest& req) {
+    DiagnosisContext ctx = req.diagnosis;
+    if (ctx.work.empty()) ctx.work = req.work.string();
+    return diagnose(r, ctx, [](const std::string& path) {
+        struct stat st;
+        return lstat(path.c_str(), &st) == 0;
+    });
+}
+
 Error exited_early(const TraceRequest& req, const nlohmann::json& j) {
     int st = j.value("main_status", 1000);
     std::string how = st >= 0 && st < 1000 ? fmt::format("exited with status {}", st)
                       : st < 0             ? fmt::format("was killed by signal {}", sys::signal_name(-st))
                                            : "exited";
     std::string tail = tail_lines(req.log, 15);
-    return Error(fmt::format("{} {} before it was ready\n{}  full output: {}", req.name, how,
+    std::string why;
+    try {
+        why = diagnosis_of(trace_result_from_json(j), req);
+    } catch (const Error&) {  // a result we cannot read explains nothing; the exit still stands
+    }
+    return Error(fmt::format("{} {} before it was ready\n{}  full output: {}{}", req.name, how,
                              tail.empty() ? "  (it printed nothing)\n" : "  last lines of its output:\n" + tail,
-                             req.log.string()));
+                             req.log.string(), why.empty() ? "" : "\n" + why.substr(0, why.size() - 1)));
 }
 
 }  // namespace
 
-std::string probe_failures(const TraceResult& r, const std::filesystem::path& log) {
+std::string probe_failures(const TraceResult& r, const TraceRequest& req) {
     std::string out;
     for (const auto& p : r.probes)
         if (!p.ok)
             out += fmt::format("probe failed: {}\n  {}\n", p.request,
                                p.detail.empty() ? fmt::format("got {}", p.status) : p.detail);
-    if (!out.empty()) out += fmt::format("  the service's output: {}", log.string());
+    if (out.empty()) return out;
+    out += fmt::format("  the service's output: {}", req.log.string());
+    if (std::string why = diagnosis_of(r, req); !why.empty()) out += "\n" + why.substr(0, why.size() - 1);
     return out;
 }
 

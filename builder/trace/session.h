@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "trace/diagnosis.h"
 #include "trace/probe.h"
 #include "trace/sandbox.h"
 #include "trace/trace_result.h"
@@ -27,6 +28,8 @@ struct TraceRequest {
 
     std::filesystem::path work;      // scratch lives under here
     std::filesystem::path log;       // the service's stdout and stderr
+    // What a failure's message says about the refused writes and missing files it saw.
+    DiagnosisContext diagnosis;
 };
 
 // Throws Error for every way the run can fail (not root, service exits before ready, ready
@@ -34,7 +37,8 @@ struct TraceRequest {
 // probe is the caller's to judge (probe_failures).
 TraceResult run_trace(const TraceRequest& req);
 
-// "" if every probe passed; otherwise which requests failed and what came back.
-std::string probe_failures(const TraceResult& r, const std::filesystem::path& log);
+// "" if every probe passed; otherwise which requests failed and what came back, and what the
+// run saw that explains it (diagnose()).
+std::string probe_failures(const TraceResult& r, const TraceRequest& req);
 
 }  // namespace romimg::trace

@@ -27,6 +27,19 @@ expect unknown-service 1 "romimg: error: unknown service 'nosuch'.*templates ava
 expect command-not-found 1 "romimg: error: command not found: no-such-program" -- "$romimg" trace "${T[@]}" -- no-such-program
 expect exits-before-ready 1 "romimg: error: sh exited with status 3 before it was ready.*tail-of-stderr" -- \
   "$romimg" trace "${T[@]}" --ready tcp:9 -- /bin/sh -c 'echo tail-of-stderr >&2; exit 3'
+# A write refused at trace time (issue 18): the error names the path and the option or template
+# line that gives the service a writable dir there.
+expect refused-write 1 "romimg: error: sh exited with status 3 before it was ready.*it was refused a write outside its writable dirs:.*/run/romimg-bad-input.pid \(EACCES\).*fix: romimg trace --writable /run " -- \
+  "$romimg" trace "${T[@]}" --user nobody --ready tcp:9 -- /bin/sh -c 'echo $$ > /run/romimg-bad-input.pid || exit 3'
+[ ! -e /run/romimg-bad-input.pid ] || { echo "FAIL refused-write: the host's /run was written"; fail=1; }
+printf '[service]\ncommand = ["/bin/sh", "-c", "echo $$ > /run/romimg-bad-input.pid || exit 3"]\nuser = "nobody"\n[ready]\ncheck = "tcp:9"\n[jail]\nwritable = [{ path = "/tmp", size = "1m" }]\n' > "$tmp/pidfile.toml"
+expect refused-write-template 1 "it was refused a write.*fix: in $tmp/pidfile.toml line 7, \[jail\] writable, add \{ path = \"/run\", size = \"1m\" \}" -- \
+  "$romimg" trace "${T[@]}" "$tmp/pidfile.toml"
+# ... and in its jail (romimg jail --verify: the jail's root is read-only, /var/lib not in it).
+printf '[service]\ncommand = ["/bin/busybox", "sh", "-c", "echo x > /var/lib/romimg-bad-input.state || exit 4; exec /bin/busybox httpd -f -p 8099 -h /etc"]\n[ready]\ncheck = "tcp:8099"\n[trace]\nprobes = ["GET /hostname 200"]\n[jail]\ninclude = ["/etc/hostname"]\nwritable = [{ path = "/tmp", size = "1m" }]\n' > "$tmp/state.toml"
+expect refused-write-jail 1 "romimg: error: state does not run from its jail.*exited with status 4 before it was ready.*/var/lib/romimg-bad-input.state \(ENOENT: its dir is not in the jail\).*fix: in $tmp/state.toml line 9, \[jail\] writable, add \{ path = \"/var/lib\", size = \"1m\" \}" -- \
+  "$romimg" jail "$tmp/state.toml" --out "$tmp/state-jail" --work "$tmp/work" --verify
+[ ! -e /var/lib/romimg-bad-input.state ] || { echo "FAIL refused-write-jail: the host's /var/lib was written"; fail=1; }
 expect ready-timeout 1 "romimg: error: sleep was not ready within 2 s \(port 9 never answered\)" -- \
   "$romimg" trace "${T[@]}" --ready tcp:9 --ready-timeout 2 -- /bin/sleep 60
 cat > "$tmp/bad.toml" <<'TOML'
