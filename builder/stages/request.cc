@@ -124,15 +124,25 @@ void check_services(const BuildOptions& opt) {
     }
 }
 
-// Each service's template, loaded and checked; two names for one service are refused.
+// Each service's template, loaded and checked; two names for one service, and two services on
+// one port (the second could never bind it on the appliance), are refused.
 std::vector<recipe::ServiceTemplate> load_templates(const BuildOptions& opt) {
     std::vector<recipe::ServiceTemplate> templates;
     for (const auto& s : opt.services) {
         templates.push_back(recipe::load_template(s));
-        for (size_t k = 0; k + 1 < templates.size(); ++k)
-            if (templates[k].name == templates.back().name)
+        const recipe::ServiceTemplate& t = templates.back();
+        for (size_t k = 0; k + 1 < templates.size(); ++k) {
+            if (templates[k].name == t.name)
                 throw UsageError(fmt::format("{} and {} are both the service {}: name each service once", opt.services[k], s,
-                                             templates.back().name));
+                                             t.name));
+            for (int port : t.ports)
+                if (std::find(templates[k].ports.begin(), templates[k].ports.end(), port) != templates[k].ports.end())
+                    throw UsageError(fmt::format(
+                        "{} and {} both listen on port {} (service.ports in {} and {}): build them into separate "
+                        "images, or give one a template of its own (a copy on the template path) with another port "
+                        "and a site configuration that listens there",
+                        templates[k].name, t.name, port, templates[k].file.string(), t.file.string()));
+        }
     }
     return templates;
 }

@@ -91,6 +91,9 @@ expect content-missing 2 "romimg: error: --content apache:/var/www/html=.*does n
   "${B[@]}" --content "apache:/var/www/html=$tmp/nowhere"
 expect content-not-archive 2 "romimg: error: --content apache:/var/www/html=.*is not an archive romimg can read" -- \
   "${B[@]}" --content "apache:/var/www/html=$tmp/notes.tar.gz"
+# Two services on one port (issue 18): the second could never bind it on the appliance.
+expect same-port 2 "romimg: error: lighttpd and nginx both listen on port 80 \(service.ports in .*lighttpd.toml and .*nginx.toml\): build them into separate images" -- \
+  "$romimg" build lighttpd nginx --fast -o "$tmp/out.iso" --work "$tmp/work"
 [ -e "$tmp/out.iso" ] && { echo "FAIL: bad --content wrote an ISO"; fail=1; }
 [ -n "$(ls -A "$tmp/work/content" 2>/dev/null)" ] && { echo "FAIL: bad --content left a staging tree"; fail=1; }
 
