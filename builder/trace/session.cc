@@ -190,6 +190,9 @@ TraceResult run_trace(const TraceRequest& req) {
     std::vector<ProbeResult> probes;
     std::optional<nlohmann::json> early;  // a result that arrived before we asked for it
     std::string child_error;
+    // Not ready in time: the service is stopped and its result read first, so the error can say
+    // what the run saw (a refused write is the usual reason a service never listens).
+    std::string not_ready;
 
     auto poll_channel = [&] {
         while (chan.ready()) {
@@ -215,14 +218,15 @@ TraceResult run_trace(const TraceRequest& req) {
                     if (check_ready_once(req.ready)) break;
                     if (Clock::now() > deadline) {
                         std::string tail = tail_lines(req.log, 10);
-                        throw Error(fmt::format("{} was not ready within {} s ({} never answered)\n{}  "
+                        not_ready = fmt::format("{} was not ready within {} s ({} never answered)\n{}  "
                                                 "full output: {}\n  ({})",
                                                 req.name, req.ready_timeout_s,
                                                 req.ready.kind == ReadyCheck::tcp
                                                     ? fmt::format("port {}", req.ready.port)
                                                     : req.ready.url,
                                                 tail.empty() ? "" : "  last lines of its output:\n" + tail,
-                                                req.log.string(), req.ready_timeout_hint));
+                                                req.log.string(), req.ready_timeout_hint);
+                        return;
                     }
                     usleep(20000);
                 }
@@ -252,6 +256,7 @@ TraceResult run_trace(const TraceRequest& req) {
                                               : Clock::time_point::max();
         for (;;) {
             if (!chan.next(type, payload, deadline)) {
+                if (!not_ready.empty()) throw Error(not_ready);
                 if (stop_sent) throw Error(fmt::format("{} did not stop; it was killed", req.name));
                 log::info("{} still running after {} s: stopping it", req.name, req.timeout_s);
                 kill(sup, SIGUSR1);
@@ -268,6 +273,10 @@ TraceResult run_trace(const TraceRequest& req) {
     if (!child_error.empty()) throw Error(child_error);
 
     TraceResult result = trace_result_from_json(j);
+    if (!not_ready.empty()) {
+        std::string why = diagnosis_of(result, req);
+        throw Error(not_ready + (why.empty() ? "" : "\n" + why.substr(0, why.size() - 1)));
+    }
     result.command = req.service.argv;
     // The service's stdout and stderr are romimg's log under the work dir: not the service's files.
     std::string work = req.work.string();

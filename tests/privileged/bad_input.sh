@@ -31,6 +31,8 @@ expect exits-before-ready 1 "romimg: error: sh exited with status 3 before it wa
 # line that gives the service a writable dir there.
 expect refused-write 1 "romimg: error: sh exited with status 3 before it was ready.*it was refused a write outside its writable dirs:.*/run/romimg-bad-input.pid \(EACCES\).*fix: romimg trace --writable /run " -- \
   "$romimg" trace "${T[@]}" --user nobody --ready tcp:9 -- /bin/sh -c 'echo $$ > /run/romimg-bad-input.pid || exit 3'
+expect refused-write-not-ready 1 "romimg: error: sh was not ready within 2 s \(port 9 never answered\).*it was refused a write outside its writable dirs:.*/run/romimg-bad-input.pid \(EACCES\)" -- \
+  "$romimg" trace "${T[@]}" --user nobody --ready tcp:9 --ready-timeout 2 -- /bin/sh -c 'echo $$ > /run/romimg-bad-input.pid || exec sleep 60'
 [ ! -e /run/romimg-bad-input.pid ] || { echo "FAIL refused-write: the host's /run was written"; fail=1; }
 printf '[service]\ncommand = ["/bin/sh", "-c", "echo $$ > /run/romimg-bad-input.pid || exit 3"]\nuser = "nobody"\n[ready]\ncheck = "tcp:9"\n[jail]\nwritable = [{ path = "/tmp", size = "1m" }]\n' > "$tmp/pidfile.toml"
 expect refused-write-template 1 "it was refused a write.*fix: in $tmp/pidfile.toml line 7, \[jail\] writable, add \{ path = \"/run\", size = \"1m\" \}" -- \
