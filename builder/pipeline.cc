@@ -42,8 +42,10 @@ BuildResult build_appliance(const BuildOptions& opt) {
     // 5. The hybrid ISO.
     BuildResult result;
     iso_stage(opt, r, base, contents, verified, kernel, initrd, epoch, result);
-    for (const auto& t : r.templates)
+    for (const auto& t : r.templates) {
         for (int p : t.ports) result.ports.push_back(fmt::format("{}:{}", t.name, p));
+        if (!t.data.paths.empty()) result.data.push_back(t.name);
+    }
     for (const auto& [name, path] : base.manifests) result.manifests.push_back(path);
     result.base_cached = base.cached;
     result.root_sha256 = base.root_sha256;

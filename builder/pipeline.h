@@ -76,6 +76,7 @@ struct BuildResult {
     uint64_t bytes = 0;
     std::vector<std::string> manifests;
     std::vector<std::string> ports;  // "apache:80"
+    std::vector<std::string> data;   // services with [data] paths: the image wants a data disk
     bool base_cached = false;        // jails and root.sqfs came from the base cache
     bool iso_unchanged = false;      // every input was the same: the existing ISO was kept
     std::string root_sha256;

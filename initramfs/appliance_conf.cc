@@ -10,6 +10,8 @@ namespace romimg::appliance {
 
 namespace {
 
+bool normal_path(const std::string& p);  // below, with the policy
+
 // Words are separated by single spaces; a word's own spaces, backslashes and newlines are
 // escaped, so argv and environment values survive any content.
 std::string esc(const std::string& w) {
@@ -112,6 +114,8 @@ std::string format_conf(const Conf& c) {
         for (const auto& l : s.layers) o += "layer " + esc(l.image) + " " + esc(l.target) + "\n";
         for (const auto& l : s.logs) o += "log " + esc(l) + "\n";
         for (const auto& l : s.log_dirs) o += "log_dir " + esc(l) + "\n";
+        for (const auto& d : s.data) o += "data " + esc(d) + "\n";
+        if (!s.data.empty()) o += "data_missing " + esc(s.data_missing) + " " + esc(s.data_size) + "\n";
         for (const auto& d : s.devices) o += "device " + esc(d) + "\n";
         for (const auto& e : s.start_execs) o += "start_exec " + esc(e) + "\n";
         if (s.seccomp != "off") o += "seccomp " + esc(s.seccomp) + " " + esc(s.seccomp_filter) + "\n";
@@ -332,6 +336,20 @@ bool parse_conf(const std::string& text, Conf& out, std::string& error) {
             if (!mounted) return fail("log_dir takes one of the service's tmpfs mount targets (after its mount line)");
             s.log_dirs.push_back(w[1]);
         }
+        else if (k == "data") {
+            // A dir of its own jail, named plainly: init creates it on the data disk and binds it.
+            if (w.size() != 2 || s.root.empty() || !normal_path(w[1]) || w[1].rfind(s.root + "/", 0) != 0 ||
+                w[1].find_first_of(" \t\n") != std::string::npos)
+                return fail("data takes an absolute, normalized path inside the service's root (after its root line)");
+            s.data.push_back(w[1]);
+        } else if (k == "data_missing") {
+            unsigned long long bytes = 0;
+            if (w.size() != 3 || (w[1] != "refuse" && w[1] != "tmpfs") || w[2].back() == '%' ||
+                !memory_limit_bytes(w[2], 0, bytes))
+                return fail("data_missing takes refuse|tmpfs SIZE");
+            s.data_missing = w[1];
+            s.data_size = w[2];
+        }
         else if (k == "device") {
             // Only allow-listed nodes: init binds them from its own /dev (never a disk or memory).
             if (w.size() != 2 || !find_device(w[1])) return fail("device takes one of the allowed device paths");
@@ -407,6 +425,11 @@ bool romlock_policy(const Conf& c, std::vector<std::string>& out, std::string& e
             // Flags the kernel must see on each mount: writable areas nosuid,nodev,noexec.
             if (!add({"mount", m.type, m.target, m.type == "proc" ? "nosuid,nodev,noexec,ro" : "nosuid,nodev,noexec"}, 2))
                 return false;
+        }
+        // Data dirs: bound from the ext4 data disk (or a tmpfs in its place), nosuid,nodev,noexec.
+        for (const auto& d : s.data) {
+            if (!add({"mount", "ext4", d, "nosuid,nodev,noexec"}, 2)) return false;
+            if (s.data_missing == "tmpfs" && !add({"mount", "tmpfs", d, "nosuid,nodev,noexec"}, 2)) return false;
         }
         // Content: read-only squashfs, and nosuid,nodev,noexec all the same (it is data).
         for (const auto& l : s.layers)

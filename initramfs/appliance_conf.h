@@ -66,6 +66,13 @@ struct Service {
     // Writable dirs (tmpfs mounts above) of log files the service names itself (dated, rotated):
     // init drains every file in them and empties the ones that grew past kLogDirFileCap.
     std::vector<std::string> log_dirs;
+    // Its persistent dirs (template [data] paths, absolute in the appliance's root): init binds
+    // each from the data disk (docs/data-disk.md), seeded on first use from what the image holds
+    // there. Without a data disk: "refuse" (not started, and init says why) or "tmpfs" (a seeded
+    // tmpfs of data_size, lost at power-off, and init says so).
+    std::vector<std::string> data;
+    std::string data_missing = "refuse";
+    std::string data_size = "64m";
     std::vector<std::string> devices; // "/dev/null": bound into the jail from /dev (allow-listed)
     // With exec_lock: the service is exec-locked from its first exec (its own program), except
     // for these programs (inside the jail: what the trace saw it start) until it is ready.
@@ -140,6 +147,13 @@ struct Conf {
 std::string format_conf(const Conf& c);
 // false and `error` = "line N: what" on bad input.
 bool parse_conf(const std::string& text, Conf& out, std::string& error);
+
+// The data disk: an ext4 filesystem with this label, on any disk the kernel sees; the appliance
+// that first used it is named in kDataIdentity at its root (its hostname), and a disk naming
+// another is refused. Each service's dirs are under kDataMount/NAME/ (the path in its jail).
+inline constexpr const char* kDataLabel = "romimg-data";
+inline constexpr const char* kDataIdentity = ".romimg-appliance";
+inline constexpr const char* kDataMount = "/run/romimg-data";
 
 // The romlock policy lines that allow exactly the conf's mounts and chroots, then "seal". false
 // and `error` if a path would not be one word of one line (whitespace, a newline, a control

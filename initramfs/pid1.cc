@@ -28,11 +28,13 @@
 
 #include <algorithm>
 #include <deque>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "appliance_conf.h"
 #include "cgroup.h"
+#include "data_mount.h"
 #include "jail_enter.h"
 #include "ready_probe.h"
 #include "util.h"
@@ -129,6 +131,7 @@ public:
 private:
     void setup_logging();
     void mount_jails();
+    void mount_data();
     void mount_content_layers(const Service& s);
     void write_policy();
     void start(Running& r);
@@ -175,6 +178,7 @@ private:
     int watchdog_ = -1;          // /dev/watchdog, petted by the main loop
     double health_at_ = 0;       // when the next health line is due
     std::vector<LogDir> log_dirs_;
+    std::set<std::string> no_data_;  // services whose [data] dirs could not be given: never started
     double log_dirs_at_ = 0;     // when they are next read
     double health_last_ = 0;     // when the last one was made
     long pgpgin_last_ = -1;      // /proc/vmstat pgpgin (KiB read from block devices) then
@@ -254,6 +258,35 @@ void Pid1::setup_logging() {
             if (fd >= 0) inputs_.push_back(fd);
         }
         closedir(d);
+    }
+}
+
+// The services' [data] dirs (docs/data-disk.md), before the seal: from the data disk when there
+// is one this appliance may use, else a seeded tmpfs where the template allows it; a service
+// that gets neither is not started, and the console says why and how to give it a disk.
+void Pid1::mount_data() {
+    bool any = false;
+    for (const auto& s : conf_.services) any = any || !s.data.empty();
+    if (!any) return;
+    const DataDisk disk = open_data_disk(conf_.hostname, 10);
+    if (!disk.mounted) say(disk.why_not);
+    for (const auto& s : conf_.services) {
+        for (const auto& path : s.data) {
+            const std::string rel = path.substr(s.root.size());
+            std::string what, error;
+            bool ok = false;
+            if (disk.mounted) ok = bind_data_dir(s, path, what, error);
+            else if (s.data_missing == "tmpfs") ok = tmpfs_data_dir(s, path, what, error);
+            else error = disk.why_not + "; make one (`romimg data-disk FILE --size SIZE`, attached with `romimg boot ISO --data FILE`; "
+                         "on a machine `mkfs.ext4 -L " + std::string(appliance::kDataLabel) + " DEVICE`) and reboot";
+            if (ok) {
+                say("data for " + s.name + ": " + rel + " " + what);
+                continue;
+            }
+            no_data_.insert(s.name);
+            say("NOT starting " + s.name + ": its data dir " + rel + " needs the data disk: " + error);
+            break;
+        }
     }
 }
 
@@ -1250,6 +1283,7 @@ void Pid1::log_line(Sink& s, const std::string& line, int severity) {
     load_selftest();
     setup_logging();
     mount_jails();
+    mount_data();
     setup_limits();  // before the seal: romlock refuses mounts after it
     write_policy();
     setup_watchdog();
@@ -1265,6 +1299,7 @@ void Pid1::log_line(Sink& s, const std::string& line, int severity) {
         std::string why;
         appliance::parse_ready_check(s.ready, r.check, why);  // parse_conf refused a bad one
         check_memory_needed(r);
+        r.broken = r.broken || no_data_.count(s.name) > 0;  // mount_data said why
         run_.push_back(r);
     }
     load_seccomp_filters();

@@ -18,7 +18,7 @@ namespace {
 
 const char* const boot_usage =
     "usage: romimg boot ISO [--uefi] [--secure-boot --sign-cert CERT] [--usb] [--forward HOSTPORT:GUESTPORT]...\n"
-    "                       [--tap IFACE] [--mem MB] [--smp N]\n"
+    "                       [--tap IFACE] [--mem MB] [--smp N] [--data FILE [--data-bus BUS]]\n"
     "\n"
     "Boots ISO in QEMU (TCG, no KVM) with the serial console on this terminal. Ctrl-A X quits\n"
     "QEMU; Ctrl-A C switches to QEMU's monitor (`system_powerdown` presses the power button,\n"
@@ -38,6 +38,9 @@ const char* const boot_usage =
     "                           of QEMU's user network; build the image with --net static:...\n"
     "                           on that link. No --forward then. For load tests: QEMU's forwards\n"
     "                           accept one pending connection at a time (bench/load)\n"
+    "  --data FILE              attach FILE (`romimg data-disk`) as the appliance's data disk,\n"
+    "                           writable: what its services keep there is in FILE afterwards\n"
+    "  --data-bus BUS           the data disk's bus: virtio (default), ide, sata, scsi or usb\n"
     "  --mem MB                 guest memory (default 512)\n"
     "  --smp N                  virtual CPUs (default 1; TCG runs each on a host thread)\n";
 
@@ -46,8 +49,10 @@ int boot_main(const GlobalOptions&, const std::vector<std::string>& args) {
     std::string sign_cert;
     int mem = 512, cpus = 1;
     std::vector<std::string> forwards;
-    std::string tap;
+    std::string tap, data, data_bus;
     ArgParser p("boot", boot_usage, args);
+    p.option("--data", data);
+    p.option("--data-bus", data_bus);
     p.option("--tap", tap);
     p.flag("--uefi", uefi);
     p.flag("--usb", usb);
@@ -87,6 +92,13 @@ int boot_main(const GlobalOptions&, const std::vector<std::string>& args) {
     spec.cpus = cpus;
     for (const auto& f : forwards) spec.forwards.push_back(qemu::parse_forward(f));
     spec.tap = tap;
+    if (!data_bus.empty() && data.empty()) throw UsageError("--data-bus is for --data FILE");
+    if (!data.empty()) {
+        if (!std::filesystem::is_regular_file(data))
+            throw Error(fmt::format("--data {}: no such file (make one with `romimg data-disk {} --size 1g`)", data, data));
+        spec.data_disk = data;
+        if (!data_bus.empty()) spec.data_bus = data_bus;
+    }
     {
         // Usage errors (ports, memory) before anything is created.
         auto check = spec;
@@ -109,6 +121,7 @@ int boot_main(const GlobalOptions&, const std::vector<std::string>& args) {
     std::string fwd;
     for (const auto& f : spec.forwards) fwd += fmt::format(" 127.0.0.1:{}->{}", f.host, f.guest);
     if (!spec.tap.empty()) fwd = " (none: its NIC is on " + spec.tap + ")";
+    if (!spec.data_disk.empty()) medium += fmt::format(", data disk {} ({})", spec.data_disk.string(), spec.data_bus);
     log::info("==> boot: {} as a {} {} with {} MB and {} CPU(s) (QEMU TCG){}{}; Ctrl-A X quits", spec.iso.string(),
               fw, medium, mem, cpus, fwd.empty() ? "" : ", forwarding", fwd);
     int status = qemu::run_interactive(spec);

@@ -223,6 +223,11 @@ int build_main(const GlobalOptions&, const std::vector<std::string>& args) {
     std::string forwards;
     int host = 8080;
     for (const auto& p : r.ports) forwards += fmt::format(" --forward {}:{}", host++, p.substr(p.rfind(':') + 1));
+    if (!r.data.empty()) {
+        // Its services keep state: without a data disk they do not start (or run on a tmpfs).
+        log::info("its data disk ({}): romimg data-disk data.img --size 1g", fmt::join(r.data, ", "));
+        forwards += " --data data.img";
+    }
     log::info("boot it:  romimg boot {}{}", r.iso.string(), forwards);
     return 0;
 }

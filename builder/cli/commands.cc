@@ -11,6 +11,7 @@ Subcommand jail_command();
 Subcommand kernel_command();
 Subcommand iso_command();
 Subcommand boot_command();
+Subcommand data_disk_command();
 Subcommand verify_command();
 Subcommand manifest_command();
 Subcommand diff_command();
@@ -25,6 +26,7 @@ const std::vector<Subcommand>& subcommands() {
         kernel_command(),
         iso_command(),
         boot_command(),
+        data_disk_command(),
         verify_command(),
         manifest_command(),
         diff_command(),

@@ -182,6 +182,25 @@ JailPlan plan_jail(const closure::FileSet& files, const recipe::ServiceTemplate&
         plan.mounts.push_back({"tmpfs", w.path,
                                fmt::format("size={},mode=0755,uid={},gid={}", w.size, accounts.uid, accounts.gid)});
     }
+    // [data] paths: mount points of the data disk's dirs, holding the seed (what this host has
+    // there). The top of each is the service's, whoever owns it on this host: it is where the
+    // service keeps its state (what is inside keeps its owners).
+    for (const auto& p : t.data.paths) {
+        if (!nodes.count(p)) {
+            JailNode d;
+            d.kind = JailNode::dir;
+            d.path = p;
+            d.mode = 0755;
+            d.reason = Reason::basics;
+            d.why = "data disk mount point";
+            nodes[p] = d;
+            ensure_parents(p);
+        }
+        JailNode& d = nodes[p];
+        d.uid = accounts.uid;
+        d.gid = accounts.gid;
+        d.mode |= 0700;
+    }
     if (t.proc) {
         if (!nodes.count("/proc")) {
             JailNode d;

@@ -73,7 +73,7 @@ JailBuild build_jail(const recipe::ServiceTemplate& t, const std::filesystem::pa
     {
         auto stage = log::stage("closure");
         closure::ClosureOptions opt;
-        opt.include = t.include;
+        opt.include = recipe::jail_includes(t);
         opt.exclude = t.exclude;
         opt.env_library_path = library_path(t);
         opt.keep_setuid = t.keep_setuid;

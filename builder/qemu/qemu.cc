@@ -137,6 +137,18 @@ Command qemu_command(const QemuSpec& s) {
                        (xhci ? "qemu-xhci,id=" : "usb-ehci,id=") + bus, "-device",
                        "usb-storage,bus=" + bus + ".0,drive=stick,removable=on,bootindex=0"});
     }
+    if (!s.data_disk.empty()) {
+        const std::string drive = "if=none,id=data,format=raw,file=" + qemu_escape(sfs::absolute(s.data_disk).string());
+        std::vector<std::string> dev;
+        if (s.data_bus == "virtio") dev = {"-device", "virtio-blk-pci,drive=data"};
+        else if (s.data_bus == "ide") dev = {"-device", "ide-hd,drive=data"};
+        else if (s.data_bus == "sata") dev = {"-device", "ahci,id=sata", "-device", "ide-hd,drive=data,bus=sata.0"};
+        else if (s.data_bus == "scsi") dev = {"-device", "virtio-scsi-pci,id=scsi", "-device", "scsi-hd,drive=data,bus=scsi.0"};
+        else if (s.data_bus == "usb") dev = {"-device", "qemu-xhci,id=dataxhci", "-device", "usb-storage,bus=dataxhci.0,drive=data"};
+        else throw UsageError(fmt::format("--data-bus '{}': give virtio, ide, sata, scsi or usb", names::printable(s.data_bus)));
+        c.argv.insert(c.argv.end(), {"-drive", drive});
+        c.argv.insert(c.argv.end(), dev.begin(), dev.end());
+    }
     if (!s.tap.empty() && !s.forwards.empty())
         throw UsageError("--tap and --forward do not go together: with a TAP interface the guest is reached at its own address");
     if (!s.tap.empty() && (s.tap.size() > 15 || s.tap.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-_") != std::string::npos))

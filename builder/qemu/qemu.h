@@ -51,6 +51,10 @@ struct QemuSpec {
     // a link of the host's own TCP stack. QEMU's port forwards listen with a backlog of 1, so
     // many clients connecting at once lose SYNs on the host and wait seconds (bench/load).
     std::string tap;
+    // The appliance's data disk (a raw image, `romimg data-disk`), writable, on this bus:
+    // virtio, ide, sata (AHCI), scsi (virtio-scsi) or usb. "" = none.
+    std::filesystem::path data_disk;
+    std::string data_bus = "virtio";
     // An Intel 6300ESB watchdog (PCI), which the appliance kernel drives: init pets it.
     bool watchdog = false;
     int mem_mb = 512;

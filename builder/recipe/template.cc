@@ -284,9 +284,22 @@ ServiceTemplate parse_template(const std::string& text, const std::filesystem::p
     if (auto it = t.rlimits.find("nofile"); it != t.rlimits.end()) t.limits.files = it->second;
     if (const toml::table* sc = top.table("seccomp")) read_seccomp(*sc, file, t.seccomp);
     if (const toml::table* jv = top.table("java")) read_java(*jv, file, t);
+    if (const toml::table* dt = top.table("data")) {
+        Reader r(*dt, file, "data");
+        r.strings("paths", t.data.paths);
+        r.str("missing", t.data.missing);
+        r.str("size", t.data.size);
+        r.reject_unknown();
+    }
     top.reject_unknown();
     check_template(t, root);
     return t;
+}
+
+std::vector<std::string> jail_includes(const ServiceTemplate& t) {
+    std::vector<std::string> out = t.include;
+    for (const auto& p : t.data.paths) out.push_back(p);  // a dir is included recursively
+    return out;
 }
 
 ServiceTemplate load_template(const std::string& name_or_path) {

@@ -58,6 +58,13 @@ struct Limits {
     std::string memory_needed;
 };
 
+// [data]: the service's state, kept on the appliance's data disk (docs/data-disk.md).
+struct DataSpec {
+    std::vector<std::string> paths;  // dirs of the service ("/var/lib/mysql"), seeded from this host's
+    std::string missing = "refuse";  // no data disk: "refuse" to start, or run on a "tmpfs"
+    std::string size = "64m";        // that tmpfs's size
+};
+
 struct ServiceTemplate {
     std::filesystem::path file;  // where it was read from
     std::string name;            // file name without .toml
@@ -94,6 +101,7 @@ struct ServiceTemplate {
     std::map<std::string, long> rlimits;  // "nofile" → 1024
     Limits limits;                        // [limits]
     JavaSpec java;                        // [java]
+    DataSpec data;                        // [data]
     seccomp::TemplateRules seccomp;       // [seccomp]: mode, allow, allow_never
 };
 
@@ -133,6 +141,10 @@ ServiceTemplate load_template(const std::string& name_or_path);
 
 // Parses template text (pure; `file` is only used in messages).
 ServiceTemplate parse_template(const std::string& text, const std::filesystem::path& file);
+
+// What the jail holds beyond the trace: jail.include, and each [data] path whole (its content on
+// this host is the seed of the data disk's copy).
+std::vector<std::string> jail_includes(const ServiceTemplate& t);
 
 // NAME → description for every template found.
 std::map<std::string, std::string> list_templates();

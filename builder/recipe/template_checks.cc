@@ -283,6 +283,30 @@ std::string glob_problem(const std::string& g) {
     return "";
 }
 
+// [data] paths: dirs of the jail bound from the data disk. Not a system dir, not a writable
+// (tmpfs) dir or a log, not one inside another.
+void check_data(const Checker& c) {
+    const ServiceTemplate& t = c.t();
+    for (size_t i = 0; i < t.data.paths.size(); ++i) {
+        const std::string& p = t.data.paths[i];
+        std::string why = writable_path_problem(p);
+        if (why.empty() && (p == "/run" || p.rfind("/run/", 0) == 0 || p == "/tmp" || p.rfind("/tmp/", 0) == 0))
+            why = "is in /run or /tmp (made at run time, and lost at power-off by design)";
+        for (const auto& w : t.writable)
+            if (why.empty() && (fs::path_within(p, w.path) || fs::path_within(w.path, p)))
+                why = fmt::format("overlaps the writable dir {} (a tmpfs, lost at power-off)", w.path);
+        for (size_t k = 0; k < i && why.empty(); ++k)
+            if (fs::path_within(p, t.data.paths[k]) || fs::path_within(t.data.paths[k], p))
+                why = fmt::format("overlaps data.paths[{}] {}", k, t.data.paths[k]);
+        for (const auto& l : t.logs)
+            if (why.empty() && fs::path_within(l, p)) why = fmt::format("holds the log {} (a FIFO to init)", l);
+        c.require(fmt::format("data.paths[{}]", i), p, why, "name the directory where the service keeps its state, like /var/lib/NAME");
+    }
+    c.require("data.missing", t.data.missing, t.data.missing == "refuse" || t.data.missing == "tmpfs" ? "" : "is not refuse or tmpfs",
+              "write \"refuse\" (the service does not start without its data disk) or \"tmpfs\" (it runs on a copy lost at power-off)");
+    c.require("data.size", t.data.size, size_problem(t.data.size), "write a size like \"64m\"");
+}
+
 void check_template(const ServiceTemplate& t, const toml::table& root) {
     if (!names::is_simple_name(t.name))
         throw ConfigError(t.file, 0,
@@ -293,6 +317,7 @@ void check_template(const ServiceTemplate& t, const toml::table& root) {
     check_service(c);
     check_ready_and_probes(c);
     check_jail(c);
+    check_data(c);
 }
 
 }  // namespace romimg::recipe

@@ -12,6 +12,7 @@
 #include "common/error.h"
 #include "common/fs.h"
 #include "common/sys.h"
+#include "data_disk.h"
 #include "seccomp/filter.h"
 
 namespace romimg::rootfs {
@@ -56,6 +57,9 @@ appliance::Service service_entry(const recipe::ServiceTemplate& t, const jail::J
     for (const auto& l : t.logs) s.logs.push_back(prefix + l);
     for (const auto& w : t.writable)
         if (w.logs) s.log_dirs.push_back(prefix + w.path);
+    for (const auto& d : t.data.paths) s.data.push_back(prefix + d);
+    s.data_missing = t.data.missing;
+    s.data_size = t.data.size;
     s.devices = plan.devices;
     if (s.exec_lock) s.start_execs = plan.start_execs;
     // A jlink'd runtime's CDS archive: the JVM silently runs without one it rejects.
@@ -193,6 +197,16 @@ RootfsResult build_rootfs(const RootfsRequest& req) {
     copy_overlays(req.overlays, tree);
     sfs::copy_file(req.init_binary, tree / "sbin/init");
     sfs::permissions(tree / "sbin/init", sfs::perms(0755));
+    if (!req.e2fsck.empty()) {
+        // The data disk's checker, run by init before it mounts the disk (docs/data-disk.md).
+        const sfs::path to = tree / sfs::path(appliance::kE2fsck).relative_path();
+        for (sfs::path d = to.parent_path(); d != tree; d = d.parent_path()) {
+            sfs::create_directories(d);
+            sfs::permissions(d, sfs::perms(0755));
+        }
+        sfs::copy_file(req.e2fsck, to);
+        sfs::permissions(to, sfs::perms(0755));
+    }
     fs::write_file_atomic(tree / "etc/romimg/appliance.conf", appliance::format_conf(req.conf), 0644);
     for (const auto& j : req.jails) link_tree(j.tree, tree / "jail" / j.tmpl->name);
     write_seccomp_filters(req.jails, tree);

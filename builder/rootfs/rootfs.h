@@ -38,6 +38,7 @@ Command mksquashfs_command(const std::filesystem::path& tree, const std::filesys
 struct RootfsRequest {
     std::vector<JailInRoot> jails;
     std::filesystem::path init_binary;
+    std::filesystem::path e2fsck;     // "" = none (no service has [data] paths)
     std::filesystem::path overlays;
     appliance::Conf conf;
     std::string compression = "xz";  // or zstd (--fast)

@@ -99,7 +99,7 @@ jail::JailBuild jail_service(const BuildOptions& opt, const Request& r, const re
     };
     // Before the trace: a file that appears while it runs changes the stamp (a miss next time),
     // never the other way round.
-    for (const auto& st : cache::stamp_globs(t.include)) stamps.push_back(st);
+    for (const auto& st : cache::stamp_globs(recipe::jail_includes(t))) stamps.push_back(st);
     jail::JailBuild j = jail::build_jail(t, work / "jails" / t.name, work, extras);
     // The manifest gains each file's sha256 (from the applied jail), for manifest and diff.
     nlohmann::json m = nlohmann::json::parse(fs::read_file(j.manifest));
@@ -192,6 +192,7 @@ BaseLayer rootfs_stage(const BuildOptions& opt, const Request& r, const std::str
     const appliance::Conf conf = appliance_conf_plan(opt, templates, plans, r.contents);
     rr.conf = conf;
     rr.init_binary = r.init;
+    rr.e2fsck = r.e2fsck;
     rr.overlays = overlays_dir();
     rr.compression = opt.fast ? "zstd" : "xz";
     rr.block = r.tgt->squashfs_block;

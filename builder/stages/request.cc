@@ -147,6 +147,25 @@ std::vector<recipe::ServiceTemplate> load_templates(const BuildOptions& opt) {
     return templates;
 }
 
+// A service with [data] paths needs init to check the data disk before it mounts it: a static
+// e2fsck goes into the image's root (outside every jail). "" when no service has any.
+std::filesystem::path data_disk_checker(const std::vector<recipe::ServiceTemplate>& templates, const target::Target& tgt) {
+    const recipe::ServiceTemplate* user = nullptr;
+    for (const auto& t : templates)
+        if (!t.data.paths.empty() && !user) user = &t;
+    if (!user) return {};
+    if (tgt.name != target::host_target().name)
+        throw UsageError(fmt::format("{}: [data] on a {} image is not built yet (its static e2fsck would have to come from "
+                                     "the {} staging root); build it for {}, or without [data] paths",
+                                     user->file.string(), tgt.name, tgt.name, target::host_target().name));
+    const std::filesystem::path e2fsck = "/sbin/e2fsck.static";
+    if (!std::filesystem::exists(e2fsck))
+        throw Error(fmt::format("{} has [data] paths: the image needs a static e2fsck to check its data disk, and {} is "
+                                "missing: apt-get install e2fsck-static (or `make deps`)",
+                                user->file.string(), e2fsck.string()));
+    return e2fsck;
+}
+
 // The --content specs, each checked against its service's template and its source (and, with
 // --retrace, against this host's directories), none of them inside the work dir.
 std::vector<content::ContentSpec> check_contents(const BuildOptions& opt, const std::vector<recipe::ServiceTemplate>& templates,
@@ -207,6 +226,7 @@ Request check_request(const BuildOptions& opt) {
         throw Error(fmt::format("{}{}", install::missing_program(tgt.init, r.init),
                                 tgt.elf_class == ELFCLASS32 ? " (the 32-bit init needs g++-multilib: `make deps`)" : ""));
     r.templates = load_templates(opt);
+    r.e2fsck = data_disk_checker(r.templates, tgt);
     r.work = std::filesystem::absolute(opt.work);
     r.contents = check_contents(opt, r.templates, r.work);
     r.cache_dir = kernel::resolve_cache_dir(std::nullopt, getenv("ROMIMG_CACHE"), getenv("HOME"));

@@ -25,6 +25,7 @@ struct Request {
     iso::Media media = iso::Media::any;
     std::optional<int64_t> given;  // SOURCE_DATE_EPOCH, if given
     std::filesystem::path init;
+    std::filesystem::path e2fsck;  // a static e2fsck for the data disk ("" = no service has [data])
     std::vector<recipe::ServiceTemplate> templates;
     std::vector<content::ContentSpec> contents;
     std::filesystem::path work, cache_dir;

@@ -60,7 +60,7 @@ std::vector<std::string> host_owners(const std::vector<recipe::ServiceTemplate>&
     };
     for (const auto& t : templates) {
         for (const auto& s : t.site) take(s);
-        for (const auto& g : t.include) take(g);
+        for (const auto& g : recipe::jail_includes(t)) take(g);
     }
     return {owners.begin(), owners.end()};
 }

@@ -84,6 +84,7 @@ TraceRequest build_request(const recipe::ServiceTemplate* t, const RequestSettin
         if (ready_timeout < 0) ready_timeout = t->ready_timeout;
         if (probes.empty()) probes = t->trace_probes;
         for (const auto& w : t->writable) req.service.writable.push_back({w.path, w.size});
+        req.service.data = t->data.paths;
         req.diagnosis.template_file = t->file;
         try {
             req.diagnosis.template_text = fs::read_file(t->file);

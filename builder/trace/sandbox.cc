@@ -1,6 +1,7 @@
 #include "trace/sandbox.h"
 
 #include <cerrno>
+#include <cstdio>
 #include <csignal>
 #include <cstring>
 #include <fcntl.h>
@@ -73,7 +74,7 @@ bool is_pseudo_fs(const std::string& t) {
 
 std::vector<MountOp> plan_sandbox_mounts(const std::vector<HostMount>& host,
                                          const std::vector<WritableDir>& writable, uid_t uid,
-                                         gid_t gid) {
+                                         gid_t gid, const std::vector<std::string>& data) {
     std::vector<MountOp> ops;
     // The last mount on a target is the visible one; earlier ones are hidden beneath it.
     std::vector<HostMount> visible;
@@ -104,6 +105,7 @@ std::vector<MountOp> plan_sandbox_mounts(const std::vector<HostMount>& host,
     for (const auto& w : writable)
         ops.push_back({MountOp::tmpfs, "", w.path,
                        fmt::format("mode=0755,uid={},gid={},size={}", uid, gid, w.size)});
+    for (const auto& d : data) ops.push_back({MountOp::data, d, d, fmt::format("{}:{}", uid, gid)});
     return ops;
 }
 
@@ -112,6 +114,8 @@ std::vector<MountOp> plan_jail_sandbox_mounts(const std::string& jail_root, cons
     ops.push_back({MountOp::jail_root, jail_root, "/", ""});
     for (const auto& m : confinement.mounts)
         if (m.type == "tmpfs") ops.push_back({MountOp::tmpfs, "", m.target, m.options});
+    for (const auto& d : confinement.data)
+        ops.push_back({MountOp::data, jail_root + d, d, fmt::format("{}:{}", confinement.uid, confinement.gid)});
     return ops;
 }
 
@@ -190,13 +194,18 @@ void apply_mounts(const std::vector<MountOp>& ops, const std::string& scratch,
         case MountOp::jail_root:
             mount_jail_root(op.source, target, scratch, devices);
             break;
-        case MountOp::overlay: {
+        case MountOp::overlay:
+        case MountOp::data: {
             std::string up = fmt::format("{}/upper/{}", scratch, n), wk = fmt::format("{}/work/{}", scratch, n);
             ++n;
             sys::mkdir_p(up);
             sys::mkdir_p(wk);
-            sys::mount("romimg-trace", target, "overlay", 0,
+            sys::mount("romimg-trace", target, "overlay", op.kind == MountOp::data ? MS_NOSUID | MS_NODEV | MS_NOEXEC : 0,
                        fmt::format("lowerdir={},upperdir={},workdir={}", op.source, up, wk));
+            unsigned owner_uid = 0, owner_gid = 0;
+            if (op.kind == MountOp::data && sscanf(op.options.c_str(), "%u:%u", &owner_uid, &owner_gid) == 2 &&
+                chown(target.c_str(), owner_uid, owner_gid) != 0)  // a copy-up in the scratch layer
+                throw SysError("chown", target, errno);
             break;
         }
         case MountOp::bind_ro:
@@ -464,7 +473,7 @@ void enter_root(const std::string& scratch) {
         const bool in_jail = spec.confinement.has_value();
         if (in_jail == spec.jail_root.empty()) throw Error("internal: a jail run needs both jail_root and confinement");
         auto ops = in_jail ? plan_jail_sandbox_mounts(spec.jail_root, *spec.confinement)
-                           : plan_sandbox_mounts(read_host_mounts(), spec.writable, uid, gid);
+                           : plan_sandbox_mounts(read_host_mounts(), spec.writable, uid, gid, spec.data);
         for (const auto& [source, target] : spec.content_binds) ops.push_back({MountOp::bind_ro, source, target, ""});
 
         std::optional<LogDrain> drain;

@@ -30,7 +30,10 @@ struct WritableDir {
 };
 
 struct MountOp {
-    enum Kind { overlay, bind_ro, rbind, tmpfs, sysfs, jail_root } kind;
+    // data: an overlay of a [data] dir (the host's, or the jail's copy), writable, nosuid,nodev,
+    // noexec, its top given to the service ("UID:GID" in options) as on the appliance (the
+    // appliance binds it from the data disk; the sandbox's writes land in the scratch dir).
+    enum Kind { overlay, bind_ro, rbind, tmpfs, sysfs, jail_root, data } kind;
     std::string source;  // overlay, jail_root: lower dir; binds: host path
     std::string target;  // absolute path inside the sandbox
     std::string options; // tmpfs options
@@ -43,7 +46,7 @@ struct MountOp {
 // jail at run time.
 std::vector<MountOp> plan_sandbox_mounts(const std::vector<HostMount>& host,
                                          const std::vector<WritableDir>& writable, uid_t uid,
-                                         gid_t gid);
+                                         gid_t gid, const std::vector<std::string>& data = {});
 
 // Pure: the sandbox for running a service from its jail directory instead of the host's files,
 // the way the appliance mounts it: the jail as a read-only, nodev root (the squashfs root's
@@ -66,6 +69,7 @@ struct ServiceSpec {
     std::optional<Credentials> creds;  // none: run as root with all capabilities
     std::vector<int> keep_caps;        // with creds: the only capabilities kept (ambient)
     std::vector<WritableDir> writable;
+    std::vector<std::string> data;  // [data] paths (host view): overlays the service owns the top of
     // Log files: in the appliance FIFOs drained by init. In the sandbox each is a file in the
     // scratch dir, owned by the service, bound over the path (its directory made traversable
     // for the service's group, as in the jail).
