@@ -135,6 +135,52 @@ void remove_tree(const std::string& path) {
     }
 }
 
+// The disk is input from whoever had the machine: every existing component of `dir` below
+// kDataMount must be a directory of the disk itself, not a symlink (a crafted disk could point
+// one anywhere in init's view, and the seed would be written, or the bind made, there) and not
+// another filesystem. What does not exist yet is made by init. False and `bad` = the component.
+bool on_disk_only(const std::string& dir, std::string& bad) {
+    struct stat top;
+    if (lstat(kDataMount, &top) != 0 || dir.rfind(std::string(kDataMount) + "/", 0) != 0) {
+        bad = dir;
+        return false;
+    }
+    for (size_t i = std::string(kDataMount).size(); i < dir.size();) {
+        size_t j = dir.find('/', i + 1);
+        if (j == std::string::npos) j = dir.size();
+        const std::string p = dir.substr(0, j);
+        struct stat st;
+        if (lstat(p.c_str(), &st) != 0) {
+            if (errno == ENOENT) return true;
+            bad = p;
+            return false;
+        }
+        if (!S_ISDIR(st.st_mode) || st.st_dev != top.st_dev) {
+            bad = p;
+            return false;
+        }
+        i = j;
+    }
+    return true;
+}
+
+// The disk's identity file: at most 256 bytes of a regular file (not through a symlink), shown
+// with anything unprintable as '?'. False if it is absent.
+bool read_identity(const std::string& path, std::string& id) {
+    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0) return false;
+    struct stat st;
+    char buf[256];
+    ssize_t n = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? read(fd, buf, sizeof buf) : -1;
+    close(fd);
+    if (n < 0) n = 0;  // there, but not a plain file: an identity nothing matches
+    id.assign(buf, n);
+    while (!id.empty() && (id.back() == '\n' || id.back() == '\r')) id.pop_back();
+    for (char& c : id)
+        if ((unsigned char)c < ' ' || c == 0x7f) c = '?';
+    return true;
+}
+
 // A new file (0644, root's) holding `data`, synced.
 bool create_file(const std::string& path, const std::string& data) {
     unlink(path.c_str());
@@ -179,8 +225,7 @@ DataDisk open_data_disk(const std::string& hostname, double wait_s) {
     }
     const std::string id_path = std::string(kDataMount) + "/" + kDataIdentity;
     std::string id;
-    const bool has_id = read_file(id_path, id);
-    while (!id.empty() && (id.back() == '\n' || id.back() == '\r')) id.pop_back();
+    const bool has_id = read_identity(id_path, id);
     const appliance::DiskVerdict verdict = appliance::judge_disk(dir_entries(kDataMount), has_id, id, hostname);
     umount(kDataMount);
     if (verdict == appliance::DiskVerdict::foreign) {
@@ -221,6 +266,12 @@ DataDisk open_data_disk(const std::string& hostname, double wait_s) {
 
 bool bind_data_dir(const appliance::Service& s, const std::string& path, std::string& what, std::string& error) {
     const std::string dir = appliance::data_dir_on_disk(s, path);
+    std::string bad;
+    if (!on_disk_only(dir, bad)) {
+        error = bad + " on the data disk is not a plain directory of the disk (a symlink, or another kind of file): "
+                      "refusing to seed or bind it";
+        return false;
+    }
     struct stat st;
     if (lstat(dir.c_str(), &st) != 0) {
         // First use: a copy of the image's dir, made aside and renamed into place, so a power cut

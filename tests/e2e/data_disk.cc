@@ -8,7 +8,9 @@
 //      the service, init and the machine carry on;
 //   4. no data disk: init does not start the service and says why and how to make one;
 //   5. a disk that names another appliance, 6. a disk labelled romimg-data that holds files and
-//      no appliance name: each refused with its reason, and left unchanged (same bytes).
+//      no appliance name: each refused with its reason, and left unchanged (same bytes);
+//   7. this appliance's disk whose service dir is a symlink (to /run, in init's view): refused,
+//      nothing seeded or bound through it.
 // Usage: e2e-data ROMIMG ISO WORKDIR. Self-describing output; exit 0 = all passed.
 #include <arpa/inet.h>
 #include <signal.h>
@@ -79,9 +81,10 @@ std::string sha(const std::string& file) {
     return run_capture(c).substr(0, 64);
 }
 
-// A fresh disk, then (debugfs, on the image file) a file written at its root.
+// A fresh disk, then (debugfs, on the image file) a file written at its root, and `more`
+// debugfs commands.
 std::string disk_with_file(const std::string& romimg, const std::filesystem::path& dir, const std::string& name,
-                           const std::string& file, const std::string& content) {
+                           const std::string& file, const std::string& content, const std::string& more = "") {
     const std::string disk = (dir / name).string();
     Command c;
     c.argv = {romimg, "-q", "data-disk", disk, "--size", "64m"};
@@ -91,6 +94,10 @@ std::string disk_with_file(const std::string& romimg, const std::filesystem::pat
     c.argv = {"debugfs", "-w", "-R", "write " + src + " " + file, disk};
     c.log = dir / "debugfs.log";
     run(c);
+    if (!more.empty()) {
+        c.argv = {"debugfs", "-w", "-R", more, disk};
+        run(c);
+    }
     return disk;
 }
 
@@ -183,6 +190,16 @@ int main(int argc, char** argv) {
                 power_off(b);
                 check(sha(d) == before, fmt::format("{}: not one byte of it changed", name));
             }
+        }
+        {  // 7. a crafted disk: the service's dir is a symlink out of the disk
+            const std::string d = disk_with_file(romimg, dir.path(), "crafted.img", ".romimg-appliance", "romimg\n",
+                                                 "symlink datastore /run");
+            Boot b = boot(iso, d, "virtio", dir.path() / "crafted.boot");
+            check(b.m.wait_for_line(std::regex("NOT starting datastore: its data dir /var/local needs the data disk: "
+                                               "/run/romimg-data/datastore on the data disk is not a plain directory"),
+                                    120s, false).has_value(),
+                  "crafted.img (datastore -> /run): refused, nothing seeded or bound through the symlink");
+            power_off(b);
         }
     } catch (const std::exception& e) {
         check(false, std::string("error: ") + e.what());
