@@ -124,15 +124,17 @@ bool copy_tree(const std::string& from, const std::string& to, unsigned& files, 
     return true;
 }
 
-void remove_tree(const std::string& path) {
+// Removes `path` and what is under it, symlinks as links. A tree deeper than kMaxDepth (a
+// crafted disk: init's stack is not the place for its nesting) is left, and false returned.
+constexpr int kMaxDepth = 128;
+bool remove_tree(const std::string& path, int depth = 0) {
     struct stat st;
-    if (lstat(path.c_str(), &st) != 0) return;
-    if (S_ISDIR(st.st_mode)) {
-        for (const auto& e : dir_entries(path)) remove_tree(path + "/" + e);
-        rmdir(path.c_str());
-    } else {
-        unlink(path.c_str());
-    }
+    if (lstat(path.c_str(), &st) != 0) return errno == ENOENT;
+    if (!S_ISDIR(st.st_mode)) return unlink(path.c_str()) == 0;
+    if (depth >= kMaxDepth) return false;
+    bool ok = true;
+    for (const auto& e : dir_entries(path)) ok = remove_tree(path + "/" + e, depth + 1) && ok;
+    return ok && rmdir(path.c_str()) == 0;
 }
 
 // The disk is input from whoever had the machine: every existing component of `dir` below
@@ -277,7 +279,10 @@ bool bind_data_dir(const appliance::Service& s, const std::string& path, std::st
         // First use: a copy of the image's dir, made aside and renamed into place, so a power cut
         // halfway leaves no half-seeded dir (the leftover is removed next time).
         const std::string tmp = dir + ".romimg-seeding";
-        remove_tree(tmp);
+        if (!remove_tree(tmp)) {
+            error = "cannot remove " + tmp + " (a seed left by a power cut) from the data disk";
+            return false;
+        }
         mkdir_p(dir.substr(0, dir.rfind('/')), 0755);
         unsigned files = 0, skipped = 0;
         if (!copy_tree(path, tmp, files, skipped) || rename(tmp.c_str(), dir.c_str()) != 0) {
