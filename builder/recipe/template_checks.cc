@@ -304,7 +304,10 @@ void check_data(const Checker& c) {
     }
     c.require("data.missing", t.data.missing, t.data.missing == "refuse" || t.data.missing == "tmpfs" ? "" : "is not refuse or tmpfs",
               "write \"refuse\" (the service does not start without its data disk) or \"tmpfs\" (it runs on a copy lost at power-off)");
-    c.require("data.size", t.data.size, size_problem(t.data.size), "write a size like \"64m\"");
+    // As init reads it (appliance.conf's data_missing): a size of at least 8 MiB.
+    std::string why = size_problem(t.data.size);
+    if (why.empty() && size_bytes(t.data.size) < (8LL << 20)) why = "is below 8m";
+    c.require("data.size", t.data.size, why, "write a size like \"64m\"");
 }
 
 void check_template(const ServiceTemplate& t, const toml::table& root) {

@@ -118,5 +118,16 @@ TEST_CASE("a template's [data]: paths, what to do without a disk, and what is re
     CHECK_THROWS_WITH(parse("[data]\npaths = [\"/var/lib/a\"]\nmissing = \"format\"\n"),
                       Catch::Contains("data.missing 'format' is not refuse or tmpfs"));
     CHECK_THROWS_WITH(parse("[data]\npaths = [\"/var/lib/a\"]\nsize = \"1m,exec\"\n"), Catch::Contains("data.size"));
+    CHECK_THROWS_WITH(parse("[data]\npaths = [\"/var/lib/a\"]\nsize = \"4m\"\n"), Catch::Contains("data.size '4m' is below 8m"));
+    // Whatever the template check lets through, init's reading of appliance.conf takes.
+    for (const char* size : {"8m", "64m", "8192k", "2g"}) {
+        auto ok = parse(std::string("[data]\npaths = [\"/var/lib/a\"]\nsize = \"") + size + "\"\n");
+        Service s = datastore();
+        s.data_size = ok.data.size;
+        Conf c, back;
+        c.services = {s};
+        std::string err;
+        CHECK(parse_conf(format_conf(c), back, err));
+    }
     CHECK_THROWS_WITH(parse("[data]\npath = [\"/var/lib/a\"]\n"), Catch::Contains("path"));  // a typo is an error
 }
