@@ -178,12 +178,12 @@ private:
     int watchdog_ = -1;          // /dev/watchdog, petted by the main loop
     double health_at_ = 0;       // when the next health line is due
     std::vector<LogDir> log_dirs_;
-    std::set<std::string> no_data_;  // services whose [data] dirs could not be given: never started
     double log_dirs_at_ = 0;     // when they are next read
     double health_last_ = 0;     // when the last one was made
     long pgpgin_last_ = -1;      // /proc/vmstat pgpgin (KiB read from block devices) then
     unsigned long console_dropped_ = 0;  // --log-console lines the console had no room for (emit)
     double petted_ = 0;
+    std::set<std::string> no_data_;  // services whose [data] dirs could not be given: never started
     std::vector<std::string> syscall_names_;  // by number, from the builder's table
     std::vector<std::pair<unsigned, long>> logged_;  // (service, syscall) already told in log mode
     struct sockaddr_storage syslog_addr_ {};

@@ -1,7 +1,6 @@
 #include "jail/stage.h"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -141,12 +140,6 @@ trace::TraceRequest jail_run_request(const recipe::ServiceTemplate& t, const Jai
     vreq.service.confinement = rootfs::service_entry(t, jail.plan, t.exec_lock, "/");
     vreq.service.writable.clear();
     vreq.service.logs.clear();
-    // Its writable dirs are the tmpfs mounts of its confinement; what it looks for and does not
-    // find is the jail's lack.
-    vreq.diagnosis.in_jail = true;
-    vreq.diagnosis.writable.clear();
-    for (const auto& m : vreq.service.confinement->mounts)
-        if (m.type == "tmpfs") vreq.diagnosis.writable.push_back(m.target);
     vreq.service.proc = t.proc;
     // The filter is loaded by this program before it execs the service, so it must allow this
     // program's own arch: an i386 filter kills the amd64 execve. (The appliance's init is built

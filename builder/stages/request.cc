@@ -150,10 +150,9 @@ std::vector<recipe::ServiceTemplate> load_templates(const BuildOptions& opt) {
 // A service with [data] paths needs init to check the data disk before it mounts it: a static
 // e2fsck goes into the image's root (outside every jail). "" when no service has any.
 std::filesystem::path data_disk_checker(const std::vector<recipe::ServiceTemplate>& templates, const target::Target& tgt) {
-    const recipe::ServiceTemplate* user = nullptr;
-    for (const auto& t : templates)
-        if (!t.data.paths.empty() && !user) user = &t;
-    if (!user) return {};
+    auto it = std::find_if(templates.begin(), templates.end(), [](const auto& t) { return !t.data.paths.empty(); });
+    if (it == templates.end()) return {};
+    const recipe::ServiceTemplate* user = &*it;
     if (tgt.name != target::host_target().name)
         throw UsageError(fmt::format("{}: [data] on a {} image is not built yet (its static e2fsck would have to come from "
                                      "the {} staging root); build it for {}, or without [data] paths",

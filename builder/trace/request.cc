@@ -85,9 +85,9 @@ TraceRequest build_request(const recipe::ServiceTemplate* t, const RequestSettin
         if (probes.empty()) probes = t->trace_probes;
         for (const auto& w : t->writable) req.service.writable.push_back({w.path, w.size});
         req.service.data = t->data.paths;
-        req.diagnosis.template_file = t->file;
+        req.template_file = t->file;
         try {
-            req.diagnosis.template_text = fs::read_file(t->file);
+            req.template_text = fs::read_file(t->file);
         } catch (const Error&) {  // the fix then names the table, not the line
         }
         req.service.logs = t->logs;
@@ -138,8 +138,6 @@ TraceRequest build_request(const recipe::ServiceTemplate* t, const RequestSettin
     if (!user.empty()) req.service.creds = lookup_user(user, group);
     req.work = std::filesystem::absolute(work);
     req.log = req.work / "logs" / fmt::format("trace-{}.log", req.name);
-    for (const auto& w : req.service.writable) req.diagnosis.writable.push_back(w.path);
-    req.diagnosis.work = req.work.string();
 
     return req;
 }

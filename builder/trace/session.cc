@@ -22,6 +22,7 @@
 #include "common/log.h"
 #include "common/signals.h"
 #include "common/sys.h"
+#include "trace/diagnosis.h"
 #include "workdir/workdir.h"
 
 namespace romimg::trace {
@@ -111,9 +112,18 @@ void in_netns(int netns_fd, F&& fn) {
 }
 
 // What the run saw that explains a failure, from the host's view of the paths it looked for.
+// The service could write its writable dirs and its [data] dirs: on the host's view the
+// template's, in a jail its confinement's tmpfs mounts and data dirs.
 std::string diagnosis_of(const TraceResult& r, const TraceRequest& req) {
-    DiagnosisContext ctx = req.diagnosis;
-    if (ctx.work.empty()) ctx.work = req.work.string();
+    DiagnosisContext ctx{req.template_file, req.template_text, {}, req.service.confinement.has_value(), req.work.string()};
+    if (const auto& c = req.service.confinement) {
+        for (const auto& m : c->mounts)
+            if (m.type == "tmpfs") ctx.writable.push_back(m.target);
+        ctx.writable.insert(ctx.writable.end(), c->data.begin(), c->data.end());
+    } else {
+        for (const auto& w : req.service.writable) ctx.writable.push_back(w.path);
+        ctx.writable.insert(ctx.writable.end(), req.service.data.begin(), req.service.data.end());
+    }
     return diagnose(r, ctx, [](const std::string& path) {
         struct stat st;
         return lstat(path.c_str(), &st) == 0;

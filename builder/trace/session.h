@@ -9,7 +9,6 @@
 #include <string>
 #include <vector>
 
-#include "trace/diagnosis.h"
 #include "trace/probe.h"
 #include "trace/sandbox.h"
 #include "trace/trace_result.h"
@@ -28,8 +27,10 @@ struct TraceRequest {
 
     std::filesystem::path work;      // scratch lives under here
     std::filesystem::path log;       // the service's stdout and stderr
-    // What a failure's message says about the refused writes and missing files it saw.
-    DiagnosisContext diagnosis;
+    // The template the service comes from ("" = none) and its text: the fix a failure's message
+    // gives names the template's line (diagnosis.h; the rest of the context is the run's own).
+    std::filesystem::path template_file;
+    std::string template_text;
 };
 
 // Throws Error for every way the run can fail (not root, service exits before ready, ready
