@@ -43,14 +43,20 @@ bool enter_jail(const appliance::Service& s, const char*& what) {
         what = step;
         return false;
     };
-    static const struct { const char* name; int res; } limits[] = {
-        {"nofile", RLIMIT_NOFILE}, {"nproc", RLIMIT_NPROC}, {"as", RLIMIT_AS}, {"core", RLIMIT_CORE},
-        {"fsize", RLIMIT_FSIZE}, {"memlock", RLIMIT_MEMLOCK}, {"stack", RLIMIT_STACK}};
+    // Raising a hard limit needs CAP_SYS_RESOURCE (init has it; a host sandbox may not).
+    static const struct { const char* name; int res; const char* step; } limits[] = {
+        {"nofile", RLIMIT_NOFILE, "setrlimit nofile (raise the hard limit)"},
+        {"nproc", RLIMIT_NPROC, "setrlimit nproc (raise the hard limit)"},
+        {"as", RLIMIT_AS, "setrlimit as (raise the hard limit)"},
+        {"core", RLIMIT_CORE, "setrlimit core (raise the hard limit)"},
+        {"fsize", RLIMIT_FSIZE, "setrlimit fsize (raise the hard limit)"},
+        {"memlock", RLIMIT_MEMLOCK, "setrlimit memlock (raise the hard limit)"},
+        {"stack", RLIMIT_STACK, "setrlimit stack (raise the hard limit)"}};
     for (const auto& [name, value] : s.rlimits)
         for (const auto& l : limits)
             if (name == l.name) {
                 struct rlimit rl = {(rlim_t)value, (rlim_t)value};
-                if (setrlimit(l.res, &rl) < 0) return fail("setrlimit");
+                if (setrlimit(l.res, &rl) < 0) return fail(l.step);
             }
     std::vector<int> keep;
     for (const auto& c : s.caps)

@@ -1,5 +1,6 @@
 // `romimg build`: the whole pipeline.
 #include <cerrno>
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 
@@ -219,10 +220,24 @@ int build_main(const GlobalOptions&, const std::vector<std::string>& args) {
               r.iso_unchanged ? ", unchanged" : r.base_cached ? ", base layer from the cache" : "");
     log::info("services: {}", fmt::join(r.ports, ", "));
     for (const auto& m : r.manifests) log::info("manifest: {}", m);
-    // One host port per service port, from 8080 up: what this image listens on, nothing else.
+    // One host port per service port: what this image listens on, nothing else. A port from
+    // 1024 up is forwarded from the same port (a client's default: mariadb's 3306); one below
+    // (which would need root on the host) from 8080 up.
     std::string forwards;
-    int host = 8080;
-    for (const auto& p : r.ports) forwards += fmt::format(" --forward {}:{}", host++, p.substr(p.rfind(':') + 1));
+    std::vector<int> service_ports, used;
+    for (const auto& p : r.ports) service_ports.push_back(std::stoi(p.substr(p.rfind(':') + 1)));
+    for (int port : service_ports)
+        if (port >= 1024) used.push_back(port);
+    int next = 8080;
+    for (int port : service_ports) {
+        int host = port;
+        if (port < 1024) {
+            while (std::find(used.begin(), used.end(), next) != used.end()) ++next;
+            host = next;
+            used.push_back(next);
+        }
+        forwards += fmt::format(" --forward {}:{}", host, port);
+    }
     if (!r.data.empty()) {
         // Its services keep state: without a data disk they do not start (or run on a tmpfs).
         log::info("its data disk ({}): romimg data-disk data.img --size 1g", fmt::join(r.data, ", "));

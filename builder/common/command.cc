@@ -1,6 +1,7 @@
 #include "common/command.h"
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <fcntl.h>
 #include <csignal>
@@ -72,20 +73,31 @@ public:
         }
     }
 
-    // Everything written to `fd` until EOF, with the same reaction to an interrupt.
-    std::string read_all(int fd) {
-        std::string out;
+    // Everything written to `fd` until EOF, with the same reaction to an interrupt. With a
+    // deadline, false if it passed first (the group is then killed); past `cap` bytes the rest is
+    // read and dropped.
+    bool read_all(int fd, std::string& out,
+                  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max(),
+                  size_t cap = std::string::npos) {
         char buf[65536];
         for (;;) {
             check_interrupt();
+            if (std::chrono::steady_clock::now() > deadline) {
+                stop_status_ = -SIGKILL;
+                stop();
+                return false;
+            }
             if (!sys::poll_readable(fd, 100)) continue;
             ssize_t n = ::read(fd, buf, sizeof buf);
             if (n < 0 && errno == EINTR) continue;
             if (n < 0) throw SysError("read", std::to_string(fd), errno);
-            if (n == 0) return out;
-            out.append(buf, n);
+            if (n == 0) return true;
+            if (out.size() < cap) out.append(buf, std::min((size_t)n, cap - out.size()));
         }
     }
+
+    // After read_all() timed out: how it ended.
+    int stop_status() const { return stop_status_; }
 
 private:
     void check_interrupt() {
@@ -107,10 +119,12 @@ private:
 
     pid_t pid_;
     Fd pidfd_;
+    int stop_status_ = 0;
 };
 
-// Starts cmd with stdout going to `stdout_fd` (or the log/terminal).
-std::unique_ptr<Child> spawn(const Command& cmd, int stdout_fd) {
+// Starts cmd with stdout going to `stdout_fd` (or the log/terminal), stderr to `stderr_fd` (or
+// the log/terminal).
+std::unique_ptr<Child> spawn(const Command& cmd, int stdout_fd, int stderr_fd = -1) {
     if (cmd.argv.empty()) throw Error("internal: empty command");
     std::string exe = find_program(cmd.argv[0]);
     if (exe.empty())
@@ -124,7 +138,8 @@ std::unique_ptr<Child> spawn(const Command& cmd, int stdout_fd) {
         sys::write_all(log.get(), header);
     }
     Fd devnull = sys::open("/dev/null", O_RDONLY);
-    const int fds[3] = {devnull.get(), stdout_fd >= 0 ? stdout_fd : log ? log.get() : -1, log ? log.get() : -1};
+    const int fds[3] = {devnull.get(), stdout_fd >= 0 ? stdout_fd : log ? log.get() : -1,
+                        stderr_fd >= 0 ? stderr_fd : log ? log.get() : -1};
 
     std::vector<std::string> env = merged_env(cmd);
     std::vector<char*> envp, argv;
@@ -149,10 +164,26 @@ std::string run_capture(const Command& cmd) {
     auto [r, w] = sys::pipe();
     std::unique_ptr<Child> child = spawn(cmd, w.get());
     w.reset();
-    std::string out = child->read_all(r.get());
+    std::string out;
+    child->read_all(r.get(), out);
     int st = child->wait();
     if (st != 0) throw ToolError(cmd.argv, st, cmd.log);
     return out;
+}
+
+Collected run_collect(const Command& cmd, int timeout_s, size_t cap) {
+    auto [r, w] = sys::pipe();
+    std::unique_ptr<Child> child = spawn(cmd, w.get(), w.get());
+    w.reset();
+    Collected c;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+    if (!child->read_all(r.get(), c.output, deadline, cap)) {
+        c.timed_out = true;
+        c.status = child->stop_status();
+        return c;
+    }
+    c.status = child->wait();
+    return c;
 }
 
 }  // namespace romimg

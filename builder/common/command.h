@@ -28,6 +28,18 @@ void run(const Command& cmd);
 // Runs and returns stdout (stderr goes to cmd.log or the terminal). Throws ToolError on failure.
 std::string run_capture(const Command& cmd);
 
+// What a bounded run printed and how it ended.
+struct Collected {
+    int status = 0;          // exit status (>= 0) or -signal
+    bool timed_out = false;  // killed (with its group) after the timeout
+    std::string output;      // stdout and stderr interleaved, at most `cap` bytes (the rest is read
+                             // and dropped)
+};
+
+// Runs with stdout and stderr into one pipe, killing the group after `timeout_s` seconds.
+// Throws as run_status() does if it cannot be started.
+Collected run_collect(const Command& cmd, int timeout_s, size_t cap = 16384);
+
 // Absolute path of `prog` found on PATH, or "" if none.
 std::string find_program(const std::string& prog);
 

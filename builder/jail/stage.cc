@@ -10,6 +10,7 @@
 #include "common/fs.h"
 #include "common/strings.h"
 #include "common/log.h"
+#include "common/names.h"
 #include "common/sys.h"
 #include "dpkg/dpkg.h"
 #include "java/cds.h"
@@ -26,6 +27,46 @@
 namespace romimg::jail {
 
 namespace {
+
+// A [data] dir is the seed of the data disk, copied whole: a process that has a file in it open
+// for writing (the host's own server) would change it under the copy, and the appliance would
+// start from a torn state. Refused, naming the process.
+void refuse_data_in_use(const recipe::ServiceTemplate& t) {
+    if (t.data.paths.empty()) return;
+    std::error_code ec;
+    for (const auto& proc : std::filesystem::directory_iterator("/proc", ec)) {
+        const std::string pid = proc.path().filename();
+        if (pid.find_first_not_of("0123456789") != std::string::npos || pid == std::to_string(getpid())) continue;
+        std::error_code fec;
+        for (const auto& fd : std::filesystem::directory_iterator(proc.path() / "fd", fec)) {
+            std::error_code lec;
+            const std::string target = std::filesystem::read_symlink(fd.path(), lec).string();
+            if (lec) continue;
+            for (const auto& dir : t.data.paths) {
+                if (target.rfind(dir + "/", 0) != 0) continue;
+                std::string info;
+                try {
+                    info = fs::read_file(proc.path() / "fdinfo" / fd.path().filename());
+                } catch (const std::exception&) {
+                    continue;  // closed meanwhile
+                }
+                size_t at = info.find("flags:");
+                if (at == std::string::npos || (strtoul(info.c_str() + at + 6, nullptr, 8) & O_ACCMODE) == O_RDONLY) continue;
+                std::string comm;
+                try {
+                    comm = fs::read_file(proc.path() / "comm");
+                    while (!comm.empty() && comm.back() == '\n') comm.pop_back();
+                } catch (const std::exception&) {
+                }
+                throw Error(fmt::format("{}: {} ([data] of {}) is in use: {} (pid {}) has {} open for writing. Its "
+                                        "content is copied whole as the data disk's seed: stop that service first "
+                                        "(e.g. systemctl stop {}), then build",
+                                        t.file.string(), dir, t.name, names::printable(comm), pid,
+                                        names::printable(target), t.name));
+            }
+        }
+    }
+}
 
 std::vector<std::string> library_path(const recipe::ServiceTemplate& t) {
     auto it = t.environment.find("LD_LIBRARY_PATH");
@@ -60,6 +101,7 @@ JailBuild build_jail(const recipe::ServiceTemplate& t, const std::filesystem::pa
                      const std::filesystem::path& work, const JailExtras& extras) {
     JailBuild result;
     result.dir = dir;
+    refuse_data_in_use(t);
     for (const auto& cap : stripped_in_jail(t.capabilities))
         log::warn("{}: the template asks for {}, which romlock refuses to every process in a jail: {} will not "
                   "have it on the appliance (remove it from service.capabilities)",

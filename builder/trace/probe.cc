@@ -8,7 +8,9 @@
 
 #include <fmt/format.h>
 
+#include "common/command.h"
 #include "common/error.h"
+#include "common/sys.h"
 #include "common/fd.h"
 #include "ready_check.h"
 
@@ -30,7 +32,115 @@ ReadyCheck parse_ready(const std::string& spec) {
     return r;
 }
 
+namespace {
+
+// A command probe's words: split at spaces, '...' and "..." keep spaces (no escapes).
+std::vector<std::string> command_words(const std::string& spec, const std::string& text) {
+    std::vector<std::string> words;
+    size_t i = 0;
+    while (i < text.size()) {
+        while (i < text.size() && text[i] == ' ') ++i;
+        if (i == text.size()) break;
+        std::string w;
+        while (i < text.size() && text[i] != ' ') {
+            char q = text[i];
+            if (q == '\'' || q == '"') {
+                size_t end = text.find(q, i + 1);
+                if (end == std::string::npos)
+                    throw UsageError(fmt::format("bad probe '{}': the quote {} is not closed", spec, q));
+                w += text.substr(i + 1, end - i - 1);
+                i = end + 1;
+            } else {
+                w += text[i++];
+            }
+        }
+        words.push_back(w);
+    }
+    if (words.empty())
+        throw UsageError(fmt::format("bad probe '{}': 'run' needs a program, e.g. "
+                                     "'run mariadb --host={{host}} --port={{port}} --execute=\"SELECT 1\"'", spec));
+    return words;
+}
+
+std::string replace_all(std::string s, const std::string& from, const std::string& to) {
+    for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size()))
+        s.replace(at, from.size(), to);
+    return s;
+}
+
+// Host and port of a base URL ("http://127.0.0.1:8080", "http://[::1]:80").
+std::pair<std::string, std::string> host_port(const std::string& base) {
+    size_t start = base.find("://");
+    start = start == std::string::npos ? 0 : start + 3;
+    size_t colon = base.rfind(':');
+    if (colon == std::string::npos || colon < start) return {base.substr(start), ""};
+    std::string host = base.substr(start, colon - start);
+    if (host.size() > 1 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    return {host, base.substr(colon + 1)};
+}
+
+// The last `n` non-empty lines of a command's output, on one line.
+std::string last_lines(const std::string& out, size_t n) {
+    std::vector<std::string> lines;
+    size_t i = 0;
+    while (i < out.size()) {
+        size_t j = out.find('\n', i);
+        if (j == std::string::npos) j = out.size();
+        if (j > i) lines.push_back(out.substr(i, j - i));
+        i = j + 1;
+    }
+    std::string r;
+    for (size_t k = lines.size() > n ? lines.size() - n : 0; k < lines.size(); ++k)
+        r += (r.empty() ? "" : " | ") + lines[k];
+    return r;
+}
+
+ProbeResult run_command_probe(const Probe& p, const std::string& base, int timeout_s) {
+    ProbeResult r;
+    auto [host, port] = host_port(base);
+    Command cmd;
+    for (const auto& w : p.argv) cmd.argv.push_back(replace_all(replace_all(w, "{host}", host), "{port}", port));
+    r.request = "run " + quote_argv(cmd.argv);
+    if (cmd.argv[0].find('/') == std::string::npos && find_program(cmd.argv[0]).empty()) {
+        r.detail = fmt::format("{} is not installed on this host (the probe's client; install its package)",
+                               cmd.argv[0]);
+        r.status = 127;
+        return r;
+    }
+    Collected c;
+    try {
+        c = run_collect(cmd, timeout_s);
+    } catch (const SysError& e) {
+        r.detail = e.what();
+        r.status = 127;
+        return r;
+    }
+    r.status = c.status;
+    r.ok = !c.timed_out && c.status == 0;
+    if (!r.ok) {
+        std::string tail = last_lines(c.output, 4);
+        r.detail = c.timed_out ? fmt::format("no result within {} s", timeout_s)
+                   : c.status < 0 ? fmt::format("killed by SIG{}", sys::signal_name(-c.status))
+                                  : fmt::format("exit {}", c.status);
+        if (!tail.empty()) r.detail += "; it said: " + tail;
+    }
+    return r;
+}
+
+}  // namespace
+
+std::string expectation(const Probe& p) {
+    return p.argv.empty() ? fmt::format("HTTP {}", p.expect) : "exit 0";
+}
+
 Probe parse_probe(const std::string& spec) {
+    if (spec.rfind("run ", 0) == 0 || spec == "run") {
+        Probe p;
+        p.method = "run";
+        p.expect = 0;
+        p.argv = command_words(spec, spec.substr(3));
+        return p;
+    }
     std::vector<std::string> words;
     size_t i = 0;
     while (i < spec.size()) {
@@ -73,6 +183,12 @@ std::string base_url(const ReadyCheck& r) {
 }
 
 std::string probe_url(const Probe& p, const std::string& base) {
+    if (!p.argv.empty()) {
+        if (base.empty())
+            throw UsageError(fmt::format("probe 'run {}' has no host: give --ready tcp:PORT (or a URL) "
+                                         "so romimg knows what {{host}} and {{port}} are", p.argv[0]));
+        return base;
+    }
     if (p.target.find("://") != std::string::npos) return p.target;
     if (base.empty())
         throw UsageError(fmt::format("probe '{} {}' has no host: give --ready tcp:PORT (or a URL) "
@@ -82,7 +198,7 @@ std::string probe_url(const Probe& p, const std::string& base) {
 
 bool check_ready_once(const ReadyCheck& r) {
     if (r.kind == ReadyCheck::http) {
-        ProbeResult res = run_probe({"GET", r.url, 0}, "", 5);
+        ProbeResult res = run_probe({"GET", r.url, 0, {}}, "", 5);
         return appliance::status_means_ready(res.status);
     }
     struct addrinfo hints {}, *ai = nullptr;
@@ -106,6 +222,7 @@ size_t collect(char* data, size_t size, size_t n, void* out) {
 }  // namespace
 
 ProbeResult run_probe(const Probe& p, const std::string& base, int timeout_s) {
+    if (!p.argv.empty()) return run_command_probe(p, base, timeout_s);
     static bool init = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
     ProbeResult r;
     std::string url = probe_url(p, base);

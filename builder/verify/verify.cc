@@ -221,9 +221,10 @@ void run_probes(Run& run, std::vector<ServiceTarget>& targets, const std::string
                 std::this_thread::sleep_for(2s);
             } while (std::chrono::steady_clock::now() < deadline);
             first = false;
-            run.add(res.ok, fmt::format("{} {}: {}", t.svc->name, when, spec), fmt::format("HTTP {}", probe.expect),
-                    res.status ? fmt::format("HTTP {}{}", res.status, res.ok ? "" : " (" + res.detail + ")")
-                               : res.detail);
+            std::string seen = !probe.argv.empty() ? (res.ok ? "exit 0" : res.detail)
+                               : res.status ? fmt::format("HTTP {}{}", res.status, res.ok ? "" : " (" + res.detail + ")")
+                                            : res.detail;
+            run.add(res.ok, fmt::format("{} {}: {}", t.svc->name, when, spec), trace::expectation(probe), seen);
         }
     }
 }

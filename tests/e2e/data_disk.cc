@@ -12,6 +12,15 @@
 //   7. this appliance's disk whose service dir is a symlink (to /run, in init's view): refused,
 //      nothing seeded or bound through it.
 // Usage: e2e-data ROMIMG ISO WORKDIR. Self-describing output; exit 0 = all passed.
+//
+// e2e-data ROMIMG ISO WORKDIR mariadb (e2e.mariadb, tests/e2e/mariadb.sh): the shipped MariaDB
+// template on a test host whose database shop has a user e2e:
+//   1. a fresh data disk (virtio): seeded with the host's datadir; every probe of the template
+//      (an SQL query among them); a row committed over the network; the power button;
+//   2. SATA: the row is there; another committed in a transaction, and QEMU killed (SIGKILL)
+//      the moment COMMIT returned;
+//   3. virtio: the disk checked after the power cut, InnoDB recovers: both rows are there;
+//   4. no data disk: init does not start mariadb and says why.
 #include <arpa/inet.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -27,6 +36,8 @@
 #include "common/fs.h"
 #include "http.h"
 #include "qemu/qemu.h"
+#include "recipe/template.h"
+#include "trace/probe.h"
 
 using namespace romimg;
 using namespace std::chrono_literals;
@@ -55,14 +66,15 @@ struct Boot {
     int port;
 };
 
-Boot boot(const std::string& iso, const std::string& disk, const std::string& bus, const std::filesystem::path& dir) {
+Boot boot(const std::string& iso, const std::string& disk, const std::string& bus, const std::filesystem::path& dir,
+          uint16_t guest_port = 9098, int mem_mb = 256) {
     qemu::QemuSpec spec;
     spec.iso = iso;
-    spec.mem_mb = 256;
+    spec.mem_mb = mem_mb;
     spec.data_disk = disk;
     spec.data_bus = bus;
     int port = qemu::free_local_port();
-    spec.forwards = {{(uint16_t)port, 9098}};
+    spec.forwards = {{(uint16_t)port, guest_port}};
     return {qemu::Machine::start(spec, dir), port};
 }
 
@@ -73,6 +85,19 @@ bool ready(Boot& b) {
 void power_off(Boot& b) {
     b.m.power_button();
     check(b.m.wait_exit(120s).has_value(), "power button: the guest powers off");
+}
+
+// Booted without a data disk: the console line matching `refusal` (init did not start the
+// service), then the power button.
+void no_disk(const std::string& iso, int mem_mb, const std::filesystem::path& dir, const std::string& refusal,
+             const std::string& what) {
+    qemu::QemuSpec spec;
+    spec.iso = iso;
+    spec.mem_mb = mem_mb;
+    qemu::Machine m = qemu::Machine::start(spec, dir);
+    check(m.wait_for_line(std::regex(refusal), 180s, false).has_value(), what);
+    m.power_button();
+    check(m.wait_exit(120s).has_value(), "power button: the guest powers off");
 }
 
 std::string sha(const std::string& file) {
@@ -101,11 +126,78 @@ std::string disk_with_file(const std::string& romimg, const std::filesystem::pat
     return disk;
 }
 
+// An SQL statement as the test host's user e2e, over the forwarded port: (exit status, output).
+std::pair<int, std::string> sql(int port, const std::string& statement) {
+    Command c;
+    c.argv = {"mariadb", "--host=127.0.0.1", fmt::format("--port={}", port), "--connect-timeout=30", "--user=e2e",
+              "--password=e2e-password", "--batch", "--skip-column-names", "--execute=" + statement};
+    Collected r = run_collect(c, 120);
+    while (!r.output.empty() && r.output.back() == '\n') r.output.pop_back();
+    return {r.timed_out ? -1 : r.status, r.output};
+}
+
+int mariadb(const std::string& romimg, const std::string& iso, const std::filesystem::path& work) {
+    fs::TempDir dir("/tmp", "romimg-e2e-mariadb-");
+    const std::string disk = (work / "data.img").string();
+    std::filesystem::remove(disk);
+    Command mk;
+    mk.argv = {romimg, "-q", "data-disk", disk, "--size", "512m"};
+    run(mk);
+    auto is_ready = [](Boot& b) {
+        return b.m.wait_for_line(std::regex("mariadb is ready"), 300s, false).has_value();
+    };
+    const std::string rows = "SELECT GROUP_CONCAT(note ORDER BY id) FROM shop.orders";
+    {  // 1. a fresh disk: seeded, probed, a row committed, a clean power-off
+        Boot b = boot(iso, disk, "virtio", dir.path() / "1", 3306, 512);
+        check(b.m.wait_for_line(std::regex("data for mariadb: .*/host-mysql seeded from the image .*on the data disk"), 180s, false).has_value(),
+              "boot 1 (virtio): mariadb's datadir seeded from the image (the host's), on the data disk");
+        check(is_ready(b), "mariadb is ready");
+        // The probes as the build ran them (the override template of mariadb.sh): an SQL query as
+        // e2e, and mariadb-admin ping.
+        const recipe::ServiceTemplate t = recipe::load_template("mariadb");
+        for (const auto& p : t.trace_probes) {
+            auto r = trace::run_probe(trace::parse_probe(p), fmt::format("mysql://127.0.0.1:{}", b.port), 120);
+            check(r.ok, fmt::format("probe {}{}", r.request, r.ok ? "" : " (" + r.detail + ")"));
+        }
+        auto [st, out] = sql(b.port, rows);
+        check(st == 0 && out == "from-the-host", fmt::format("the host's row is served: '{}'", out));
+        auto [st2, out2] = sql(b.port, "INSERT INTO shop.orders (note) VALUES ('first-boot')");
+        check(st2 == 0, fmt::format("a row committed over the network (autocommit){}", out2.empty() ? "" : ": " + out2));
+        power_off(b);
+    }
+    {  // 2. SATA: a transaction committed, then a power cut
+        Boot b = boot(iso, disk, "sata", dir.path() / "2", 3306, 512);
+        check(is_ready(b), "boot 2 (SATA): mariadb is ready");
+        auto [st, out] = sql(b.port, rows);
+        check(st == 0 && out == "from-the-host,first-boot", fmt::format("the row survived a clean power-off: '{}'", out));
+        auto [st2, out2] = sql(b.port, "BEGIN; INSERT INTO shop.orders (note) VALUES ('before-the-cut'); COMMIT");
+        kill(b.m.pid(), SIGKILL);  // the moment COMMIT returned: a power cut
+        check(st2 == 0, fmt::format("a transaction committed, then QEMU killed{}", out2.empty() ? "" : ": " + out2));
+        b.m.stop();
+    }
+    {  // 3. virtio again: the check after the power cut, InnoDB's recovery, both rows
+        Boot b = boot(iso, disk, "virtio", dir.path() / "3", 3306, 512);
+        check(b.m.wait_for_line(std::regex("data disk /dev/vd[a-z]: e2fsck -p exit status [012] "), 180s, false).has_value(),
+              "boot 3 (virtio): init checks the disk after the power cut");
+        check(is_ready(b), "mariadb is ready");
+        auto [st, out] = sql(b.port, rows);
+        check(st == 0 && out == "from-the-host,first-boot,before-the-cut",
+              fmt::format("both rows survived, the second a hard power cut right after its COMMIT: '{}'", out));
+        check(b.m.console().find("mariadb exited") == std::string::npos && b.m.console().find("mariadb was killed") == std::string::npos,
+              "mariadb never died");
+        power_off(b);
+    }
+    // 4. no data disk
+    no_disk(iso, 512, dir.path() / "4", "NOT starting mariadb: its data dir .*/host-mysql needs the data disk: no data disk",
+            "boot 4 (no data disk): init does not start mariadb, and says why");
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc != 4) {
-        fmt::print(stderr, "usage: e2e-data ROMIMG ISO WORKDIR\n");
+    if (argc != 4 && !(argc == 5 && std::string(argv[4]) == "mariadb")) {
+        fmt::print(stderr, "usage: e2e-data ROMIMG ISO WORKDIR [mariadb]\n");
         return 2;
     }
     if (geteuid() != 0) {
@@ -114,6 +206,15 @@ int main(int argc, char** argv) {
     }
     const std::string romimg = argv[1], iso = argv[2];
     const std::filesystem::path work = argv[3];
+    if (argc == 5) {
+        try {
+            mariadb(romimg, iso, work);
+        } catch (const std::exception& e) {
+            check(false, std::string("error: ") + e.what());
+        }
+        fmt::print("{}\n", fails ? fmt::format("{} checks failed", fails) : "all checks passed");
+        return fails ? 1 : 0;
+    }
     try {
         fs::TempDir dir("/tmp", "romimg-e2e-data-");
         const std::string disk = (work / "data.img").string();
@@ -163,18 +264,11 @@ int main(int argc, char** argv) {
                   "datastore never died");
             power_off(b);
         }
-        {  // 4. no data disk
-            qemu::QemuSpec spec;
-            spec.iso = iso;
-            spec.mem_mb = 256;
-            qemu::Machine m = qemu::Machine::start(spec, dir.path() / "4");
-            check(m.wait_for_line(std::regex("NOT starting datastore: its data dir /var/local needs the data disk: no data disk: "
-                                             "no disk holds an ext4 filesystem labelled romimg-data; make one .*romimg data-disk"),
-                                  120s, false).has_value(),
-                  "boot 4 (no data disk): init does not start datastore, and says why and how to make a disk");
-            m.power_button();
-            check(m.wait_exit(120s).has_value(), "power button: the guest powers off");
-        }
+        // 4. no data disk
+        no_disk(iso, 256, dir.path() / "4",
+                "NOT starting datastore: its data dir /var/local needs the data disk: no data disk: "
+                "no disk holds an ext4 filesystem labelled romimg-data; make one .*romimg data-disk",
+                "boot 4 (no data disk): init does not start datastore, and says why and how to make a disk");
         {  // 5. another appliance's disk, 6. not a romimg data disk: refused, unchanged
             for (auto [name, file, content, pattern] :
                  {std::tuple{"other.img", ".romimg-appliance", "elsewhere\n",

@@ -10,7 +10,7 @@ iso=$dir/datastore.iso
 ROMIMG_TEMPLATES=$templates "$romimg" build datastore --fast -o "$iso" --work "$dir/work" > "$dir/build.log" 2>&1 ||
   { tail -20 "$dir/build.log"; echo "FAIL: romimg build datastore"; exit 1; }
 # The closing hint boots what was built: its port, and a data disk.
-grep -q "^boot it:  romimg boot $iso --forward 8080:9098 --data data.img$" "$dir/build.log" &&
+grep -q "^boot it:  romimg boot $iso --forward 9098:9098 --data data.img$" "$dir/build.log" &&
   grep -q "^its data disk (datastore): romimg data-disk data.img --size 1g$" "$dir/build.log" ||
   { tail -5 "$dir/build.log"; echo "FAIL: the build's closing hint does not say how to boot it with its data disk"; exit 1; }
 echo "ok   the build's closing hint: $(grep '^boot it:' "$dir/build.log")"

@@ -116,6 +116,16 @@ if [ -n "$(ls -A "$tmp/vtmp")" ]; then echo "FAIL: verify left a scratch dir: $(
 unset TMPDIR
 
 # A jail may have only allow-listed devices (issue 12): refused before any trace, with the list.
+# A [data] dir that a process is writing (the host's own server still running) is not copied as
+# the data disk's seed.
+seed=$(mktemp -d /var/tmp/romimg-bad-seed-XXXXXX)
+sleep 300 3>>"$seed/state" &
+writer=$!
+printf '[service]\ncommand = ["/bin/true"]\n[data]\npaths = ["%s"]\n' "$seed" > "$tmp/inuse.toml"
+expect data-in-use 1 "romimg: error: $tmp/inuse.toml: $seed \(\[data\] of inuse\) is in use: sleep \(pid $writer\) has $seed/state open for writing.*stop that service first" -- \
+  "$romimg" jail "$tmp/inuse.toml" --work "$tmp/work" --out "$tmp/jail-inuse"
+[ ! -e "$tmp/jail-inuse" ] || { echo "FAIL data-in-use: a jail was written"; fail=1; }
+kill $writer; wait $writer 2>/dev/null; rm -rf "$seed"
 printf '[service]\ncommand = ["/bin/true"]\n[jail]\ndevices = ["/dev/sda"]\n' > "$tmp/disk.toml"
 expect device-not-allowed 1 "romimg: error: $tmp/disk.toml:4: jail.devices: '/dev/sda' is not a device a jail may have \(allowed: /dev/null, /dev/zero, /dev/random, /dev/urandom, /dev/full, /dev/tty\)" -- \
   "$romimg" jail "$tmp/disk.toml" --work "$tmp/work" --out "$tmp/jail-disk"

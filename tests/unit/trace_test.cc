@@ -161,6 +161,33 @@ TEST_CASE("parse_ready and parse_probe") {
     CHECK_THROWS_AS(parse_probe(""), UsageError);
 }
 
+TEST_CASE("command probes: words, quotes, {host} and {port}, exit status, timeout") {
+    Probe p = parse_probe("run mariadb --host={host} --port={port} --execute='SELECT 1' \"a b\"c");
+    CHECK(p.method == "run");
+    CHECK(p.argv == std::vector<std::string>{"mariadb", "--host={host}", "--port={port}", "--execute=SELECT 1", "a bc"});
+    CHECK(expectation(p) == "exit 0");
+    CHECK(expectation(parse_probe("GET / 404")) == "HTTP 404");
+    CHECK_THROWS_WITH(parse_probe("run"), Catch::Contains("'run' needs a program"));
+    CHECK_THROWS_WITH(parse_probe("run x 'unclosed"), Catch::Contains("the quote ' is not closed"));
+    CHECK_THROWS_WITH(probe_url(p, ""), Catch::Contains("has no host"));
+
+    ProbeResult ok = run_probe(parse_probe("run /bin/sh -c 'test {host}:{port} = 127.0.0.1:3306'"), "mysql://127.0.0.1:3306", 10);
+    CHECK(ok.ok);
+    CHECK(ok.status == 0);
+    ProbeResult v6 = run_probe(parse_probe("run /bin/sh -c 'test {host}/{port} = ::1/22'"), "ssh://[::1]:22", 10);
+    CHECK(v6.ok);
+    ProbeResult bad = run_probe(parse_probe("run /bin/sh -c 'echo one; echo refused >&2; exit 3'"), "http://127.0.0.1:1", 10);
+    CHECK_FALSE(bad.ok);
+    CHECK(bad.status == 3);
+    CHECK(bad.detail == "exit 3; it said: one | refused");
+    ProbeResult slow = run_probe(parse_probe("run /bin/sleep 30"), "http://127.0.0.1:1", 1);
+    CHECK_FALSE(slow.ok);
+    CHECK(slow.detail == "no result within 1 s");
+    ProbeResult missing = run_probe(parse_probe("run no-such-client-romimg {host}"), "http://127.0.0.1:1", 10);
+    CHECK_FALSE(missing.ok);
+    CHECK_THAT(missing.detail, Catch::Contains("no-such-client-romimg is not installed on this host"));
+}
+
 TEST_CASE("parse_shebang reads the interpreter and one optional argument like binfmt_script") {
     CHECK(parse_shebang("#!/bin/sh\necho").interpreter == "/bin/sh");
     ShebangLine e = parse_shebang("#! /usr/bin/env  python3 -u \n");
