@@ -830,6 +830,7 @@ void Pid1::check_ready(Running& r, double now) {
     how += " s";
     if (r.check.kind == appliance::ReadyCheck::http)
         how += ", HTTP " + std::to_string(r.probe.last_status()) + " for GET " + r.check.path;
+    if (r.check.kind == appliance::ReadyCheck::postgres) how += ", taking sessions";
     for (const auto& m : s.expect_maps) {
         if (maps_file(r.pid, m)) {
             how += "; maps " + m.substr(m.rfind('/') + 1);

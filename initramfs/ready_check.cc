@@ -1,5 +1,6 @@
 #include "ready_check.h"
 
+#include <cstdint>
 #include <cstdlib>
 
 namespace romimg::appliance {
@@ -65,19 +66,21 @@ bool parse_ready_check(const std::string& spec, ReadyCheck& out, std::string& er
         error = "it contains a space or a control character";
         return false;
     }
-    if (spec.rfind("tcp:", 0) == 0) {
-        r.kind = ReadyCheck::tcp;
-        std::string rest = spec.substr(4);
+    if (spec.rfind("tcp:", 0) == 0 || spec.rfind("postgres:", 0) == 0) {
+        const bool pg = spec[0] == 'p';
+        r.kind = pg ? ReadyCheck::postgres : ReadyCheck::tcp;
+        std::string rest = spec.substr(pg ? 9 : 4);
         if (const size_t c = rest.rfind(':'); c != std::string::npos) {
             r.host = rest.substr(0, c);
             rest = rest.substr(c + 1);
             if (r.host.empty()) return error = "the host before ':PORT' is empty", false;
         }
-        if (!port_of(rest, r.port)) return error = "expected tcp:PORT with a port of 1-65535", false;
+        if (!port_of(rest, r.port))
+            return error = pg ? "expected postgres:PORT with a port of 1-65535" : "expected tcp:PORT with a port of 1-65535", false;
     } else if (spec.rfind("http://", 0) == 0 || spec.rfind("https://", 0) == 0) {
         if (!parse_url(spec, r, error)) return false;
     } else {
-        error = "expected tcp:PORT or an http:// URL";
+        error = "expected tcp:PORT, postgres:PORT or an http:// URL";
         return false;
     }
     out = r;
@@ -97,8 +100,42 @@ int http_status_of(const std::string& line) {
 }
 
 std::string ready_request(const ReadyCheck& r) {
+    if (r.kind == ReadyCheck::postgres) {
+        // Int32 length, Int32 protocol 3.0, then name/value pairs, each NUL-terminated, and a NUL.
+        static const char kParams[] = "user\0romimg-ready\0database\0romimg-ready\0";  // + its own NUL
+        const std::string params(kParams, sizeof kParams);
+        const uint32_t len = 8 + (uint32_t)params.size();
+        std::string m;
+        for (uint32_t v : {len, 196608u})
+            for (int shift = 24; shift >= 0; shift -= 8) m += (char)((v >> shift) & 0xff);
+        return m + params;
+    }
     return "GET " + r.path + " HTTP/1.0\r\nHost: 127.0.0.1:" + std::to_string(r.port) +
            "\r\nUser-Agent: romimg-init\r\nConnection: close\r\n\r\n";
+}
+
+}  // namespace romimg::appliance
+
+namespace romimg::appliance {
+
+PgAnswer postgres_answer(const std::string& reply, bool closed) {
+    if (reply.empty()) return closed ? PgAnswer::not_ready : PgAnswer::more;
+    const char type = reply[0];
+    if (type == 'R' || type == 'v') return PgAnswer::ready;  // authentication / protocol negotiation
+    if (type != 'E') return PgAnswer::not_ready;              // not PostgreSQL speaking
+    if (reply.size() < 5) return closed ? PgAnswer::not_ready : PgAnswer::more;
+    const uint32_t len = ((uint32_t)(unsigned char)reply[1] << 24) | ((uint32_t)(unsigned char)reply[2] << 16) |
+                         ((uint32_t)(unsigned char)reply[3] << 8) | (uint32_t)(unsigned char)reply[4];
+    if (len < 4 || len > 4096) return PgAnswer::not_ready;
+    if (reply.size() < 1 + (size_t)len) return closed ? PgAnswer::not_ready : PgAnswer::more;
+    // Fields: a type byte and a NUL-terminated value each; 'C' is the SQLSTATE.
+    for (size_t i = 5; i < 1 + (size_t)len && reply[i] != '\0';) {
+        const size_t end = reply.find('\0', i + 1);
+        if (end == std::string::npos || end > (size_t)len) break;
+        if (reply[i] == 'C') return reply.compare(i + 1, end - i - 1, "57P03") == 0 ? PgAnswer::not_ready : PgAnswer::ready;
+        i = end + 1;
+    }
+    return PgAnswer::ready;  // an error without a code is still a server taking sessions
 }
 
 }  // namespace romimg::appliance

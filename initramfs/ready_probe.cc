@@ -29,6 +29,7 @@ socklen_t loopback_address(const ReadyCheck& c, sockaddr_storage& ss) {
 }
 
 constexpr size_t kStatusLineMax = 256;
+constexpr size_t kReplyMax = 4096 + 1;  // a PostgreSQL error message (postgres_answer's bound)
 
 }  // namespace
 
@@ -84,10 +85,15 @@ bool ReadyProbe::step(const ReadyCheck& c, double now) {
         }
         sent_ = true;
     }
-    char buf[kStatusLineMax];
+    const bool pg = c.kind == ReadyCheck::postgres;
+    auto complete = [&] {
+        return pg ? postgres_answer(reply_, false) != PgAnswer::more
+                  : reply_.find('\n') != std::string::npos || reply_.size() >= kStatusLineMax;
+    };
+    char buf[kReplyMax];
     bool closed = false;
-    while (reply_.find('\n') == std::string::npos && reply_.size() < kStatusLineMax) {
-        const ssize_t n = recv(fd_, buf, kStatusLineMax - reply_.size(), 0);
+    while (!complete() && reply_.size() < kReplyMax) {
+        const ssize_t n = recv(fd_, buf, kReplyMax - reply_.size(), 0);
         if (n > 0) {
             reply_.append(buf, (size_t)n);
             continue;
@@ -97,6 +103,11 @@ bool ReadyProbe::step(const ReadyCheck& c, double now) {
         break;
     }
     if (reply_.empty() && !closed) return false;
+    if (pg) {
+        const bool ready = postgres_answer(reply_, true) == PgAnswer::ready;
+        give_up(now);
+        return ready;
+    }
     const int status = http_status_of(reply_.substr(0, reply_.find('\n')));
     if (status) last_status_ = status;
     give_up(now);

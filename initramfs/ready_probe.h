@@ -14,7 +14,8 @@ public:
     // Forgets any attempt under way (its socket is closed): the service was (re)started or killed.
     void reset();
     // tcp: a connection to the loopback port is accepted. http: the request was answered on the
-    // loopback port with a status below 500 (status_means_ready). An attempt that gets no answer
+    // loopback port with a status below 500 (status_means_ready). postgres: a session's start
+    // was answered, and not with "starting up" (postgres_answer). An attempt that gets no answer
     // within kAttemptSeconds is dropped and a new one made; a failed one is retried after
     // kRetrySeconds.
     bool step(const ReadyCheck& c, double now);

@@ -6,6 +6,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
+
 #include <fmt/format.h>
 
 #include "common/command.h"
@@ -13,6 +15,7 @@
 #include "common/sys.h"
 #include "common/fd.h"
 #include "ready_check.h"
+#include "ready_probe.h"
 
 namespace romimg::trace {
 
@@ -21,11 +24,13 @@ ReadyCheck parse_ready(const std::string& spec) {
     std::string why;
     if (spec.empty() || !appliance::parse_ready_check(spec, c, why))
         throw UsageError(fmt::format("bad ready check '{}': {}", spec,
-                                     spec.empty() ? "it is empty (write tcp:PORT or an http(s) URL)"
-                                     : why.find("expected") == std::string::npos ? why + " (write tcp:PORT or an http(s) URL)"
+                                     spec.empty() ? "it is empty (write tcp:PORT, postgres:PORT or an http(s) URL)"
+                                     : why.find("expected") == std::string::npos ? why + " (write tcp:PORT, postgres:PORT or an http(s) URL)"
                                                                                  : why));
     ReadyCheck r;
-    r.kind = c.kind == appliance::ReadyCheck::tcp ? ReadyCheck::tcp : ReadyCheck::http;
+    r.kind = c.kind == appliance::ReadyCheck::tcp        ? ReadyCheck::tcp
+             : c.kind == appliance::ReadyCheck::postgres ? ReadyCheck::postgres
+                                                         : ReadyCheck::http;
     r.host = c.host;
     r.port = c.port;
     if (r.kind == ReadyCheck::http) r.url = spec;
@@ -200,6 +205,21 @@ bool check_ready_once(const ReadyCheck& r) {
     if (r.kind == ReadyCheck::http) {
         ProbeResult res = run_probe({"GET", r.url, 0, {}}, "", 5);
         return appliance::status_means_ready(res.status);
+    }
+    if (r.kind == ReadyCheck::postgres) {
+        // init's own check, stepped until it answers (it retries a refused connection).
+        appliance::ReadyCheck c;
+        c.kind = appliance::ReadyCheck::postgres;
+        c.host = r.host;
+        c.port = r.port;
+        appliance::ReadyProbe probe;
+        const auto start = std::chrono::steady_clock::now();
+        for (;;) {
+            const double now = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+            if (probe.step(c, now)) return true;
+            if (now > 5) return false;
+            usleep(20000);
+        }
     }
     struct addrinfo hints {}, *ai = nullptr;
     hints.ai_socktype = SOCK_STREAM;

@@ -10,13 +10,13 @@
 namespace romimg::trace {
 
 struct ReadyCheck {
-    enum Kind { none, tcp, http } kind = none;
+    enum Kind { none, tcp, http, postgres } kind = none;
     std::string host = "127.0.0.1";
     int port = 0;
     std::string url;  // http kind
 };
 
-// "tcp:PORT", "tcp:HOST:PORT" or an http:// / https:// URL. Throws UsageError.
+// "tcp:PORT", "tcp:HOST:PORT", "postgres:PORT" or an http:// / https:// URL. Throws UsageError.
 ReadyCheck parse_ready(const std::string& spec);
 
 struct Probe {
@@ -45,8 +45,9 @@ std::string base_url(const ReadyCheck& ready);
 // Full URL of a probe; throws UsageError for a relative probe without a base.
 std::string probe_url(const Probe& p, const std::string& base);
 
-// One attempt: true if the service accepts a connection (tcp) or answers an HTTP status below
-// 500 (http: serving, not only listening; appliance::status_means_ready).
+// One attempt: true if the service accepts a connection (tcp), answers an HTTP status below
+// 500 (http: serving, not only listening; appliance::status_means_ready), or a PostgreSQL
+// server takes sessions (postgres, within 5 s: appliance::postgres_answer).
 bool check_ready_once(const ReadyCheck& r);
 
 // Performs the request (a command probe: runs it, with a timeout; its last output lines are the

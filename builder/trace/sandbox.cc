@@ -202,10 +202,16 @@ void apply_mounts(const std::vector<MountOp>& ops, const std::string& scratch,
             sys::mkdir_p(wk);
             sys::mount("romimg-trace", target, "overlay", op.kind == MountOp::data ? MS_NOSUID | MS_NODEV | MS_NOEXEC : 0,
                        fmt::format("lowerdir={},upperdir={},workdir={}", op.source, up, wk));
+            // A data dir belongs to the service, with the lower dir's mode (the overlay's root
+            // would show the scratch upper dir's 0755: PostgreSQL refuses a data directory
+            // that others may read). Both are copy-ups in the scratch layer.
             unsigned owner_uid = 0, owner_gid = 0;
-            if (op.kind == MountOp::data && sscanf(op.options.c_str(), "%u:%u", &owner_uid, &owner_gid) == 2 &&
-                chown(target.c_str(), owner_uid, owner_gid) != 0)  // a copy-up in the scratch layer
-                throw SysError("chown", target, errno);
+            if (op.kind == MountOp::data && sscanf(op.options.c_str(), "%u:%u", &owner_uid, &owner_gid) == 2) {
+                struct stat lower {};
+                if (stat(op.source.c_str(), &lower) != 0) throw SysError("stat", op.source, errno);
+                if (chown(target.c_str(), owner_uid, owner_gid) != 0) throw SysError("chown", target, errno);
+                if (chmod(target.c_str(), lower.st_mode & 07777) != 0) throw SysError("chmod", target, errno);
+            }
             break;
         }
         case MountOp::bind_ro:

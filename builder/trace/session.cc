@@ -231,9 +231,10 @@ TraceResult run_trace(const TraceRequest& req) {
                         not_ready = fmt::format("{} was not ready within {} s ({} never answered)\n{}  "
                                                 "full output: {}\n  ({})",
                                                 req.name, req.ready_timeout_s,
-                                                req.ready.kind == ReadyCheck::tcp
-                                                    ? fmt::format("port {}", req.ready.port)
-                                                    : req.ready.url,
+                                                req.ready.kind == ReadyCheck::http ? req.ready.url
+                                                : req.ready.kind == ReadyCheck::postgres
+                                                    ? fmt::format("PostgreSQL on port {}", req.ready.port)
+                                                    : fmt::format("port {}", req.ready.port),
                                                 tail.empty() ? "" : "  last lines of its output:\n" + tail,
                                                 req.log.string(), req.ready_timeout_hint);
                         return;

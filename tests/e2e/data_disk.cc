@@ -13,14 +13,15 @@
 //      nothing seeded or bound through it.
 // Usage: e2e-data ROMIMG ISO WORKDIR. Self-describing output; exit 0 = all passed.
 //
-// e2e-data ROMIMG ISO WORKDIR mariadb (e2e.mariadb, tests/e2e/mariadb.sh): the shipped MariaDB
-// template on a test host whose database shop has a user e2e:
+// e2e-data ROMIMG ISO WORKDIR mariadb|postgresql (e2e.mariadb, e2e.postgresql: mariadb.sh,
+// postgresql.sh): the shipped template on a test host whose database shop has a user e2e and a
+// table orders:
 //   1. a fresh data disk (virtio): seeded with the host's datadir; every probe of the template
 //      (an SQL query among them); a row committed over the network; the power button;
 //   2. SATA: the row is there; another committed in a transaction, and QEMU killed (SIGKILL)
 //      the moment COMMIT returned;
-//   3. virtio: the disk checked after the power cut, InnoDB recovers: both rows are there;
-//   4. no data disk: init does not start mariadb and says why.
+//   3. virtio: the disk checked after the power cut, the database recovers: both rows are there;
+//   4. no data disk: init does not start the service and says why.
 #include <arpa/inet.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -126,78 +127,110 @@ std::string disk_with_file(const std::string& romimg, const std::filesystem::pat
     return disk;
 }
 
+// The database services this driver knows: their port, the data dir's name on the test host
+// and the query listing the rows of shop.orders.
+struct Database {
+    std::string name;
+    uint16_t port;
+    std::string datadir;  // the last part of the test host's data dir (mariadb.sh, postgresql.sh)
+    std::string table;    // shop's orders, as the client's session names it
+    std::string rows;
+};
+
+const Database kDatabases[] = {
+    {"mariadb", 3306, "host-mysql", "shop.orders", "SELECT GROUP_CONCAT(note ORDER BY id) FROM shop.orders"},
+    {"postgresql", 5432, "host-pg", "orders", "SELECT string_agg(note, ',' ORDER BY id) FROM orders"},
+};
+
 // An SQL statement as the test host's user e2e, over the forwarded port: (exit status, output).
-std::pair<int, std::string> sql(int port, const std::string& statement) {
+std::pair<int, std::string> sql(const Database& db, int port, const std::string& statement) {
     Command c;
-    c.argv = {"mariadb", "--host=127.0.0.1", fmt::format("--port={}", port), "--connect-timeout=30", "--user=e2e",
-              "--password=e2e-password", "--batch", "--skip-column-names", "--execute=" + statement};
+    if (db.name == "mariadb")
+        c.argv = {"mariadb", "--host=127.0.0.1", fmt::format("--port={}", port), "--connect-timeout=30", "--user=e2e",
+                  "--password=e2e-password", "--batch", "--skip-column-names", "--execute=" + statement};
+    else
+        c.argv = {"psql", fmt::format("host=127.0.0.1 port={} user=e2e dbname=shop password=e2e-password connect_timeout=30", port),
+                  "--no-psqlrc", "--tuples-only", "--no-align", "-v", "ON_ERROR_STOP=1", "--command=" + statement};
     Collected r = run_collect(c, 120);
     while (!r.output.empty() && r.output.back() == '\n') r.output.pop_back();
+    for (char& ch : r.output)
+        if (ch == '\n') ch = ' ';
     return {r.timed_out ? -1 : r.status, r.output};
 }
 
-int mariadb(const std::string& romimg, const std::string& iso, const std::filesystem::path& work) {
-    fs::TempDir dir("/tmp", "romimg-e2e-mariadb-");
+int database(const Database& db, const std::string& romimg, const std::string& iso, const std::filesystem::path& work) {
+    fs::TempDir dir("/tmp", "romimg-e2e-" + db.name + "-");
     const std::string disk = (work / "data.img").string();
     std::filesystem::remove(disk);
     Command mk;
     mk.argv = {romimg, "-q", "data-disk", disk, "--size", "512m"};
     run(mk);
-    auto is_ready = [](Boot& b) {
-        return b.m.wait_for_line(std::regex("mariadb is ready"), 300s, false).has_value();
+    auto is_ready = [&](Boot& b) {
+        return b.m.wait_for_line(std::regex(db.name + " is ready"), 300s, false).has_value();
     };
-    const std::string rows = "SELECT GROUP_CONCAT(note ORDER BY id) FROM shop.orders";
+    const std::string& rows = db.rows;
     {  // 1. a fresh disk: seeded, probed, a row committed, a clean power-off
-        Boot b = boot(iso, disk, "virtio", dir.path() / "1", 3306, 512);
-        check(b.m.wait_for_line(std::regex("data for mariadb: .*/host-mysql seeded from the image .*on the data disk"), 180s, false).has_value(),
-              "boot 1 (virtio): mariadb's datadir seeded from the image (the host's), on the data disk");
-        check(is_ready(b), "mariadb is ready");
-        // The probes as the build ran them (the override template of mariadb.sh): an SQL query as
-        // e2e, and mariadb-admin ping.
-        const recipe::ServiceTemplate t = recipe::load_template("mariadb");
+        Boot b = boot(iso, disk, "virtio", dir.path() / "1", db.port, 512);
+        check(b.m.wait_for_line(std::regex("data for " + db.name + ": .*/" + db.datadir + " seeded from the image .*on the data disk"),
+                                180s, false).has_value(),
+              fmt::format("boot 1 (virtio): {}'s data dir seeded from the image (the host's), on the data disk", db.name));
+        check(is_ready(b), db.name + " is ready");
+        // The probes as the build ran them (the override template of the .sh): an SQL query as
+        // e2e, and the shipped template's own.
+        const recipe::ServiceTemplate t = recipe::load_template(db.name);
         for (const auto& p : t.trace_probes) {
-            auto r = trace::run_probe(trace::parse_probe(p), fmt::format("mysql://127.0.0.1:{}", b.port), 120);
+            auto r = trace::run_probe(trace::parse_probe(p), fmt::format("db://127.0.0.1:{}", b.port), 120);
             check(r.ok, fmt::format("probe {}{}", r.request, r.ok ? "" : " (" + r.detail + ")"));
         }
-        auto [st, out] = sql(b.port, rows);
+        auto [st, out] = sql(db, b.port, rows);
         check(st == 0 && out == "from-the-host", fmt::format("the host's row is served: '{}'", out));
-        auto [st2, out2] = sql(b.port, "INSERT INTO shop.orders (note) VALUES ('first-boot')");
+        auto [st2, out2] = sql(db, b.port, "INSERT INTO " + db.table + " (note) VALUES ('first-boot')");
         check(st2 == 0, fmt::format("a row committed over the network (autocommit){}", out2.empty() ? "" : ": " + out2));
         power_off(b);
     }
     {  // 2. SATA: a transaction committed, then a power cut
-        Boot b = boot(iso, disk, "sata", dir.path() / "2", 3306, 512);
-        check(is_ready(b), "boot 2 (SATA): mariadb is ready");
-        auto [st, out] = sql(b.port, rows);
+        Boot b = boot(iso, disk, "sata", dir.path() / "2", db.port, 512);
+        check(is_ready(b), fmt::format("boot 2 (SATA): {} is ready", db.name));
+        auto [st, out] = sql(db, b.port, rows);
         check(st == 0 && out == "from-the-host,first-boot", fmt::format("the row survived a clean power-off: '{}'", out));
-        auto [st2, out2] = sql(b.port, "BEGIN; INSERT INTO shop.orders (note) VALUES ('before-the-cut'); COMMIT");
+        auto [st2, out2] = sql(db, b.port, "BEGIN; INSERT INTO " + db.table + " (note) VALUES ('before-the-cut'); COMMIT");
         kill(b.m.pid(), SIGKILL);  // the moment COMMIT returned: a power cut
         check(st2 == 0, fmt::format("a transaction committed, then QEMU killed{}", out2.empty() ? "" : ": " + out2));
         b.m.stop();
     }
     {  // 3. virtio again: the check after the power cut, InnoDB's recovery, both rows
-        Boot b = boot(iso, disk, "virtio", dir.path() / "3", 3306, 512);
+        Boot b = boot(iso, disk, "virtio", dir.path() / "3", db.port, 512);
         check(b.m.wait_for_line(std::regex("data disk /dev/vd[a-z]: e2fsck -p exit status [012] "), 180s, false).has_value(),
               "boot 3 (virtio): init checks the disk after the power cut");
-        check(is_ready(b), "mariadb is ready");
-        auto [st, out] = sql(b.port, rows);
+        check(is_ready(b), db.name + " is ready");
+        // PostgreSQL binds its port while it recovers: its ready check waits for sessions.
+        if (db.name == "postgresql")
+            check(b.m.console().find("postgresql is ready (") != std::string::npos &&
+                      b.m.console().find(", taking sessions) and exec-locked") != std::string::npos,
+                  "postgresql's ready line says it takes sessions (postgres:5432)");
+        auto [st, out] = sql(db, b.port, rows);
         check(st == 0 && out == "from-the-host,first-boot,before-the-cut",
               fmt::format("both rows survived, the second a hard power cut right after its COMMIT: '{}'", out));
-        check(b.m.console().find("mariadb exited") == std::string::npos && b.m.console().find("mariadb was killed") == std::string::npos,
-              "mariadb never died");
+        check(b.m.console().find(db.name + " exited") == std::string::npos &&
+                  b.m.console().find(db.name + " was killed") == std::string::npos,
+              db.name + " never died");
         power_off(b);
     }
     // 4. no data disk
-    no_disk(iso, 512, dir.path() / "4", "NOT starting mariadb: its data dir .*/host-mysql needs the data disk: no data disk",
-            "boot 4 (no data disk): init does not start mariadb, and says why");
+    no_disk(iso, 512, dir.path() / "4", "NOT starting " + db.name + ": its data dir .*/" + db.datadir + " needs the data disk: no data disk",
+            fmt::format("boot 4 (no data disk): init does not start {}, and says why", db.name));
     return 0;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc != 4 && !(argc == 5 && std::string(argv[4]) == "mariadb")) {
-        fmt::print(stderr, "usage: e2e-data ROMIMG ISO WORKDIR [mariadb]\n");
+    const Database* db = nullptr;
+    if (argc == 5)
+        for (const auto& d : kDatabases)
+            if (d.name == argv[4]) db = &d;
+    if (argc != 4 && !db) {
+        fmt::print(stderr, "usage: e2e-data ROMIMG ISO WORKDIR [mariadb|postgresql]\n");
         return 2;
     }
     if (geteuid() != 0) {
@@ -206,9 +239,9 @@ int main(int argc, char** argv) {
     }
     const std::string romimg = argv[1], iso = argv[2];
     const std::filesystem::path work = argv[3];
-    if (argc == 5) {
+    if (db) {
         try {
-            mariadb(romimg, iso, work);
+            database(*db, romimg, iso, work);
         } catch (const std::exception& e) {
             check(false, std::string("error: ") + e.what());
         }

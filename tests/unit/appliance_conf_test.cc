@@ -145,7 +145,7 @@ TEST_CASE("appliance.conf errors name the line") {
     CHECK_FALSE(parse_conf("service x\nready tcp:0 30\n", c, err));
     CHECK(err == "line 2: ready tcp:0: expected tcp:PORT with a port of 1-65535");
     CHECK_FALSE(parse_conf("service x\nready gopher://h/ 30\n", c, err));
-    CHECK(err.find("expected tcp:PORT or an http:// URL") != std::string::npos);
+    CHECK(err.find("expected tcp:PORT, postgres:PORT or an http:// URL") != std::string::npos);
     CHECK(parse_conf("service x\nroot /jail/x\nargv /x\nready http://127.0.0.1:8080/ 30\nend\n", c, err));
     CHECK(c.services.back().ready == "http://127.0.0.1:8080/");
 }

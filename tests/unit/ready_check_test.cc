@@ -10,6 +10,7 @@
 #include <chrono>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "ready_check.h"
 #include "ready_probe.h"
@@ -99,7 +100,7 @@ TEST_CASE("ready checks: bad ones say what is wrong") {
     CHECK(problem("tcp:-1").find("1-65535") != std::string::npos);
     CHECK(problem("tcp:").find("1-65535") != std::string::npos);
     CHECK(problem("tcp::80").find("host") != std::string::npos);
-    CHECK(problem("udp:53").find("expected tcp:PORT or an http:// URL") != std::string::npos);
+    CHECK(problem("udp:53").find("expected tcp:PORT, postgres:PORT or an http:// URL") != std::string::npos);
     CHECK(problem("http://127.0.0.1:/").find("port") != std::string::npos);
     CHECK(problem("http://127.0.0.1:80x/").find("1-65535") != std::string::npos);
     CHECK(problem("http:///x").find("no host") != std::string::npos);
@@ -167,4 +168,56 @@ TEST_CASE("PID 1's probe: a service that closes without an HTTP answer is not re
     CHECK_FALSE(step_until(p, c, 1.5));
     server.join();
     CHECK(p.last_status() == 0);
+}
+
+namespace {
+
+// A PostgreSQL ErrorResponse with these fields ("SFATAL", "C57P03", ...).
+std::string pg_error(const std::vector<std::string>& fields) {
+    std::string body;
+    for (const auto& f : fields) body += f + '\0';
+    body += '\0';
+    const uint32_t len = 4 + (uint32_t)body.size();
+    std::string m = "E";
+    for (int shift = 24; shift >= 0; shift -= 8) m += (char)((len >> shift) & 0xff);
+    return m + body;
+}
+
+}  // namespace
+
+TEST_CASE("ready checks: postgres:PORT sends a StartupMessage and reads the answer") {
+    auto c = parsed("postgres:5432");
+    CHECK(c.kind == ReadyCheck::postgres);
+    CHECK(c.port == 5432);
+    CHECK(problem("postgres:x").find("expected postgres:PORT") != std::string::npos);
+    const std::string m = ready_request(c);
+    REQUIRE(m.size() == 8 + 41);
+    CHECK(m.substr(0, 8) == std::string("\0\0\0\x31\0\x03\0\0", 8));  // length 49, protocol 3.0
+    CHECK(m.substr(8) == std::string("user\0romimg-ready\0database\0romimg-ready\0\0", 41));
+
+    const std::string starting = pg_error({"SFATAL", "VFATAL", "C57P03", "Mthe database system is starting up"});
+    CHECK(postgres_answer(starting, true) == PgAnswer::not_ready);
+    CHECK(postgres_answer(starting.substr(0, 10), false) == PgAnswer::more);
+    CHECK(postgres_answer(starting.substr(0, 10), true) == PgAnswer::not_ready);
+    CHECK(postgres_answer(pg_error({"SFATAL", "C28000", "Mno pg_hba.conf entry"}), true) == PgAnswer::ready);
+    CHECK(postgres_answer(pg_error({"SFATAL", "C3D000"}), false) == PgAnswer::ready);
+    CHECK(postgres_answer(std::string("R\0\0\0\x0c\0\0\0\x0a", 9), false) == PgAnswer::ready);  // SASL
+    CHECK(postgres_answer("", false) == PgAnswer::more);
+    CHECK(postgres_answer("", true) == PgAnswer::not_ready);
+    CHECK(postgres_answer("HTTP/1.1 400 Bad Request\r\n", true) == PgAnswer::not_ready);
+    CHECK(postgres_answer(std::string("E\xff\xff\xff\xff", 5), false) == PgAnswer::not_ready);  // absurd length
+}
+
+TEST_CASE("PID 1's probe: postgres is ready when the server takes sessions, not while it starts") {
+    Listener l;
+    const ReadyCheck c = parsed("postgres:" + std::to_string(l.port));
+    ReadyProbe p;
+    std::string request;
+    std::thread server([&] { request = l.serve(pg_error({"SFATAL", "C57P03", "Mthe database system is starting up"})); });
+    CHECK_FALSE(step_until(p, c, 1.5));
+    server.join();
+    CHECK(request == ready_request(c));
+    std::thread server2([&] { l.serve(pg_error({"SFATAL", "C28P01", "Mpassword authentication failed"})); });
+    CHECK(step_until(p, c, 5));
+    server2.join();
 }

@@ -144,9 +144,9 @@ TEST_CASE("parse_ready and parse_probe") {
     CHECK(base_url(h) == "https://127.0.0.1:443");
     CHECK_THROWS_AS(parse_ready("tcp:0"), UsageError);
     CHECK_THROWS_AS(parse_ready("udp:53"), UsageError);
-    CHECK_THROWS_WITH(parse_ready("udp:53"), "bad ready check 'udp:53': expected tcp:PORT or an http:// URL");
+    CHECK_THROWS_WITH(parse_ready("udp:53"), "bad ready check 'udp:53': expected tcp:PORT, postgres:PORT or an http:// URL");
     CHECK_THROWS_WITH(parse_ready("http://h:/"), "bad ready check 'http://h:/': the port after ':' is missing "
-                                                 "(write tcp:PORT or an http(s) URL)");
+                                                 "(write tcp:PORT, postgres:PORT or an http(s) URL)");
 
     Probe p = parse_probe("GET /missing 404");
     CHECK(p.method == "GET");
