@@ -36,7 +36,7 @@ bash --norc --noprofile -c '
   complete_check romimg build --con -- --content --content-allow-private
   complete_check romimg verify --mem 256 --t -- --timeout
   complete_check romimg build ap -- apache "!tomcat"
-  complete_check romimg build "" -- apache tomcat lighttpd nginx mariadb my.toml "!site.iso"
+  complete_check romimg build "" -- apache tomcat lighttpd nginx mariadb postgresql my.toml "!site.iso"
   complete_check romimg verify "" -- site.iso "!other.txt"
   complete_check romimg diff site.iso "" -- site.iso
   complete_check romimg cache pr -- prune

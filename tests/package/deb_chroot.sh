@@ -52,7 +52,7 @@ fail=0
 want_version=$("$romimg" --version)
 grep -qxF "$want_version" "$tmp/out.txt" || { echo "FAIL: the installed romimg is not '$want_version'"; fail=1; }
 grep -q "^(installed in /usr)" "$tmp/out.txt" || { echo "FAIL: the installed romimg does not find its data in /usr"; fail=1; }
-for t in apache tomcat lighttpd nginx mariadb; do
+for t in apache tomcat lighttpd nginx mariadb postgresql; do
   grep -qE "^$t +shipped +[^ (]" "$tmp/out.txt" || { echo "FAIL: template $t is not listed as shipped and valid"; fail=1; }
 done
 grep -q "/usr/share/romimg/jail-templates/apache.toml" "$tmp/out.txt" || { echo "FAIL: templates do not come from /usr/share/romimg"; fail=1; }
