@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # e2e.mariadb (issue 18): the shipped MariaDB template on a configured host, its databases on the
-# data disk; rows committed over the network survive a clean power-off and a hard power cut
-# (e2e-data's mariadb mode says what it checks).
+# data disk; rows committed over the network survive a clean power-off and a hard power cut; the
+# test service dbgate, in a jail of its own, reads them over the appliance's loopback (e2e-data's
+# database mode says what it checks).
 #
 # The configured host is the test's own, never the machine's: a datadir made here with
 # mariadb-install-db, holding a database and a user that may log in over the network, as an
@@ -9,7 +10,7 @@
 # datadir (command line and [data]), bind-address 0.0.0.0 (Debian's is 127.0.0.1: reachable from
 # the appliance's other jails only) and an SQL query as that user among its probes.
 set -uo pipefail
-romimg=$1 driver=$2 shipped=$3 dir=$4
+romimg=$1 driver=$2 shipped=$3 dir=$4 test_templates=$5
 [ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root"; exit 77; }
 for p in mariadbd mariadb mariadb-install-db mariadb-admin; do
   command -v $p >/dev/null || { echo "FAIL: $p is missing (mariadb-server, mariadb-client; make deps)"; exit 1; }
@@ -50,12 +51,12 @@ for want in "--datadir=$datadir" "paths = \[\"$datadir\"\]" "SELECT note FROM sh
 done
 
 iso=$dir/mariadb.iso
-ROMIMG_TEMPLATES=$dir/templates "$romimg" build mariadb --fast -o "$iso" --work "$dir/work" > "$dir/build.log" 2>&1 ||
-  { tail -20 "$dir/build.log"; echo "FAIL: romimg build mariadb"; exit 1; }
-grep -q "^boot it:  romimg boot $iso --forward 3306:3306 --data data.img$" "$dir/build.log" ||
-  { tail -5 "$dir/build.log"; echo "FAIL: the build's closing hint does not forward 3306 and attach a data disk"; exit 1; }
+ROMIMG_TEMPLATES=$dir/templates:$test_templates "$romimg" build mariadb dbgate --fast -o "$iso" --work "$dir/work" > "$dir/build.log" 2>&1 ||
+  { tail -20 "$dir/build.log"; echo "FAIL: romimg build mariadb dbgate"; exit 1; }
+grep -q "^boot it:  romimg boot $iso --forward 3306:3306 --forward 9099:9099 --data data.img$" "$dir/build.log" ||
+  { tail -5 "$dir/build.log"; echo "FAIL: the build's closing hint does not forward 3306 and 9099 and attach a data disk"; exit 1; }
 echo "ok   built: $(grep '^boot it:' "$dir/build.log")"
-ROMIMG_TEMPLATES=$dir/templates "$driver" "$romimg" "$iso" "$dir" mariadb
+ROMIMG_TEMPLATES=$dir/templates:$test_templates "$driver" "$romimg" "$iso" "$dir" mariadb
 status=$?
 [ $status -ne 0 ] || rm -rf "$dir"
 exit $status

@@ -9,7 +9,7 @@
 # points it there: the data directory (command line and [data]), listen_addresses and an SQL
 # query as that role among its probes.
 set -uo pipefail
-romimg=$1 driver=$2 shipped=$3 dir=$4
+romimg=$1 driver=$2 shipped=$3 dir=$4 test_templates=$5
 [ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root"; exit 77; }
 bin=/usr/lib/postgresql/15/bin
 for p in $bin/postgres $bin/initdb $bin/pg_ctl; do
@@ -61,12 +61,12 @@ open(dst, "w").write(s)
 PY
 
 iso=$dir/postgresql.iso
-ROMIMG_TEMPLATES=$dir/templates "$romimg" build postgresql --fast -o "$iso" --work "$dir/work" > "$dir/build.log" 2>&1 ||
+ROMIMG_TEMPLATES=$dir/templates:$test_templates "$romimg" build postgresql --fast -o "$iso" --work "$dir/work" > "$dir/build.log" 2>&1 ||
   { tail -20 "$dir/build.log"; echo "FAIL: romimg build postgresql"; exit 1; }
 grep -q "^boot it:  romimg boot $iso --forward 5432:5432 --data data.img$" "$dir/build.log" ||
   { tail -5 "$dir/build.log"; echo "FAIL: the build's closing hint does not forward 5432 and attach a data disk"; exit 1; }
 echo "ok   built: $(grep '^boot it:' "$dir/build.log")"
-ROMIMG_TEMPLATES=$dir/templates "$driver" "$romimg" "$iso" "$dir" postgresql
+ROMIMG_TEMPLATES=$dir/templates:$test_templates "$driver" "$romimg" "$iso" "$dir" postgresql
 status=$?
 [ $status -ne 0 ] || rm -rf "$dir"
 exit $status
