@@ -89,7 +89,7 @@ image::ImageInfo image_info_plan(const BuildOptions& opt, const target::Target& 
     info.traced = route == staging::TraceRoute::translated ? std::string("translated from ") + target::host_target().name
                                                            : std::string("native");
     for (const auto& t : templates) {
-        image::ServiceInfo si{t.name, t.ports, t.ready, t.trace_probes, opt.exec_lock && t.exec_lock};
+        image::ServiceInfo si{t.name, t.ports, t.ready, t.trace_probes, opt.exec_lock && t.exec_lock, t.data.paths};
         si.probes.insert(si.probes.end(), t.verify_probes.begin(), t.verify_probes.end());
         info.services.push_back(si);
     }

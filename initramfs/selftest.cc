@@ -271,11 +271,13 @@ std::string dirname_of(const std::string& p) {
     return s == 0 || s == std::string::npos ? "/" : p.substr(0, s);
 }
 
+// Writable by design: its tmpfs areas, /proc and the like, and its [data] dirs (the data disk,
+// the only ext4 an appliance mounts: its root and layers are squashfs).
 bool on_writable_fs(int dirfd) {
     struct statfs sf;
     if (fstatfs(dirfd, &sf) < 0) return true;
     return sf.f_type == TMPFS_MAGIC || sf.f_type == PROC_SUPER_MAGIC || sf.f_type == SYSFS_MAGIC ||
-           sf.f_type == DEVPTS_SUPER_MAGIC;
+           sf.f_type == DEVPTS_SUPER_MAGIC || sf.f_type == EXT4_SUPER_MAGIC;
 }
 
 // Walks the jail's read-only tree (not its tmpfs areas or /proc): `on_file` for each regular
@@ -558,6 +560,13 @@ std::vector<Attack> jail_attacks(const Conf& conf, const Service& s, pid_t servi
         v.push_back({"exec-written-file", "write an ELF into its writable area " + writable + " and exec it", false,
                      [=](std::string& d) {
                          std::string p = writable + "/.romimg-selftest-exe";
+                         return copy_and_exec(bin, p, exec_argv(p), d);
+                     }});
+    // Its data dirs are on the data disk, mounted noexec: what it writes there never runs.
+    for (const auto& dir : s.data)
+        v.push_back({"exec-written-data", "write an ELF into its data dir " + dir + " (the data disk) and exec it", false,
+                     [=](std::string& d) {
+                         std::string p = dir + "/.romimg-selftest-exe";
                          return copy_and_exec(bin, p, exec_argv(p), d);
                      }});
     v.push_back({"write-root", "create a file in /", false,
@@ -1050,7 +1059,8 @@ std::vector<Attack> root_jail_attacks(const Conf& conf, const Service& s,
                      }
                      return fail_errno();
                  }});
-    v.push_back({"mknod-root", "mknod a character device 1:1 (/dev/mem) with cap_mknod", true, [=](std::string& d) {
+    // Without a tmpfs area the read-only root refuses it (EROFS) before romlock is asked.
+    v.push_back({"mknod-root", "mknod a character device 1:1 (/dev/mem) with cap_mknod", !writable.empty(), [=](std::string& d) {
                      std::string p = (writable.empty() ? std::string("") : writable) + "/.romimg-selftest-mem";
                      if (mknod(p.c_str(), S_IFCHR | 0600, makedev(1, 1)) == 0) {
                          unlink(p.c_str());

@@ -1,19 +1,16 @@
 // `romimg data-disk FILE --size SIZE`: a fresh data disk image for QEMU and tests (docs/data-disk.md):
 // a sparse file holding an empty ext4 filesystem labelled romimg-data. It never formats anything
 // that exists: not a file, and never a device.
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <fmt/format.h>
 
 #include "cli/cli.h"
-#include "common/command.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/names.h"
-#include "common/sys.h"
 #include "data_disk.h"
+#include "qemu/data_disk_image.h"
 #include "recipe/template_checks.h"
 
 namespace romimg::cli {
@@ -51,29 +48,10 @@ int data_disk_main(const GlobalOptions&, const std::vector<std::string>& args) {
     if (lstat(file.c_str(), &st) == 0)
         throw Error(fmt::format("{} exists{}: romimg data-disk never formats anything that exists; give a new file name",
                                 file, S_ISBLK(st.st_mode) ? " and is a block device (for a real disk see docs/data-disk.md)" : ""));
-    const std::string mke2fs = find_program("mke2fs");
-    if (mke2fs.empty()) throw Error("romimg data-disk needs mke2fs: apt-get install e2fsprogs (or `make deps`)");
     const std::filesystem::path out = std::filesystem::absolute(file);
     if (!std::filesystem::is_directory(out.parent_path()))
         throw Error(fmt::format("{}: its directory {} does not exist", file, out.parent_path().string()));
-
-    // Made aside and renamed into place: an interrupted run leaves no half-made disk under FILE.
-    const std::string tmp = fmt::format("{}.romimg-{}.tmp", out.string(), getpid());
-    try {
-        {
-            Fd fd = sys::open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-            if (ftruncate(fd.get(), bytes) != 0) throw SysError("ftruncate", tmp, errno);
-        }
-        // -m 0: no blocks reserved for root (the services are not root); root_owner: the top dir is
-        // root's, whoever runs this; the appliance makes each service's dir.
-        Command c;
-        c.argv = {mke2fs, "-q", "-F", "-t", "ext4", "-L", appliance::kDataLabel, "-m", "0", "-E", "root_owner=0:0", tmp};
-        run(c);
-        if (rename(tmp.c_str(), out.c_str()) != 0) throw SysError("rename", tmp, errno);
-    } catch (...) {
-        unlink(tmp.c_str());
-        throw;
-    }
+    qemu::make_data_disk(out, bytes);
     log::info("{}: a data disk of {} (ext4, label {}, empty)", file, size, appliance::kDataLabel);
     log::info("attach it:  romimg boot ISO --data {}", file);
     return 0;

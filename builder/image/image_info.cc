@@ -30,9 +30,11 @@ using nlohmann::json;
 
 json to_json(const ImageInfo& info) {
     json services = json::array();
-    for (const auto& s : info.services)
-        services.push_back({{"name", s.name}, {"ports", s.ports}, {"ready", s.ready}, {"probes", s.probes},
-                            {"exec_lock", s.exec_lock}});
+    for (const auto& s : info.services) {
+        json j = {{"name", s.name}, {"ports", s.ports}, {"ready", s.ready}, {"probes", s.probes}, {"exec_lock", s.exec_lock}};
+        if (!s.data.empty()) j["data"] = s.data;
+        services.push_back(j);
+    }
     json layers = json::array();
     for (const auto& l : info.layers) {
         json layer = {{"iso_path", l.iso_path}, {"sha256", l.sha256}, {"bytes", l.bytes}, {"mount", l.mount}};
@@ -74,6 +76,9 @@ void check_service(const ServiceInfo& s, size_t i) {
         throw bad_field(at + ".ready", s.ready, "is not a ready check (" + why + ")");
     for (const auto& p : s.probes)
         if (names::has_control(p)) throw bad_field(at + ".probes", p, "contains a control character");
+    for (const auto& d : s.data)
+        if (std::string why = names::absolute_path_problem(d); !why.empty())
+            throw bad_field(at + ".data", d, "is not a data dir (" + why + ")");
 }
 
 void check_layer(const LayerInfo& l, size_t i) {
@@ -145,7 +150,9 @@ ImageInfo image_info_from_json(const json& j) {
             std::vector<int> ports;
             for (const auto& p : s.at("ports")) ports.push_back(json_int<int>(p));
             info.services.push_back({s.at("name").get<std::string>(), ports, s.at("ready").get<std::string>(),
-                                     s.at("probes").get<std::vector<std::string>>(), s.at("exec_lock").get<bool>()});
+                                     s.at("probes").get<std::vector<std::string>>(), s.at("exec_lock").get<bool>(),
+                                     s.contains("data") ? s.at("data").get<std::vector<std::string>>()
+                                                        : std::vector<std::string>{}});
         }
         field = "signer";
         if (j.contains("signer")) info.signer = j.at("signer").get<std::string>();

@@ -23,6 +23,7 @@ struct ServiceInfo {
     std::string ready;                  // "tcp:80" or ""
     std::vector<std::string> probes;    // the template's trace and verify probes ("GET / 200")
     bool exec_lock = true;
+    std::vector<std::string> data;      // its [data] paths: it needs the data disk (none: absent)
 };
 
 struct LayerInfo {

@@ -56,6 +56,12 @@ ROMIMG_TEMPLATES=$dir/templates:$test_templates "$romimg" build mariadb dbgate -
 grep -q "^boot it:  romimg boot $iso --forward 3306:3306 --forward 9099:9099 --data data.img$" "$dir/build.log" ||
   { tail -5 "$dir/build.log"; echo "FAIL: the build's closing hint does not forward 3306 and 9099 and attach a data disk"; exit 1; }
 echo "ok   built: $(grep '^boot it:' "$dir/build.log")"
+# romimg verify boots it with a scratch data disk: ready, every probe, the self-test.
+"$romimg" verify "$iso" --timeout 300 > "$dir/verify.log" 2>&1 ||
+  { grep -E "^FAIL" "$dir/verify.log"; tail -5 "$dir/verify.log"; echo "FAIL: romimg verify of the mariadb+dbgate image"; exit 1; }
+grep -q "^a scratch data disk (1 GiB, empty) for mariadb$" "$dir/verify.log" ||
+  { echo "FAIL: romimg verify did not attach a scratch data disk"; exit 1; }
+echo "ok   romimg verify: $(grep -c '^PASS' "$dir/verify.log") checks passed, with a scratch data disk"
 ROMIMG_TEMPLATES=$dir/templates:$test_templates "$driver" "$romimg" "$iso" "$dir" mariadb
 status=$?
 [ $status -ne 0 ] || rm -rf "$dir"

@@ -15,7 +15,7 @@ nlohmann::json good() {
     image::ImageInfo a;
     a.label = "ROMIMG";
     a.cmdline = "console=ttyS0 romlock.mode=enforce";
-    a.services.push_back({"apache", {80}, "tcp:80", {"GET / 200"}, true});
+    a.services.push_back({"apache", {80}, "tcp:80", {"GET / 200"}, true, {}});
     a.layers.push_back({"live/root.sqfs", std::string(64, 'a'), 1, "/", std::string(64, 'b'), 2});
     return image::to_json(a);
 }
@@ -47,6 +47,9 @@ TEST_CASE("image.json service names, ports and ready checks are checked") {
     j = good();
     j["services"][0]["probes"] = {"GET /\x1b[2J 200"};
     CHECK_THROWS_WITH(image::image_info_from_json(j), Catch::Contains("contains a control character"));
+    j = good();
+    j["services"][0]["data"] = {"../var/lib"};
+    CHECK_THROWS_WITH(image::image_info_from_json(j), Catch::Contains("services[0].data '../var/lib' is not a data dir"));
     j = good();
     j["services"].push_back(j["services"][0]);
     CHECK_THROWS_WITH(image::image_info_from_json(j), Catch::Contains("services[1].name 'apache' is there twice"));

@@ -17,13 +17,19 @@ TEST_CASE("image.json round-trips every field") {
     a.cmdline = "console=ttyS0 romlock.mode=enforce";
     a.source_date_epoch = 1700000000;
     a.romlock_mode = "permissive";
-    a.services.push_back({"apache", {80, 443}, "tcp:80", {"GET / 200", "GET /x 404"}, false});
+    a.services.push_back({"apache", {80, 443}, "tcp:80", {"GET / 200", "GET /x 404"}, false, {}});
     a.layers.push_back({"live/root.sqfs", std::string(64, 'a'), 123456, "/", std::string(64, 'c'), 2});
     image::ImageInfo b = image::image_info_from_json(image::to_json(a));
     CHECK(image::to_json(b) == image::to_json(a));
     CHECK(b.services.at(0).ports == std::vector<int>{80, 443});
     CHECK_FALSE(b.services.at(0).exec_lock);
     CHECK(b.layers.at(0).bytes == 123456);
+    // [data] paths: written only for a service that has them (older images read the same).
+    CHECK_FALSE(image::to_json(a)["services"][0].contains("data"));
+    a.services.push_back({"mariadb", {3306}, "tcp:3306", {}, true, {"/var/lib/mysql"}});
+    image::ImageInfo c = image::image_info_from_json(image::to_json(a));
+    CHECK(c.services.at(1).data == std::vector<std::string>{"/var/lib/mysql"});
+    CHECK(c.services.at(0).data.empty());
 }
 
 TEST_CASE("image.json with a missing field or another format is refused, naming it") {
@@ -38,7 +44,7 @@ TEST_CASE("image.json with a missing field or another format is refused, naming 
 
 TEST_CASE("image.json numbers must be integers in range (a stranger's ISO)", "[hostile]") {
     image::ImageInfo a;
-    a.services.push_back({"apache", {80}, "tcp:80", {"GET / 200"}, true});
+    a.services.push_back({"apache", {80}, "tcp:80", {"GET / 200"}, true, {}});
     a.layers.push_back({"live/root.sqfs", std::string(64, 'a'), 123456, "/", std::string(64, 'c'), 2});
     // Found by hostile.fuzz-image: a float far out of range was converted to int64_t (UB).
     nlohmann::json j = image::to_json(a);

@@ -56,7 +56,7 @@ ImageManifest sample() {
     m.info.label = "ROMIMG";
     m.info.cmdline = "console=ttyS0 romimg.label=ROMIMG ip=dhcp";
     m.info.source_date_epoch = 1700000000;
-    m.info.services.push_back({"apache", {80}, "tcp:80", {"GET / 200"}, true});
+    m.info.services.push_back({"apache", {80}, "tcp:80", {"GET / 200"}, true, {}});
     m.info.layers.push_back({"live/root.sqfs", std::string(64, 'a'), 1000, "/", std::string(64, 'f'), 2});
     m.kernel = {"6.12.117-romimg #1", std::string(64, 'c'), std::string(64, 'k'), "6.12.117-1", "gcc 12"};
     m.policy = {"chroot /jail/apache", "mount tmpfs /jail/apache/run nosuid,nodev,noexec", "seal"};
@@ -186,7 +186,7 @@ TEST_CASE("diff of an image with itself is empty, and exit-worthy differences ar
     e.push_back(file("/usr/lib/apache2/modules/mod_ssl.so", 300000, "55", "apache2-bin", "2.4.66-1"));
     b.jails[0] = jail("apache", e);
     b.conf = "# generated\nhostname www1\nlog_console no\ndebug_shell yes\n\nservice apache\nuid 33\nend\n";
-    b.info.services.push_back({"tomcat", {8080}, "tcp:8080", {}, true});
+    b.info.services.push_back({"tomcat", {8080}, "tcp:8080", {}, true, {}});
     b.jails.push_back(jail("tomcat", {}));
 
     ImageDiff d = diff_images(a, b);
