@@ -12,6 +12,7 @@
 
 #include "common/command.h"
 #include "common/error.h"
+#include "common/strings.h"
 #include "common/sys.h"
 #include "common/fd.h"
 #include "ready_check.h"
@@ -86,14 +87,7 @@ std::pair<std::string, std::string> host_port(const std::string& base) {
 
 // The last `n` non-empty lines of a command's output, on one line.
 std::string last_lines(const std::string& out, size_t n) {
-    std::vector<std::string> lines;
-    size_t i = 0;
-    while (i < out.size()) {
-        size_t j = out.find('\n', i);
-        if (j == std::string::npos) j = out.size();
-        if (j > i) lines.push_back(out.substr(i, j - i));
-        i = j + 1;
-    }
+    const std::vector<std::string> lines = split(out, '\n', true);
     std::string r;
     for (size_t k = lines.size() > n ? lines.size() - n : 0; k < lines.size(); ++k)
         r += (r.empty() ? "" : " | ") + lines[k];
