@@ -148,7 +148,8 @@ std::unique_ptr<Child> spawn(const Command& cmd, int stdout_fd, int stderr_fd = 
     std::vector<std::string> args = cmd.argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
-    return std::make_unique<Child>(sys::spawn_group_leader(exe, argv.data(), envp.data(), fds, cmd.cwd.string()));
+    return std::make_unique<Child>(
+        sys::spawn_group_leader(exe, argv.data(), envp.data(), fds, cmd.cwd.string(), cmd.as ? &*cmd.as : nullptr));
 }
 
 }  // namespace

@@ -2,7 +2,10 @@
 // Argv builders elsewhere are pure functions returning a Command; only run()/run_status() spawn.
 #pragma once
 
+#include <sys/types.h>
+
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -14,6 +17,8 @@ struct Command {
     std::vector<std::pair<std::string, std::string>> env;  // added to (or overriding) environ
     std::filesystem::path cwd;                             // empty = inherit
     std::filesystem::path log;  // stdout+stderr appended here; empty = inherit the terminal
+    // Run as this (uid, gid), no supplementary groups, no_new_privs; none = as romimg.
+    std::optional<std::pair<uid_t, gid_t>> as = std::nullopt;
 };
 
 // Runs to completion. Exit status (>= 0) or -signal. Throws SysError if it cannot be started

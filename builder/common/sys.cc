@@ -8,6 +8,7 @@
 #include <linux/openat2.h>
 #include <poll.h>
 #include <sys/ioctl.h>
+#include <grp.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <sys/mount.h>
@@ -153,16 +154,20 @@ namespace {
 
 // The child between fork and execve: only async-signal-safe calls (the builder has threads).
 [[noreturn]] void exec_child(pid_t parent, const char* exe, char* const argv[], char* const envp[], const int fds[3],
-                             const char* cwd, int err_fd) {
+                             const char* cwd, const std::pair<uid_t, gid_t>* as, int err_fd) {
     ::setpgid(0, 0);
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != parent) ::_exit(127);  // the parent died before prctl: nobody would kill us
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    int failed[2] = {0, 0};  // {step: 1 dup2, 2 chdir, 3 execve; errno}
+    int failed[2] = {0, 0};  // {step: 1 dup2, 2 chdir, 3 execve, 4 drop to `as`; errno}
     for (int i = 0; i < 3 && !failed[0]; ++i)
         if (fds[i] >= 0 && (fds[i] == i ? ::fcntl(i, F_SETFD, 0) : ::dup2(fds[i], i)) < 0) failed[0] = 1;
+    if (!failed[0] && as &&
+        (::setgroups(0, nullptr) < 0 || ::setresgid(as->second, as->second, as->second) < 0 ||
+         ::setresuid(as->first, as->first, as->first) < 0 || ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0))
+        failed[0] = 4;
     if (!failed[0] && *cwd && ::chdir(cwd) < 0) failed[0] = 2;
     if (!failed[0]) {
         ::execve(exe, argv, envp);
@@ -176,12 +181,12 @@ namespace {
 }  // namespace
 
 pid_t spawn_group_leader(const std::string& exe, char* const argv[], char* const envp[], const int fds[3],
-                         const std::string& cwd) {
+                         const std::string& cwd, const std::pair<uid_t, gid_t>* as) {
     auto [err_r, err_w] = pipe();  // closed by a successful execve
     const pid_t parent = ::getpid();
     const pid_t pid = ::fork();
     if (pid < 0) throw SysError("fork", exe, errno);
-    if (pid == 0) exec_child(parent, exe.c_str(), argv, envp, fds, cwd.c_str(), err_w.get());
+    if (pid == 0) exec_child(parent, exe.c_str(), argv, envp, fds, cwd.c_str(), as, err_w.get());
     // Also here: whichever runs first, the group exists before anyone signals it.
     ::setpgid(pid, pid);
     err_w.reset();
@@ -191,6 +196,7 @@ pid_t spawn_group_leader(const std::string& exe, char* const argv[], char* const
         while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
         }
         if (failed[0] == 2) throw SysError("chdir", std::vector<std::string>{cwd, "to run " + exe}, failed[1]);
+        if (failed[0] == 4) throw SysError("setresuid", std::vector<std::string>{std::to_string(as->first), "to run " + exe}, failed[1]);
         throw SysError(failed[0] == 1 ? "dup2" : "execve", exe, failed[1]);
     }
     return pid;

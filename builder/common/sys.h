@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <sys/types.h>
 #include <vector>
 
@@ -38,10 +39,11 @@ void mkdir_p(const std::string& path, mode_t mode = 0755);
 
 // fork + execve of `exe` as the leader of a new process group that dies with the calling thread
 // (PR_SET_PDEATHSIG SIGKILL, re-checked against the parent that forked it). fds[i] >= 0 becomes
-// the child's fd i; `cwd` "" = inherit. argv and envp end with nullptr. Throws SysError when
-// fork, dup2, chdir or execve fails (the child's errno comes back through a CLOEXEC pipe).
+// the child's fd i; `cwd` "" = inherit. argv and envp end with nullptr. With `as` (uid, gid), the
+// child drops to it (no supplementary groups, no_new_privs) before execve. Throws SysError when
+// fork, dup2, chdir, the drop or execve fails (the child's errno comes back through a CLOEXEC pipe).
 pid_t spawn_group_leader(const std::string& exe, char* const argv[], char* const envp[], const int fds[3],
-                         const std::string& cwd);
+                         const std::string& cwd, const std::pair<uid_t, gid_t>* as = nullptr);
 Fd pidfd_open(pid_t pid);
 // poll(2) for POLLIN (or hang-up) on one fd: false on timeout or EINTR.
 bool poll_readable(int fd, int timeout_ms);

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <netdb.h>
+#include <pwd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -94,10 +95,20 @@ std::string last_lines(const std::string& out, size_t n) {
     return r;
 }
 
+// A command probe comes from a template or an image's image.json, someone else's perhaps: it
+// runs as nobody (no supplementary groups, no_new_privs, HOME=/), never as romimg's root.
+std::optional<std::pair<uid_t, gid_t>> probe_identity() {
+    if (geteuid() != 0) return std::nullopt;  // already unprivileged
+    const struct passwd* pw = getpwnam("nobody");
+    return std::pair<uid_t, gid_t>{pw ? pw->pw_uid : 65534, pw ? pw->pw_gid : 65534};
+}
+
 ProbeResult run_command_probe(const Probe& p, const std::string& base, int timeout_s) {
     ProbeResult r;
     auto [host, port] = host_port(base);
     Command cmd;
+    cmd.as = probe_identity();
+    cmd.env = {{"HOME", "/"}};
     for (const auto& w : p.argv) cmd.argv.push_back(replace_all(replace_all(w, "{host}", host), "{port}", port));
     r.request = "run " + quote_argv(cmd.argv);
     if (cmd.argv[0].find('/') == std::string::npos && find_program(cmd.argv[0]).empty()) {

@@ -26,7 +26,8 @@ struct Probe {
     // A command probe: a client of the service's own protocol (an SQL query, an SSH login) run
     // on the build host, in the service's network. {host} and {port} in a word become the
     // service's address (the ready check's; on a booted image, where the port is forwarded).
-    // It passes when the command exits 0.
+    // It passes when the command exits 0. It runs as nobody: a template or an image is someone
+    // else's input, and its probes never get romimg's root.
     std::vector<std::string> argv;
 };
 

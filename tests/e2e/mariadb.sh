@@ -42,13 +42,12 @@ wait $host_pid; trap - EXIT
 # The shipped template, pointed at the test host's datadir (each change checked: a template
 # that moved on must fail here, not test something else).
 t=$dir/templates/mariadb.toml
-sed -e "s|^command = \[\"/usr/sbin/mariadbd\", |command = [\"/usr/sbin/mariadbd\", \"--datadir=$datadir\", \"--bind-address=0.0.0.0\", |" \
-    -e "s|^paths = \[\"/var/lib/mysql\"\]|paths = [\"$datadir\"]|" \
-    -e "s|^probes = \[\"run mariadb-admin |probes = [\"run mariadb --host={host} --port={port} --connect-timeout=20 --user=e2e --password=e2e-password --execute='SELECT note FROM shop.orders'\", \"run mariadb-admin |" \
-    "$shipped/mariadb.toml" > "$t"
-for want in "--datadir=$datadir" "paths = \[\"$datadir\"\]" "SELECT note FROM shop.orders"; do
-  grep -q -- "$want" "$t" || { echo "FAIL: the shipped mariadb.toml changed: could not point it at the test host ($want)"; exit 1; }
-done
+"$(dirname "$0")/derive_template.py" "$shipped/mariadb.toml" "$t" \
+  'command = ["/usr/sbin/mariadbd", ' "command = [\"/usr/sbin/mariadbd\", \"--datadir=$datadir\", \"--bind-address=0.0.0.0\", " \
+  'paths = ["/var/lib/mysql"]' "paths = [\"$datadir\"]" \
+  'probes = ["run mariadb-admin ' \
+  "probes = [\"run mariadb --host={host} --port={port} --connect-timeout=20 --user=e2e --password=e2e-password --execute='SELECT note FROM shop.orders'\", \"run mariadb-admin " ||
+  { echo "FAIL: the shipped mariadb.toml changed: could not point it at the test host"; exit 1; }
 
 iso=$dir/mariadb.iso
 ROMIMG_TEMPLATES=$dir/templates:$test_templates "$romimg" build mariadb dbgate --fast -o "$iso" --work "$dir/work" > "$dir/build.log" 2>&1 ||

@@ -43,22 +43,14 @@ runuser -u postgres -- $bin/pg_ctl -D "$datadir" -m fast -w stop > /dev/null || 
 # The shipped template, pointed at the test host's data directory (each change checked: a
 # template that moved on must fail here, not test something else).
 t=$dir/templates/postgresql.toml
-python3 - "$shipped/postgresql.toml" "$t" "$datadir" <<'PY' || { echo "FAIL: the shipped postgresql.toml changed: could not point it at the test host"; exit 1; }
-import sys
-src, dst, datadir = sys.argv[1:]
-s = open(src).read()
-def swap(old, new):
-    global s
-    if old not in s: sys.exit(f"not found: {old}")
-    s = s.replace(old, new)
-swap('"-D", "/var/lib/postgresql/15/main",\n           "-c", "config_file=/etc/postgresql/15/main/postgresql.conf",',
-     f'"-D", "{datadir}", "-c", "listen_addresses=*",')
-swap('paths = ["/var/lib/postgresql/15/main"]', f'paths = ["{datadir}"]')
-swap('probes = ["run pg_isready ',
-     'probes = ["run psql \'host={host} port={port} user=e2e dbname=shop password=e2e-password connect_timeout=20\' '
-     '--no-psqlrc --command=\'SELECT note FROM orders\'", "run pg_isready ')
-open(dst, "w").write(s)
-PY
+"$(dirname "$0")/derive_template.py" "$shipped/postgresql.toml" "$t" \
+  '"-D", "/var/lib/postgresql/15/main",
+           "-c", "config_file=/etc/postgresql/15/main/postgresql.conf",' \
+  "\"-D\", \"$datadir\", \"-c\", \"listen_addresses=*\"," \
+  'paths = ["/var/lib/postgresql/15/main"]' "paths = [\"$datadir\"]" \
+  'probes = ["run pg_isready ' \
+  "probes = [\"run psql 'host={host} port={port} user=e2e dbname=shop password=e2e-password connect_timeout=20' --no-psqlrc --command='SELECT note FROM orders'\", \"run pg_isready " ||
+  { echo "FAIL: the shipped postgresql.toml changed: could not point it at the test host"; exit 1; }
 
 iso=$dir/postgresql.iso
 ROMIMG_TEMPLATES=$dir/templates:$test_templates "$romimg" build postgresql --fast -o "$iso" --work "$dir/work" > "$dir/build.log" 2>&1 ||

@@ -27,23 +27,15 @@ http {
 }
 CONF
 chmod -R a+rX "$dir"
-python3 - "$shipped/nginx.toml" "$dir/templates/nginx-b.toml" "$conf" <<'PY' || { echo "FAIL: the shipped nginx.toml changed: could not copy it as nginx-b"; exit 1; }
-import sys
-src, dst, conf = sys.argv[1:]
-s = open(src).read()
-def swap(old, new):
-    global s
-    if old not in s: sys.exit(f"not found: {old}")
-    s = s.replace(old, new)
-swap('command = ["/usr/sbin/nginx", "-g"', f'command = ["/usr/sbin/nginx", "-c", "{conf}/nginx.conf", "-g"')
-swap('ports = [80]', 'ports = [8080]')
-swap('check = "tcp:80"', 'check = "tcp:8080"')
-swap('probes = ["GET /no-such-page 404", "GET /index.nginx-debian.html 200"]',
-     'probes = ["GET /no-such-page 404", "GET /instance-b.txt 200", "GET /index.nginx-debian.html 404"]')
-swap('paths = ["/etc/nginx", "/var/www"]', f'paths = ["{conf}"]')
-swap('include = ["/etc/nginx/**", "/var/www/**", "/usr/share/nginx/**"]', f'include = ["{conf}/**", "/etc/nginx/mime.types"]')
-open(dst, "w").write(s)
-PY
+"$(dirname "$0")/derive_template.py" "$shipped/nginx.toml" "$dir/templates/nginx-b.toml" \
+  'command = ["/usr/sbin/nginx", "-g"' "command = [\"/usr/sbin/nginx\", \"-c\", \"$conf/nginx.conf\", \"-g\"" \
+  'ports = [80]' 'ports = [8080]' \
+  'check = "tcp:80"' 'check = "tcp:8080"' \
+  'probes = ["GET /no-such-page 404", "GET /index.nginx-debian.html 200"]' \
+  'probes = ["GET /no-such-page 404", "GET /instance-b.txt 200", "GET /index.nginx-debian.html 404"]' \
+  'paths = ["/etc/nginx", "/var/www"]' "paths = [\"$conf\"]" \
+  'include = ["/etc/nginx/**", "/var/www/**", "/usr/share/nginx/**"]' "include = [\"$conf/**\", \"/etc/nginx/mime.types\"]" ||
+  { echo "FAIL: the shipped nginx.toml changed: could not copy it as nginx-b"; exit 1; }
 # The shipped nginx answers /instance-b.txt with 404: each instance serves its own root.
 grep -q '"GET /index.nginx-debian.html 200"' "$shipped/nginx.toml" || { echo "FAIL: the shipped nginx.toml no longer probes its own page"; exit 1; }
 iso=$dir/two.iso

@@ -183,6 +183,12 @@ TEST_CASE("command probes: words, quotes, {host} and {port}, exit status, timeou
     ProbeResult slow = run_probe(parse_probe("run /bin/sleep 30"), "http://127.0.0.1:1", 1);
     CHECK_FALSE(slow.ok);
     CHECK(slow.detail == "no result within 1 s");
+    // Someone else's template or image: never romimg's root, nothing of the host's to write.
+    ProbeResult unprivileged = run_probe(
+        parse_probe("run /bin/sh -c 'test \"$(id -u)\" != 0 && test \"$HOME\" = / && ! touch /etc/romimg-probe-test'"),
+        "http://127.0.0.1:1", 10);
+    CHECK(unprivileged.ok);
+    CHECK_FALSE(std::filesystem::exists("/etc/romimg-probe-test"));
     ProbeResult missing = run_probe(parse_probe("run no-such-client-romimg {host}"), "http://127.0.0.1:1", 10);
     CHECK_FALSE(missing.ok);
     CHECK_THAT(missing.detail, Catch::Contains("no-such-client-romimg is not installed on this host"));
